@@ -1,0 +1,192 @@
+"""Typed settings: built-in defaults, then a TOML file, then VEZA_* environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "VEZA_"
+
+
+class ConfigError(Exception):
+    """A setting has a bad value; the message is one line naming it and the expected form."""
+
+
+def _port(raw: object) -> int:
+    value = _integer(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError
+    return value
+
+
+def _integer(raw: object) -> int:
+    if isinstance(raw, bool):
+        raise ValueError
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+        return int(raw)
+    raise ValueError
+
+
+def _positive_integer(raw: object) -> int:
+    value = _integer(raw)
+    if value < 1:
+        raise ValueError
+    return value
+
+
+def _positive_number(raw: object) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise ValueError
+    value = float(raw)
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError
+    return value
+
+
+def _text(raw: object) -> str:
+    if not isinstance(raw, str):
+        raise ValueError
+    return raw
+
+
+def _path(raw: object) -> Path:
+    if not isinstance(raw, str | Path) or str(raw) == "":
+        raise ValueError
+    return Path(raw)
+
+
+def _boolean(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        return raw.lower() in ("1", "true", "yes", "on")
+    raise ValueError
+
+
+def _choice(*choices: str) -> Callable[[object], str]:
+    def parse(raw: object) -> str:
+        if not isinstance(raw, str) or raw.lower() not in choices:
+            raise ValueError
+        return raw.lower()
+
+    return parse
+
+
+def _setting(default: Any, parse: Callable[[object], Any], expected: str) -> Any:
+    return field(default=default, metadata={"parse": parse, "expected": expected})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of Veza. config/veza.toml documents each one; a test keeps them in step."""
+
+    host: str = _setting("127.0.0.1", _text, "a host name or IP address")
+    port: int = _setting(8080, _port, "an integer from 0 to 65535")
+    data_dir: Path = _setting(Path("var"), _path, "a directory path")
+    database_url: str = _setting("", _text, "sqlite:///PATH or postgresql://...")
+    log_format: str = _setting("text", _choice("text", "json"), "text or json")
+    log_level: str = _setting(
+        "info", _choice("debug", "info", "warning", "error"), "debug, info, warning or error"
+    )
+    secret_key: str = _setting("", _text, "a string of at least 32 characters, or empty")
+    max_json_bytes: int = _setting(1_048_576, _positive_integer, "a positive integer (bytes)")
+    shutdown_grace_seconds: float = _setting(3.0, _positive_number, "a positive number")
+    sqlite_readers: int = _setting(4, _positive_integer, "a positive integer")
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite file: from a sqlite:/// URL, or veza.db in the data directory."""
+        if self.database_url.startswith("sqlite:///"):
+            return Path(self.database_url.removeprefix("sqlite:///"))
+        return self.data_dir / "veza.db"
+
+    @property
+    def database_backend(self) -> str:
+        if self.database_url.startswith(("postgres://", "postgresql://")):
+            return "postgresql"
+        return "sqlite"
+
+
+def env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def _parse_field(f: dataclasses.Field[Any], raw: object, source: str) -> Any:
+    try:
+        return f.metadata["parse"](raw)
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"{source}: {f.name} = {raw!r} is not valid; expected {f.metadata['expected']}"
+        ) from None
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Defaults, then the TOML file (argument or VEZA_CONFIG), then VEZA_* variables, then
+    explicit overrides (command-line options). Raises ConfigError with a one-line message."""
+    environ = os.environ if environ is None else environ
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    path = config_file or (Path(environ["VEZA_CONFIG"]) if environ.get("VEZA_CONFIG") else None)
+    if path is not None:
+        for name, raw in _read_toml(path).items():
+            if name not in fields:
+                raise ConfigError(f"{path}: unknown setting {name!r}")
+            values[name] = _parse_field(fields[name], raw, str(path))
+    for name, f in fields.items():
+        if env_name(name) in environ:
+            values[name] = _parse_field(f, environ[env_name(name)], env_name(name))
+    for name, raw in overrides.items():
+        if raw is not None:
+            values[name] = _parse_field(fields[name], raw, "--" + name.replace("_", "-"))
+    settings = Settings(**values)
+    if settings.secret_key and len(settings.secret_key) < 32:
+        raise ConfigError("secret_key is too short; expected at least 32 characters")
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read config file ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+
+
+def ensure_secret(settings: Settings) -> str:
+    """The token-signing secret: configured, or generated once into the data dir (mode 0600)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret.key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secret + "\n")
+        file.flush()
+        os.fsync(file.fileno())
+    try:
+        os.link(temporary, path)  # fails if another process won the race: use its secret
+    except FileExistsError:
+        secret = path.read_text().strip()
+    finally:
+        temporary.unlink()
+    return secret

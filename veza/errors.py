@@ -1,0 +1,80 @@
+"""The one exception hierarchy of Veza and its mapping to the JSON error shape."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+class VezaError(Exception):
+    """Base of every error a client may see; `status` and `code` make the response."""
+
+    status = 500
+    code = "internal_error"
+    message = "internal error"
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.details = details
+        self.headers: dict[str, str] = {}
+
+    def body(self, request_id: str) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        error["request_id"] = request_id
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class BadRequest(VezaError):
+    status, code, message = 400, "bad_request", "bad request"
+
+
+class MalformedJSON(BadRequest):
+    code, message = "malformed_json", "the request body is not valid JSON"
+
+
+class Unauthenticated(VezaError):
+    status, code, message = 401, "unauthenticated", "authentication required"
+
+
+class Forbidden(VezaError):
+    status, code, message = 403, "forbidden", "not allowed"
+
+
+class NotFound(VezaError):
+    status, code, message = 404, "not_found", "not found"
+
+
+class MethodNotAllowed(VezaError):
+    status, code, message = 405, "method_not_allowed", "method not allowed"
+
+
+class Conflict(VezaError):
+    status, code, message = 409, "conflict", "conflict"
+
+
+class PayloadTooLarge(VezaError):
+    status, code, message = 413, "payload_too_large", "the request body is too large"
+
+
+class UnsupportedMediaType(VezaError):
+    status, code, message = 415, "unsupported_media_type", "unsupported media type"
+
+
+class ValidationFailed(VezaError):
+    status, code, message = 422, "validation_failed", "the request is not valid"
+
+
+class RateLimited(VezaError):
+    status, code, message = 429, "rate_limited", "too many requests"
+
+    def __init__(self, retry_after: float, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, math.ceil(retry_after))
+        self.headers["Retry-After"] = str(self.retry_after)
+
+
+class Unavailable(VezaError):
+    status, code, message = 503, "unavailable", "service unavailable"

@@ -1,0 +1,1 @@
+"""Structured concurrency: the supervisor, periodic tasks, job workers, child processes."""

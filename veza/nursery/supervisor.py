@@ -1,0 +1,98 @@
+"""The process tree of `veza serve`: the store, then the services that use it, then shutdown.
+
+root nursery
+├── store              (opened first, closed last)
+└── services nursery
+    ├── signals        (first SIGINT/SIGTERM: graceful shutdown; second: exit at once)
+    ├── periodic tasks
+    └── http           (Hypercorn; stops accepting on shutdown, then the rest is cancelled)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Callable
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
+
+from veza.app import create_app
+from veza.config import Settings, ensure_secret
+from veza.nursery.periodic import PeriodicTask, run_periodic
+from veza.store import Store, open_store
+from veza.transport.context import Services
+
+log = logging.getLogger(__name__)
+
+
+async def _hold_store(settings: Settings, *, task_status: trio.TaskStatus[Store]) -> None:
+    async with open_store(settings) as store:
+        task_status.started(store)
+        await trio.sleep_forever()
+
+
+async def _watch_signals(
+    shutdown: trio.Event, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    # Installed explicitly: a process started in the background inherits SIGINT as ignored.
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
+        async for signum in signals:
+            if shutdown.is_set():
+                log.warning("second %s: exiting at once", signal.Signals(signum).name)
+                os._exit(1)
+            log.info("%s: shutting down gracefully", signal.Signals(signum).name)
+            shutdown.set()
+
+
+def _hypercorn_config(settings: Settings) -> HypercornConfig:
+    config = HypercornConfig()
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    config.bind = [f"{host}:{settings.port}"]
+    config.graceful_timeout = settings.shutdown_grace_seconds
+    config.accesslog = None
+    # Through our logging set-up (text or JSON lines) rather than Hypercorn's own stderr handler.
+    config.errorlog = logging.getLogger("hypercorn.error")
+    return config
+
+
+async def _serve_http(
+    services: Services,
+    shutdown: trio.Event,
+    on_stopped: Callable[[], object],
+    *,
+    task_status: trio.TaskStatus[list[str]],
+) -> None:
+    app = create_app(services)
+    config = _hypercorn_config(services.settings)
+    await hypercorn_serve(app, config, shutdown_trigger=shutdown.wait, task_status=task_status)
+    on_stopped()
+
+
+async def run_veza(
+    settings: Settings,
+    shutdown: trio.Event,
+    *,
+    handle_signals: bool = False,
+    periodic: list[PeriodicTask] | None = None,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run Veza until `shutdown` is set (or a signal arrives); report the bound URLs once ready."""
+    secret = await trio.to_thread.run_sync(ensure_secret, settings)
+    async with trio.open_nursery() as root:
+        store = await root.start(_hold_store, settings)
+        services = Services(settings=settings, store=store, secret=secret)
+        async with trio.open_nursery() as nursery:
+            if handle_signals:
+                await nursery.start(_watch_signals, shutdown)
+            await nursery.start(run_periodic, periodic or [])
+            binds = await nursery.start(
+                _serve_http, services, shutdown, nursery.cancel_scope.cancel
+            )
+            log.info("listening on %s; data in %s", " ".join(binds), settings.data_dir.resolve())
+            task_status.started(binds)
+        root.cancel_scope.cancel()
+    log.info("stopped")

@@ -1,0 +1,79 @@
+"""Versioned schema migrations, recorded in `schema_migrations`, portable across backends."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from veza.store.database import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+# Portable DDL: TEXT ids, INTEGER flags, DOUBLE PRECISION epoch seconds; both SQLite and
+# PostgreSQL accept these spellings. Append new migrations; never edit an applied one.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "meta",
+        (
+            """CREATE TABLE meta (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            )""",
+        ),
+    ),
+)
+
+
+async def _ensure_table(db: Database) -> None:
+    await db.execute(
+        """CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            applied_at DOUBLE PRECISION NOT NULL
+        )"""
+    )
+
+
+async def applied_versions(db: Database) -> list[int]:
+    await _ensure_table(db)
+    rows = await db.fetch_all("SELECT version FROM schema_migrations ORDER BY version")
+    return [int(row["version"]) for row in rows]
+
+
+async def migrate(db: Database, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
+    """Apply every migration not yet recorded, each in its own transaction; return those applied."""
+    done = set(await applied_versions(db))
+    applied = []
+    for migration in sorted(migrations, key=lambda m: m.version):
+        if migration.version in done:
+            continue
+        async with db.transaction() as tx:
+            # Re-check inside the transaction: another process may have migrated meanwhile.
+            row = await tx.fetch_one(
+                "SELECT version FROM schema_migrations WHERE version = ?", (migration.version,)
+            )
+            if row is not None:
+                continue
+            for statement in migration.statements:
+                await tx.execute(statement)
+            await tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, time.time()),
+            )
+        log.info("applied migration %d (%s)", migration.version, migration.name)
+        applied.append(migration.version)
+    return applied
+
+
+def latest_version(migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
+    return max(m.version for m in migrations)

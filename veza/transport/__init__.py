@@ -1,0 +1,1 @@
+"""The edges: HTTP routes, WebSocket protocol, guards, rate limits, OpenAPI, static client."""

@@ -1,0 +1,26 @@
+"""The services a request handler may reach, attached to the Quart app by the composition root."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from quart import current_app
+
+from veza.config import Settings
+from veza.store import Store
+from veza.transport.metrics import Metrics
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    secret: str
+    metrics: Metrics = field(default_factory=Metrics)
+    started_at: float = field(default_factory=time.monotonic)
+
+
+def services() -> Services:
+    found: Services = current_app.extensions["veza"]
+    return found

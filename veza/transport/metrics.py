@@ -1,0 +1,32 @@
+"""Prometheus metrics, kept in a registry per app so several apps can live in one process."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "veza_http_requests",
+            "HTTP requests answered, by route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "veza_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template",
+            ["method", "route"],
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "veza_http_requests_in_flight", "HTTP requests being answered", registry=self.registry
+        )
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

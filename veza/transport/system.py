@@ -1,0 +1,48 @@
+"""Operational routes: liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from quart import Blueprint, Response
+from quart_schema import hide
+
+import veza
+from veza.errors import Unavailable
+from veza.transport.context import services
+
+blueprint = Blueprint("system", __name__)
+
+
+@blueprint.get("/health")
+async def health() -> dict[str, str]:
+    """Liveness: answers without touching anything."""
+    return {"status": "ok"}
+
+
+@blueprint.get("/status")
+async def status() -> tuple[dict[str, Any], int]:
+    """Readiness: every dependency checked; 503 naming the part that failed."""
+    context = services()
+    checks: dict[str, str] = {}
+    try:
+        await context.store.check()
+        checks["database"] = "ok"
+    except Unavailable as error:
+        checks["database"] = error.message
+    ready = all(value == "ok" for value in checks.values())
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "version": veza.__version__,
+        "uptime_s": round(time.monotonic() - context.started_at, 3),
+        "database": context.settings.database_backend,
+        "checks": checks,
+    }
+    return body, 200 if ready else 503
+
+
+@blueprint.get("/metrics")
+@hide
+async def metrics() -> Response:
+    return Response(services().metrics.render(), content_type="text/plain; version=0.0.4")
