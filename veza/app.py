@@ -6,6 +6,9 @@ from quart_schema import Info, QuartSchema
 from quart_trio import QuartTrio
 
 import veza
+from veza.config import Settings
+from veza.nursery.periodic import PeriodicTask
+from veza.store import Store
 from veza.transport import system
 from veza.transport.context import Services
 from veza.transport.http import install_http_edge
@@ -23,6 +26,16 @@ def create_app(context: Services) -> QuartTrio:
         swagger_ui_path="/api/docs",
         info=Info(title="Veza", version=veza.__version__),
     )
-    install_http_edge(app)
+    install_http_edge(app, context.settings.max_json_bytes)
     app.register_blueprint(system.blueprint)
     return app
+
+
+def build_services(settings: Settings, store: Store, secret: str) -> Services:
+    """Every long-lived service, built once per process from settings and the store."""
+    return Services(settings=settings, store=store, secret=secret)
+
+
+def periodic_tasks(context: Services) -> list[PeriodicTask]:
+    """Housekeeping that the supervisor runs every period for the life of the process."""
+    return []

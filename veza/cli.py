@@ -82,7 +82,11 @@ def _check(settings: Settings) -> int:
 
     versions = trio.run(main)
     current = max(versions, default=0)
-    state = "up to date" if current == latest_version() else f"needs `veza migrate` (latest {latest_version()})"
+    state = (
+        "up to date"
+        if current == latest_version()
+        else f"needs `veza migrate` (latest {latest_version()})"
+    )
     print(f"database: ok ({settings.database_backend}, schema version {current}, {state})")
     return 0
 

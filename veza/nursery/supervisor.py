@@ -14,14 +14,16 @@ import logging
 import os
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
+from quart_trio import QuartTrio
 
-from veza.app import create_app
+from veza.app import build_services, create_app, periodic_tasks
 from veza.config import Settings, ensure_secret
-from veza.nursery.periodic import PeriodicTask, run_periodic
+from veza.nursery.periodic import run_periodic
 from veza.store import Store, open_store
 from veza.transport.context import Services
 
@@ -59,15 +61,24 @@ def _hypercorn_config(settings: Settings) -> HypercornConfig:
     return config
 
 
+@dataclass(frozen=True)
+class Running:
+    """What a started Veza hands its owner: where it listens and what it serves."""
+
+    urls: list[str]
+    app: QuartTrio
+    services: Services
+
+
 async def _serve_http(
-    services: Services,
+    app: QuartTrio,
+    settings: Settings,
     shutdown: trio.Event,
     on_stopped: Callable[[], object],
     *,
     task_status: trio.TaskStatus[list[str]],
 ) -> None:
-    app = create_app(services)
-    config = _hypercorn_config(services.settings)
+    config = _hypercorn_config(settings)
     await hypercorn_serve(app, config, shutdown_trigger=shutdown.wait, task_status=task_status)
     on_stopped()
 
@@ -77,22 +88,22 @@ async def run_veza(
     shutdown: trio.Event,
     *,
     handle_signals: bool = False,
-    periodic: list[PeriodicTask] | None = None,
-    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run Veza until `shutdown` is set (or a signal arrives); report the bound URLs once ready."""
     secret = await trio.to_thread.run_sync(ensure_secret, settings)
     async with trio.open_nursery() as root:
         store = await root.start(_hold_store, settings)
-        services = Services(settings=settings, store=store, secret=secret)
+        services = build_services(settings, store, secret)
         async with trio.open_nursery() as nursery:
             if handle_signals:
                 await nursery.start(_watch_signals, shutdown)
-            await nursery.start(run_periodic, periodic or [])
-            binds = await nursery.start(
-                _serve_http, services, shutdown, nursery.cancel_scope.cancel
+            await nursery.start(run_periodic, periodic_tasks(services))
+            app = create_app(services)
+            urls = await nursery.start(
+                _serve_http, app, settings, shutdown, nursery.cancel_scope.cancel
             )
-            log.info("listening on %s; data in %s", " ".join(binds), settings.data_dir.resolve())
-            task_status.started(binds)
+            log.info("listening on %s; data in %s", " ".join(urls), settings.data_dir.resolve())
+            task_status.started(Running(urls, app, services))
         root.cancel_scope.cancel()
     log.info("stopped")

@@ -7,10 +7,12 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from quart import Response, g, jsonify, request
 from quart_schema import RequestSchemaValidationError
 from quart_trio import QuartTrio
+from quart_trio.wrappers import TrioRequest
 from werkzeug.exceptions import HTTPException
 
 from veza import errors
@@ -43,8 +45,6 @@ async def _begin() -> None:
     supplied = request.headers.get("X-Request-ID", "")
     g.request_id = supplied if _SANE_REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
     g.started = time.perf_counter()
-    if request.mimetype != "multipart/form-data":
-        request.max_content_length = services().settings.max_json_bytes
     services().metrics.in_flight.inc()
 
 
@@ -83,8 +83,6 @@ async def _veza_error(error: errors.VezaError) -> Response:
 async def _http_exception(error: HTTPException) -> Response:
     status = error.code or 500
     kind = _HTTP_EXCEPTIONS.get(status)
-    if kind is errors.BadRequest and "json" in (error.description or "").lower():
-        kind = errors.MalformedJSON
     if kind is None or kind is errors.RateLimited:
         generic = errors.VezaError(error.description or error.name)
         generic.status, generic.code = status, error.name.lower().replace(" ", "_")
@@ -93,9 +91,6 @@ async def _http_exception(error: HTTPException) -> Response:
 
 
 async def _schema_error(error: RequestSchemaValidationError) -> Response:
-    detail = str(error.validation_error)
-    if isinstance(error.validation_error, TypeError | ValueError) and "JSON" in detail:
-        return error_response(errors.MalformedJSON())
     return error_response(errors.ValidationFailed(_summarise(error.validation_error)))
 
 
@@ -117,7 +112,25 @@ async def _unexpected(error: Exception) -> Response:
     return error_response(errors.VezaError())
 
 
-def install_http_edge(app: QuartTrio) -> None:
+def _request_class(max_json_bytes: int) -> type[TrioRequest]:
+    class VezaRequest(TrioRequest):
+        """Bodies other than multipart uploads get the small JSON limit from the start, so an
+        oversized one is refused (413) before it is buffered."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            if self.mimetype != "multipart/form-data":
+                self.max_content_length = max_json_bytes
+                self.body = self.body_class(self.content_length, max_json_bytes)
+
+        def on_json_loading_failed(self, error: Exception) -> Any:
+            raise errors.MalformedJSON()
+
+    return VezaRequest
+
+
+def install_http_edge(app: QuartTrio, max_json_bytes: int) -> None:
+    app.request_class = _request_class(max_json_bytes)
     app.before_request(_begin)
     app.after_request(_finish)
     app.register_error_handler(errors.VezaError, _veza_error)
