@@ -36,16 +36,25 @@ async def _hold_store(settings: Settings, *, task_status: trio.TaskStatus[Store]
         await trio.sleep_forever()
 
 
-async def _watch_signals(
-    shutdown: trio.Event, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+def _exit_now() -> None:
+    os._exit(1)
+
+
+async def watch_signals(
+    shutdown: trio.Event,
+    exit_now: Callable[[], object] = _exit_now,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
+    """First SIGINT/SIGTERM sets `shutdown`; a second one calls `exit_now`."""
     # Installed explicitly: a process started in the background inherits SIGINT as ignored.
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         task_status.started()
         async for signum in signals:
             if shutdown.is_set():
                 log.warning("second %s: exiting at once", signal.Signals(signum).name)
-                os._exit(1)
+                exit_now()
+                return
             log.info("%s: shutting down gracefully", signal.Signals(signum).name)
             shutdown.set()
 
@@ -97,7 +106,7 @@ async def run_veza(
         services = build_services(settings, store, secret)
         async with trio.open_nursery() as nursery:
             if handle_signals:
-                await nursery.start(_watch_signals, shutdown)
+                await nursery.start(watch_signals, shutdown)
             await nursery.start(run_periodic, periodic_tasks(services))
             app = create_app(services)
             urls = await nursery.start(

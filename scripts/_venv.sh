@@ -1,0 +1,23 @@
+# Sourced by the other scripts: make sure .venv exists and holds Veza with the given extras.
+# Reinstalls only when pyproject.toml or the extras change.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+ensure_venv() {
+    local extras="$1"
+    local python="${PYTHON:-python3}"
+    if [ ! -x .venv/bin/python ]; then
+        echo "creating .venv with $($python --version)" >&2
+        "$python" -m venv .venv
+        .venv/bin/python -m pip install --quiet --upgrade pip
+    fi
+    local stamp=".venv/.veza-installed"
+    local want
+    want="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        echo "installing veza${extras:+[$extras]} into .venv" >&2
+        .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
+        echo "$want" > "$stamp"
+    fi
+}
