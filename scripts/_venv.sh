@@ -13,11 +13,13 @@ ensure_venv() {
         .venv/bin/python -m pip install --quiet --upgrade pip
     fi
     local stamp=".venv/.veza-installed"
-    local want
-    want="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
-    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    local hash have
+    hash="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+    have="$(cat "$stamp" 2>/dev/null || true)"
+    # Up to date when installed from this pyproject with these extras (or with more of them).
+    if [ "$have" != "$hash $extras" ] && { [ -n "$extras" ] || [ "${have%% *}" != "$hash" ]; }; then
         echo "installing veza${extras:+[$extras]} into .venv" >&2
         .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
-        echo "$want" > "$stamp"
+        echo "$hash $extras" > "$stamp"
     fi
 }
