@@ -1,0 +1,80 @@
+"""Reading PCM blocks: from files libsndfile reads, and from the raw float32 of an FFmpeg child."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from veza.audio.resample import Block
+
+BLOCK_FRAMES = 1 << 16
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What decoding needs to know about a source before reading it."""
+
+    sample_rate: int
+    channels: int
+    frames: int | None  # None when only an estimate of the duration is known
+    duration_s: float | None
+    format: str
+    decoder: str  # "soundfile" or "ffmpeg"
+
+
+def soundfile_info(path: Path) -> SourceInfo:
+    """Probe with libsndfile; raises sf.LibsndfileError (or RuntimeError) for what it can't read."""
+    info = sf.info(str(path))
+    frames = int(info.frames)
+    rate = int(info.samplerate)
+    return SourceInfo(
+        rate,
+        int(info.channels),
+        frames,
+        frames / rate if rate else None,
+        f"{info.format}/{info.subtype}",
+        "soundfile",
+    )
+
+
+class SoundfileDecoder:
+    """Reads a file in float32 blocks of at most `block_frames`, so memory stays flat."""
+
+    def __init__(self, path: Path, block_frames: int = BLOCK_FRAMES) -> None:
+        self._file = sf.SoundFile(str(path))
+        self.block_frames = block_frames
+        self.frames_read = 0
+
+    def read(self) -> Block | None:
+        """The next (frames, channels) block, or None at the end."""
+        block: Block = self._file.read(self.block_frames, dtype="float32", always_2d=True)
+        if len(block) == 0:
+            return None
+        self.frames_read += len(block)
+        return block
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class PcmAssembler:
+    """Raw interleaved float32 bytes (any chunking) -> whole (frames, channels) blocks."""
+
+    def __init__(self, channels: int) -> None:
+        self.channels = channels
+        self._frame_bytes = 4 * channels
+        self._rest = b""
+
+    def feed(self, data: bytes) -> Block:
+        data = self._rest + data
+        whole = len(data) - len(data) % self._frame_bytes
+        self._rest = data[whole:]
+        return np.frombuffer(data[:whole], dtype="<f4").reshape(-1, self.channels)
+
+    @property
+    def leftover(self) -> int:
+        """Bytes of an incomplete last frame (non-zero at the end means a cut stream)."""
+        return len(self._rest)

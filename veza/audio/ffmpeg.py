@@ -1,0 +1,86 @@
+"""FFmpeg and ffprobe command lines, probe output parsing, and the stderr tail errors quote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from veza.audio.decode import SourceInfo
+from veza.audio.ladder import Rendition
+
+_QUIET = ["-hide_banner", "-nostdin", "-loglevel", "error"]
+_ENCODERS = {"mp3": ["-c:a", "libmp3lame"], "aac": ["-c:a", "aac"]}
+# Raw streams on stdout: no Xing frame or ID3 tag (MP3), self-delimiting ADTS frames (AAC).
+_MUXERS = {
+    "mp3": ["-f", "mp3", "-write_xing", "0", "-id3v2_version", "0", "-write_id3v1", "0"],
+    "aac": ["-f", "adts"],
+}
+
+
+def encoder_argv(
+    ffmpeg: str, rendition: Rendition, *, sample_rate: int, channels: int
+) -> list[str]:
+    """An encoder child reading interleaved float32 PCM on stdin, writing frames on stdout."""
+    return [
+        ffmpeg, *_QUIET,
+        "-f", "f32le", "-ar", str(sample_rate), "-ac", str(channels), "-i", "pipe:0",
+        "-map_metadata", "-1", *_ENCODERS[rendition.codec], "-b:a", f"{rendition.bitrate_kbps}k",
+        *_MUXERS[rendition.codec], "pipe:1",
+    ]
+
+
+def decoder_argv(ffmpeg: str, source: Path, info: SourceInfo) -> list[str]:
+    """A decoder child writing the first audio stream as interleaved float32 at its own rate."""
+    return [
+        ffmpeg, *_QUIET, "-i", str(source), "-map", "0:a:0", "-vn", "-sn", "-dn",
+        "-ar", str(info.sample_rate), "-ac", str(info.channels),
+        "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
+    ]
+
+
+def probe_argv(ffprobe: str, source: Path) -> list[str]:
+    return [
+        ffprobe, "-hide_banner", "-loglevel", "error", "-probesize", "5000000",
+        "-select_streams", "a:0", "-show_entries",
+        "stream=codec_name,sample_rate,channels,duration:format=format_name,duration",
+        "-of", "json", str(source),
+    ]
+
+
+class ProbeError(ValueError):
+    """ffprobe answered, but not with a usable audio stream."""
+
+
+def parse_probe(text: str) -> SourceInfo:
+    """SourceInfo from ffprobe's JSON output."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProbeError(f"unreadable ffprobe output: {exc}") from None
+    streams = data.get("streams") or []
+    if not streams:
+        raise ProbeError("no audio stream")
+    stream = streams[0]
+    try:
+        rate, channels = int(stream["sample_rate"]), int(stream["channels"])
+    except (KeyError, TypeError, ValueError):
+        raise ProbeError("audio stream without sample rate or channel count") from None
+    if rate <= 0 or channels <= 0:
+        raise ProbeError(f"invalid audio stream ({rate} Hz, {channels} channels)")
+    fmt = data.get("format") or {}
+    duration: float | None = None
+    for raw in (stream.get("duration"), fmt.get("duration")):
+        try:
+            duration = float(str(raw))
+            break
+        except (TypeError, ValueError):
+            continue
+    name = f"{fmt.get('format_name', '?')}/{stream.get('codec_name', '?')}"
+    return SourceInfo(rate, channels, None, duration, name, "ffmpeg")
+
+
+def stderr_tail(data: bytes, *, lines: int = 6, limit: int = 600) -> str:
+    """The last lines of a child's stderr, for a human-readable error."""
+    text = data.decode("utf-8", "replace").strip()
+    tail = " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
+    return tail[-limit:] if tail else "(no output on stderr)"

@@ -1,0 +1,69 @@
+"""One rendition's coded stream turned into segments: split, drop the tag frame, cut."""
+
+from __future__ import annotations
+
+from veza.audio import adts, mp3
+from veza.audio.frames import FrameSplitter
+from veza.audio.ladder import MP3_DECODER_DELAY, Codec
+from veza.audio.segmenter import Segment, Segmenter
+
+
+class RenditionStream:
+    """Bytes of one encoder in (any chunking), finished segments out.
+
+    `priming_samples` starts as the codec's known value and is replaced by what an encoder tag
+    frame says when the stream carries one.
+    """
+
+    def __init__(self, codec: Codec, *, target_s: float, priming_samples: int) -> None:
+        self.codec = codec
+        self.target_s = target_s
+        self.priming_samples = priming_samples
+        self.encoder_padding: int | None = None
+        self._parse = mp3.parse_header if codec == "mp3" else adts.parse_header
+        self._splitter = FrameSplitter(self._parse)
+        self._segmenter: Segmenter | None = None
+        self._first = True
+
+    def feed(self, data: bytes) -> list[Segment]:
+        return self._take(self._splitter.feed(data))
+
+    def finish(self) -> list[Segment]:
+        segments = self._take(self._splitter.finish())
+        if self._segmenter is not None:
+            last = self._segmenter.finish()
+            if last is not None:
+                segments.append(last)
+        return segments
+
+    @property
+    def samples(self) -> int:
+        return 0 if self._segmenter is None else self._segmenter.position
+
+    @property
+    def frames_per_segment(self) -> int | None:
+        return None if self._segmenter is None else self._segmenter.frames
+
+    def _take(self, frames: list[bytes]) -> list[Segment]:
+        out: list[Segment] = []
+        for frame in frames:
+            header = self._parse(frame, 0)
+            assert header is not None  # the splitter only returns frames with a valid header
+            if self._first:
+                self._first = False
+                tag = mp3.info_tag(frame) if self.codec == "mp3" else None
+                if tag is not None:
+                    if tag.delay is not None:
+                        self.priming_samples = tag.delay + MP3_DECODER_DELAY
+                    self.encoder_padding = tag.padding
+                    continue
+            if self._segmenter is None:
+                self._segmenter = Segmenter(
+                    target_s=self.target_s,
+                    samples_per_frame=header.samples,
+                    sample_rate=header.sample_rate,
+                )
+            segment = self._segmenter.push(frame, header.samples)
+            if segment is not None:
+                out.append(segment)
+        return out
