@@ -1,0 +1,17 @@
+"""A `database` fixture for the contract tests, one parameter per backend."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from veza.store.database import Database
+from veza.store.sqlite import open_sqlite
+
+
+@pytest.fixture(params=["sqlite"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    async with open_sqlite(tmp_path / "contract.db", readers=2) as opened:
+        yield opened
