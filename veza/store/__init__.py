@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from veza.config import Settings
 from veza.errors import Unavailable
 from veza.store.database import Database, DatabaseError
+from veza.store.jobs import JobQueue
 from veza.store.migrations import migrate
 from veza.store.sqlite import open_sqlite
 
@@ -17,6 +18,7 @@ class Store:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self.jobs = JobQueue(database)
 
     async def check(self) -> None:
         """Raise Unavailable naming the part that failed, for readiness probes."""

@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from veza.store import jobs
 from veza.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(3, "jobs", jobs.SCHEMA),
 )
 
 
