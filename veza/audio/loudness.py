@@ -148,7 +148,8 @@ class LoudnessMeter:
         if len(steps) < 4:
             return np.zeros(0)
         window = steps[:-3] + steps[1:-2] + steps[2:-1] + steps[3:]
-        return window / (4 * self._step)
+        power: F64 = window / (4 * self._step)
+        return power
 
     def integrated(self) -> float | None:
         """Gated integrated loudness in LUFS; None when nothing passes the absolute gate."""

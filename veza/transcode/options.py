@@ -1,0 +1,30 @@
+"""Transcode settings, including the FFmpeg-availability decision callers log and tests force."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def find_ffmpeg() -> str | None:
+    """The ffmpeg on PATH, or None (MP3 then falls back to libsndfile and AAC is skipped)."""
+    return shutil.which("ffmpeg")
+
+
+def find_ffprobe(ffmpeg: str) -> str | None:
+    """ffprobe next to `ffmpeg`, else on PATH."""
+    sibling = Path(ffmpeg).with_name("ffprobe")
+    return str(sibling) if sibling.exists() else shutil.which("ffprobe")
+
+
+@dataclass(frozen=True)
+class TranscodeOptions:
+    target_lufs: float = -14.0
+    true_peak_ceiling_dbtp: float = -1.0
+    apply_gain: bool = True
+    segment_seconds: float = 6.0
+    waveform_points: int = 1000
+    # None forces the no-FFmpeg path; the default looks ffmpeg up on PATH once, at creation.
+    ffmpeg: str | None = field(default_factory=find_ffmpeg)
+    probe_timeout_s: float = 30.0

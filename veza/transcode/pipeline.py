@@ -1,0 +1,218 @@
+"""transcode(): probe, one analysis pass, then one decode feeding every encoder concurrently."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+import trio
+
+from veza.audio.decode import SourceInfo
+from veza.audio.ladder import DEFAULT_LADDER, Rendition
+from veza.audio.loudness import LoudnessMeter, track_gain
+from veza.audio.pcm import SAMPLE_RATE
+from veza.audio.resample import Block
+from veza.audio.segmenter import Segment
+from veza.audio.stream import RenditionStream
+from veza.audio.waveform import WaveformBuilder
+from veza.transcode.encode import run_ffmpeg_encoder, run_lame_encoder
+from veza.transcode.options import TranscodeOptions
+from veza.transcode.result import Loudness, RenditionResult, TranscodeError, TranscodeResult
+from veza.transcode.source import SourceReader, expected_frames, probe
+from veza.transcode.writer import SegmentWriter
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float], Awaitable[None]]
+ANALYSIS_SHARE = 0.15  # of the progress bar; the first pass is several times cheaper
+_PCM_BUFFER = 4  # blocks (about 1.5 s each) queued per encoder
+_SEGMENT_BUFFER = 8
+
+
+class _Progress:
+    def __init__(self, callback: Progress | None, total_frames: int | None) -> None:
+        self._callback = callback
+        self._total = total_frames
+        self._last = -1.0
+
+    async def report(self, start: float, share: float, frames: int) -> None:
+        if self._callback is None or not self._total:
+            return
+        value = min(1.0, start + share * min(1.0, frames / self._total))
+        if value - self._last >= 0.01:
+            self._last = value
+            await self._callback(value)
+
+    async def done(self) -> None:
+        if self._callback is not None:
+            await self._callback(1.0)
+
+
+def usable_ladder(ladder: Sequence[Rendition],
+                  options: TranscodeOptions) -> tuple[tuple[Rendition, ...], list[str]]:
+    """The renditions this machine can encode, with a notice for each one it cannot."""
+    if options.ffmpeg is not None:
+        return tuple(ladder), []
+    kept = tuple(r for r in ladder if r.codec == "mp3")
+    notices = [f"{r.name} skipped: FFmpeg is not installed, so there is no {r.codec.upper()} "
+               f"encoder (MP3 uses libsndfile's LAME)" for r in ladder if r.codec != "mp3"]
+    return kept, notices
+
+
+async def transcode(
+    source: Path,
+    out_dir: Path,
+    *,
+    ladder: Sequence[Rendition] = DEFAULT_LADDER,
+    options: TranscodeOptions | None = None,
+    limiter: trio.CapacityLimiter,
+    on_progress: Progress | None = None,
+) -> TranscodeResult:
+    """Transcode `source` into HLS renditions under `out_dir` (see module docs for the layout).
+
+    Raises TranscodeError with a readable reason when the source or an encoder fails.
+    """
+    options = options or TranscodeOptions()
+    source, out_dir = Path(source), Path(out_dir)
+    renditions, notices = usable_ladder(ladder, options)
+    for notice in notices:
+        log.warning("%s", notice)
+    if not renditions:
+        raise TranscodeError("no rendition of the ladder can be encoded on this machine")
+    info = await probe(source, options, limiter)
+    progress = _Progress(on_progress, expected_frames(info))
+    writer = SegmentWriter(out_dir, renditions)
+    await writer.prepare()
+    try:
+        meter, waveform, source_frames = await _analyse(source, info, options, limiter, progress)
+        integrated, peak = meter.integrated(), meter.true_peak_dbtp()
+        suggested = track_gain(integrated, peak, target_lufs=options.target_lufs,
+                               ceiling_dbtp=options.true_peak_ceiling_dbtp)
+        gain_db = suggested if options.apply_gain else 0.0
+        gain = 10.0 ** (gain_db / 20.0)
+        await writer.write_json("waveform.json", waveform.to_json(gain))
+        streams = await _encode(source, info, options, limiter, progress, renditions, writer,
+                                gain)
+        await writer.finish()
+    except BaseExceptionGroup as group:
+        raise _single_error(group) from None
+    await progress.done()
+    results = []
+    for rendition in renditions:
+        stream = streams[rendition.name]
+        variant = writer.variant(rendition.name)
+        sizes, samples = writer.track_sizes(rendition.name)
+        results.append(RenditionResult(
+            rendition.name, rendition.codec, rendition.bitrate_kbps, rendition.extension,
+            rendition.hls_codec, len(sizes), variant.peak_bandwidth, variant.average_bandwidth,
+            stream.samples, stream.priming_samples, tuple(samples)))
+    return TranscodeResult(
+        duration_s=meter.frames / SAMPLE_RATE, sample_rate=SAMPLE_RATE, frames=meter.frames,
+        source_sample_rate=info.sample_rate, source_channels=info.channels,
+        source_frames=source_frames, source_format=info.format, decoder=info.decoder,
+        loudness=Loudness(integrated, peak, gain_db, suggested),
+        renditions=tuple(results), notices=tuple(notices))
+
+
+def _single_error(group: BaseExceptionGroup) -> BaseException:
+    """A lone TranscodeError out of nested nurseries, unwrapped; anything else stays a group."""
+    errors, rest = group.split(TranscodeError)
+    if rest is None and errors is not None:
+        leaves = list(_leaves(errors))
+        if leaves:
+            return leaves[0]
+    return group
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return out
+
+
+async def _analyse(source: Path, info: SourceInfo, options: TranscodeOptions,
+                   limiter: trio.CapacityLimiter,
+                   progress: _Progress) -> tuple[LoudnessMeter, WaveformBuilder, int]:
+    reader = SourceReader(source, info, options, limiter)
+    meter = LoudnessMeter(SAMPLE_RATE)
+    waveform = WaveformBuilder(SAMPLE_RATE, expected_frames=expected_frames(info),
+                               points=options.waveform_points)
+
+    def measure(block: Block) -> None:
+        meter.feed(block)
+        waveform.feed(block)
+
+    send, receive = trio.open_memory_channel[Block](2)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(reader.run, send)
+        async with receive:
+            async for block in receive:
+                await trio.to_thread.run_sync(measure, block, limiter=limiter)
+                await progress.report(0.0, ANALYSIS_SHARE, meter.frames)
+    await trio.to_thread.run_sync(meter.finish, limiter=limiter)
+    return meter, waveform, reader.source_frames
+
+
+async def _encode(source: Path, info: SourceInfo, options: TranscodeOptions,
+                  limiter: trio.CapacityLimiter, progress: _Progress,
+                  renditions: tuple[Rendition, ...], writer: SegmentWriter,
+                  gain: float) -> dict[str, RenditionStream]:
+    reader = SourceReader(source, info, options, limiter)
+    streams = {r.name: RenditionStream(r.codec, target_s=options.segment_seconds,
+                                       priming_samples=r.priming_samples) for r in renditions}
+    segments_send, segments_receive = trio.open_memory_channel[tuple[str, Segment]](
+        _SEGMENT_BUFFER)
+    blocks_send, blocks_receive = trio.open_memory_channel[Block](2)
+
+    async def encode(rendition: Rendition, pcm: trio.MemoryReceiveChannel[Block],
+                     out: trio.MemorySendChannel[tuple[str, Segment]]) -> None:
+        stream = streams[rendition.name]
+
+        async def sink(data: bytes) -> None:
+            for segment in stream.feed(data):
+                await out.send((rendition.name, segment))
+
+        async with out:
+            if options.ffmpeg is not None:
+                await run_ffmpeg_encoder(options.ffmpeg, rendition, pcm, sink)
+            else:
+                await run_lame_encoder(rendition, pcm, sink, limiter)
+            # Only a successful encoder's last, shorter segment is written.
+            for segment in stream.finish():
+                await out.send((rendition.name, segment))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(writer.run, segments_receive)
+        outputs = []
+        async with segments_send:
+            for rendition in renditions:
+                pcm_send, pcm_receive = trio.open_memory_channel[Block](_PCM_BUFFER)
+                outputs.append(pcm_send)
+                nursery.start_soon(encode, rendition, pcm_receive, segments_send.clone())
+        nursery.start_soon(reader.run, blocks_send)
+        await _fan_out(blocks_receive, outputs, gain, progress)
+    return streams
+
+
+async def _fan_out(blocks: trio.MemoryReceiveChannel[Block],
+                   outputs: list[trio.MemorySendChannel[Block]], gain: float,
+                   progress: _Progress) -> None:
+    """Every decoded block to every encoder: the slowest encoder sets the pace."""
+    frames = 0
+    live = list(outputs)
+    try:
+        async with blocks:
+            async for block in blocks:
+                scaled = block * block.dtype.type(gain) if gain != 1.0 else block
+                for channel in list(live):
+                    try:
+                        await channel.send(scaled)
+                    except trio.BrokenResourceError:
+                        live.remove(channel)  # that encoder failed and will say why
+                frames += len(block)
+                await progress.report(ANALYSIS_SHARE, 1.0 - ANALYSIS_SHARE, frames)
+    finally:
+        for channel in outputs:
+            await channel.aclose()

@@ -1,0 +1,165 @@
+"""The source side: probing a file, and decoding it once per pass into house-format blocks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import trio
+
+from veza.audio import ffmpeg as ffmpeg_args
+from veza.audio.decode import PcmAssembler, SoundfileDecoder, SourceInfo
+from veza.audio.decode import soundfile_info as read_soundfile_info
+from veza.audio.pcm import SAMPLE_RATE, Normaliser
+from veza.audio.resample import Block
+from veza.transcode.children import StderrTail, child_process
+from veza.transcode.options import TranscodeOptions, find_ffprobe
+from veza.transcode.result import TranscodeError
+
+# libsndfile's frame count is exact for these containers, so a shortfall means a cut file.
+# (MP3 without a Xing frame only gets an estimate.)
+_EXACT_LENGTH_FORMATS = ("WAV", "WAVEX", "W64", "RF64", "AIFF", "FLAC", "CAF", "OGG")
+_MAX_CHANNELS = 64
+_FFMPEG_READ_BYTES = 1 << 20
+
+
+def _soundfile_probe(path: Path) -> SourceInfo | str:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise TranscodeError(f"cannot read the source: {exc.strerror or exc}") from None
+    if size == 0:
+        raise TranscodeError("the file is empty (zero bytes)")
+    try:
+        info = read_soundfile_info(path)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        return str(exc)
+    if info.sample_rate <= 0 or not 0 < info.channels <= _MAX_CHANNELS:
+        return f"invalid header ({info.sample_rate} Hz, {info.channels} channels)"
+    return info
+
+
+async def probe(
+    source: Path, options: TranscodeOptions, limiter: trio.CapacityLimiter
+) -> SourceInfo:
+    """How to decode `source`: libsndfile first, then ffprobe when FFmpeg is available."""
+    found = await trio.to_thread.run_sync(_soundfile_probe, source, limiter=limiter)
+    if isinstance(found, SourceInfo):
+        return found
+    reasons = [f"libsndfile: {found}"]
+    ffprobe = find_ffprobe(options.ffmpeg) if options.ffmpeg else None
+    if ffprobe is None:
+        reasons.append("FFmpeg is not available for other formats")
+        raise TranscodeError("not a readable audio file (" + "; ".join(reasons) + ")")
+    with trio.move_on_after(options.probe_timeout_s) as scope:
+        done = await trio.run_process(ffmpeg_args.probe_argv(ffprobe, source), check=False,
+                                      capture_stdout=True, capture_stderr=True)
+    if scope.cancelled_caught:
+        raise TranscodeError(f"probing took longer than {options.probe_timeout_s:g} s")
+    if done.returncode != 0:
+        reasons.append(f"ffprobe: {ffmpeg_args.stderr_tail(done.stderr)}")
+        raise TranscodeError("not a readable audio file (" + "; ".join(reasons) + ")")
+    try:
+        info = ffmpeg_args.parse_probe(done.stdout.decode("utf-8", "replace"))
+    except ffmpeg_args.ProbeError as exc:
+        raise TranscodeError(f"not a readable audio file (ffprobe: {exc})") from None
+    if info.channels > _MAX_CHANNELS:
+        raise TranscodeError(f"too many channels ({info.channels})")
+    return info
+
+
+class SourceReader:
+    """Decodes the source once into house-format blocks sent down a channel (one pass)."""
+
+    def __init__(self, source: Path, info: SourceInfo, options: TranscodeOptions,
+                 limiter: trio.CapacityLimiter) -> None:
+        self.source, self.info, self.options, self.limiter = source, info, options, limiter
+        self.source_frames = 0  # per channel, at the source rate, once the pass is done
+
+    async def run(self, send: trio.MemorySendChannel[Block]) -> None:
+        async with send:
+            if self.info.decoder == "soundfile":
+                await self._from_soundfile(send)
+            else:
+                await self._from_ffmpeg(send)
+        if self.source_frames == 0:
+            raise TranscodeError("no audio samples could be decoded")
+
+    async def _from_soundfile(self, send: trio.MemorySendChannel[Block]) -> None:
+        try:
+            decoder = await trio.to_thread.run_sync(SoundfileDecoder, self.source,
+                                                    limiter=self.limiter)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise TranscodeError(f"cannot open the source: {exc}") from None
+        normaliser = Normaliser(self.info.sample_rate, self.info.channels)
+
+        def next_block() -> tuple[Block, bool]:
+            block = decoder.read()
+            if block is None:
+                return normaliser.process(np.zeros((0, self.info.channels), np.float32),
+                                          last=True), True
+            return normaliser.process(block), False
+
+        try:
+            done = False
+            while not done:
+                try:
+                    block, done = await trio.to_thread.run_sync(next_block, limiter=self.limiter)
+                except (sf.LibsndfileError, RuntimeError) as exc:
+                    raise TranscodeError(
+                        f"decoding failed after {decoder.frames_read / self.info.sample_rate:.2f}"
+                        f" s: {exc}") from None
+                if len(block):
+                    await send.send(block)
+        finally:
+            decoder.close()
+        self.source_frames = decoder.frames_read
+        expected = self.info.frames or 0
+        container = self.info.format.split("/")[0]
+        if container in _EXACT_LENGTH_FORMATS and decoder.frames_read < expected:
+            raise TranscodeError(
+                f"the file is truncated: its header promises {expected} frames "
+                f"({expected / self.info.sample_rate:.2f} s) but only {decoder.frames_read} "
+                f"could be decoded")
+
+    async def _from_ffmpeg(self, send: trio.MemorySendChannel[Block]) -> None:
+        assert self.options.ffmpeg is not None
+        argv = ffmpeg_args.decoder_argv(self.options.ffmpeg, self.source, self.info)
+        assembler = PcmAssembler(self.info.channels)
+        normaliser = Normaliser(self.info.sample_rate, self.info.channels)
+        tail = StderrTail()
+        pending = bytearray()
+
+        async def flush(last: bool) -> None:
+            raw = bytes(pending)
+            pending.clear()
+            block = await trio.to_thread.run_sync(
+                lambda: normaliser.process(assembler.feed(raw), last=last), limiter=self.limiter)
+            if len(block):
+                await send.send(block)
+
+        async with child_process(argv, stdin=False) as proc, trio.open_nursery() as nursery:
+            assert proc.stdout is not None and proc.stderr is not None
+            nursery.start_soon(tail.collect, proc.stderr)
+            async for chunk in proc.stdout:
+                pending += chunk
+                self.source_frames += len(chunk)
+                if len(pending) >= _FFMPEG_READ_BYTES:
+                    await flush(last=False)
+            code = await proc.wait()
+        if code != 0:
+            raise TranscodeError(f"ffmpeg could not decode the source (exit status {code}): "
+                                 f"{tail.text()}")
+        await flush(last=True)
+        self.source_frames //= 4 * self.info.channels
+
+
+def expected_frames(info: SourceInfo) -> int | None:
+    """Frames at the house rate the source should decode to, when the probe knows."""
+    if info.frames is not None:
+        return round(info.frames * SAMPLE_RATE / info.sample_rate)
+    if info.duration_s is not None:
+        return round(info.duration_s * SAMPLE_RATE)
+    return None
+

@@ -1,0 +1,142 @@
+"""The one task that owns a transcode's output directory: segments, playlists, waveform.
+
+Every file is written under a temporary name, fsynced and renamed into place, so a visible file
+is always complete; segments become visible in order, each followed by its playlist update.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from veza.audio import hls
+from veza.audio.ladder import Rendition
+from veza.audio.segmenter import Segment
+
+TMP_SUFFIX = ".tmp"
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write, fsync and rename; the temporary file never survives, even on error."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_temporary_files(out_dir: Path) -> None:
+    """Temporary files a crashed earlier run may have left."""
+    if out_dir.is_dir():
+        for leftover in out_dir.rglob(f".*{TMP_SUFFIX}"):
+            leftover.unlink(missing_ok=True)
+
+
+@dataclass
+class _Track:
+    rendition: Rendition
+    sizes: list[int] = field(default_factory=list)
+    samples: list[int] = field(default_factory=list)
+    sample_rate: int = 0
+    target: int | None = None
+
+    def durations(self) -> list[float]:
+        return [n / self.sample_rate for n in self.samples]
+
+    def variant(self) -> hls.Variant:
+        peak, average = hls.bandwidths(self.sizes, self.durations())
+        return hls.Variant(self.rendition.name, self.rendition.hls_codec, peak, average)
+
+
+class SegmentWriter:
+    def __init__(self, out_dir: Path, renditions: tuple[Rendition, ...]) -> None:
+        self.out_dir = out_dir
+        self._tracks = {r.name: _Track(r) for r in renditions}
+        self._master_written = False
+
+    def track_sizes(self, name: str) -> tuple[list[int], list[int]]:
+        track = self._tracks[name]
+        return list(track.sizes), list(track.samples)
+
+    def variant(self, name: str) -> hls.Variant:
+        return self._tracks[name].variant()
+
+    async def prepare(self) -> None:
+        def make() -> None:
+            remove_temporary_files(self.out_dir)
+            for name in self._tracks:
+                (self.out_dir / name).mkdir(parents=True, exist_ok=True)
+
+        await trio.to_thread.run_sync(make)
+
+    async def run(self, segments: trio.MemoryReceiveChannel[tuple[str, Segment]]) -> None:
+        async with segments:
+            async for name, segment in segments:
+                await self._store(name, segment)
+
+    async def _store(self, name: str, segment: Segment) -> None:
+        track = self._tracks[name]
+        if segment.index != len(track.sizes):
+            raise AssertionError(f"{name}: segment {segment.index} out of order")
+        if track.target is None:
+            # Every segment but the last has the first one's length: the target never moves.
+            track.target = hls.target_duration(segment.duration)
+            track.sample_rate = segment.sample_rate
+        ext = track.rendition.extension
+        await self._write(self.out_dir / name / f"{segment.index}.{ext}", segment.data)
+        track.sizes.append(len(segment.data))
+        track.samples.append(segment.samples)
+        await self._write_media(track, finished=False)
+        if not self._master_written and all(t.sizes for t in self._tracks.values()):
+            await self.write_master()
+            self._master_written = True
+
+    async def _write_media(self, track: _Track, *, finished: bool) -> None:
+        text = hls.media_playlist(
+            track.durations(), target=track.target or 1, finished=finished,
+            segment_uri=hls.default_segment_uri(track.rendition.extension))
+        await self._write(self.out_dir / track.rendition.name / "index.m3u8", text.encode())
+
+    async def write_master(self) -> None:
+        variants = [t.variant() for t in self._tracks.values() if t.sizes]
+        text = hls.master_playlist(variants, variant_uri=hls.default_variant_uri)
+        await self._write(self.out_dir / "master.m3u8", text.encode())
+
+    async def write_json(self, name: str, value: Any) -> None:
+        await self._write(self.out_dir / name, json.dumps(value, separators=(",", ":")).encode())
+
+    async def finish(self) -> None:
+        """VOD + ENDLIST playlists and the master with the measured bandwidths."""
+        for track in self._tracks.values():
+            await self._write_media(track, finished=True)
+        await self.write_master()
+
+        def sync_dirs() -> None:
+            for name in self._tracks:
+                _fsync_dir(self.out_dir / name)
+            _fsync_dir(self.out_dir)
+
+        await trio.to_thread.run_sync(sync_dirs)
+
+    @staticmethod
+    async def _write(path: Path, data: bytes) -> None:
+        await trio.to_thread.run_sync(write_atomically, path, data)
