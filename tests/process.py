@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -80,3 +81,12 @@ class ServeProcess:
             self.process.kill()
             self.process.wait()
         self._log.close()
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 60) -> None:
+    """Poll what a child process does (a file, a database row) until `condition` holds."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        time.sleep(0.05)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
+import trio
 from quart_schema import Info, QuartSchema
 from quart_trio import QuartTrio
 
 import veza
 from veza.config import Settings
+from veza.library import Library
+from veza.nursery.jobs import Workers
 from veza.nursery.periodic import PeriodicTask
 from veza.store import Store
+from veza.transcode import TranscodeOptions
 from veza.transport import system
 from veza.transport.context import Services
 from veza.transport.http import install_http_edge
@@ -33,7 +40,26 @@ def create_app(context: Services) -> QuartTrio:
 
 def build_services(settings: Settings, store: Store, secret: str) -> Services:
     """Every long-lived service, built once per process from settings and the store."""
-    return Services(settings=settings, store=store, secret=secret)
+    # Shared by every job: CPU-bound work (decode, resample, analysis) never exceeds the cores.
+    cpu_limiter = trio.CapacityLimiter(os.cpu_count() or 1)
+    library = Library(
+        store,
+        settings.media_dir,
+        transcode_options=TranscodeOptions(
+            target_lufs=settings.loudness_target_lufs, apply_gain=settings.loudness_apply_gain
+        ),
+        cpu_limiter=cpu_limiter,
+        max_attempts=settings.job_max_attempts,
+        on_queued=lambda: workers.wake(),
+    )
+    workers = Workers(
+        store.jobs,
+        library.job_kinds(),
+        count=settings.worker_count,
+        instance=f"{socket.gethostname()}:{os.getpid()}",
+        recover_all_running=settings.database_backend == "sqlite",
+    )
+    return Services(settings=settings, store=store, secret=secret, library=library, workers=workers)
 
 
 def periodic_tasks(context: Services) -> list[PeriodicTask]:

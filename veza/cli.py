@@ -1,4 +1,4 @@
-"""The `veza` command: serve, migrate, check, transcode."""
+"""The `veza` command: serve, migrate, check, import, transcode."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import trio
 import veza
 from veza.config import ConfigError, Settings, load_settings
 from veza.logs import configure_logging
-from veza.store import DatabaseError, open_database
+from veza.store import DatabaseError, open_database, open_store
 from veza.store.migrations import applied_versions, latest_version, migrate
 
 log = logging.getLogger("veza")
@@ -39,6 +39,25 @@ def _parser() -> argparse.ArgumentParser:
         ("check", "validate the settings and the database, and print what was found"),
     ):
         _add_config_options(commands.add_parser(name, help=text, description=text.capitalize()))
+    transcode = commands.add_parser(
+        "transcode",
+        help="turn an audio file into an HLS ladder in a folder (no server needed)",
+        description="Run the transcode pipeline on FILE and write master.m3u8 and the "
+        "renditions into OUT_DIR (try it with `ffplay OUT_DIR/master.m3u8`).",
+    )
+    transcode.add_argument("file", type=Path, metavar="FILE")
+    transcode.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+
+    add = commands.add_parser(
+        "import",
+        help="add audio files to the library; the running server transcodes them",
+        description="Copy each FILE into the library and queue its transcode.",
+    )
+    _add_config_options(add)
+    add.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    add.add_argument("--title", help="title (default: from the file's tags or name)")
+    add.add_argument("--artist", default="", help="artist (default: from the file's tags)")
+    add.add_argument("--album", default="", help="album (default: from the file's tags)")
     return parser
 
 
@@ -91,8 +110,34 @@ def _check(settings: Settings) -> int:
     return 0
 
 
+def _import(settings: Settings, arguments: argparse.Namespace) -> int:
+    from veza.app import build_services
+    from veza.library import Tags
+
+    missing = [str(path) for path in arguments.files if not path.is_file()]
+    if missing:
+        print(f"veza: not a file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+
+    async def main() -> None:
+        async with open_store(settings) as store:
+            library = build_services(settings, store, secret="").library
+            for path in arguments.files:
+                tags = Tags(arguments.title or "", arguments.artist, arguments.album)
+                track = await library.import_file(path, tags=tags)
+                print(f"{track.id}  {track.title}  (queued for transcoding)")
+
+    trio.run(main)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
+    if arguments.command == "transcode":
+        from veza.transcode import run_transcode_command
+
+        configure_logging("text", "warning")
+        return run_transcode_command(arguments.file, arguments.out_dir)
     try:
         settings = _settings(arguments)
     except ConfigError as error:
@@ -101,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_format, settings.log_level)
     commands = {"serve": _serve, "migrate": _migrate, "check": _check}
     try:
+        if arguments.command == "import":
+            return _import(settings, arguments)
         return commands[arguments.command](settings)
     except DatabaseError as error:
         print(f"veza: database error: {error}", file=sys.stderr)

@@ -51,6 +51,22 @@ def _positive_number(raw: object) -> float:
     return value
 
 
+def _non_negative_integer(raw: object) -> int:
+    value = _integer(raw)
+    if value < 0:
+        raise ValueError
+    return value
+
+
+def _loudness(raw: object) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise ValueError
+    value = float(raw)
+    if not -70 <= value <= 0:
+        raise ValueError
+    return value
+
+
 def _text(raw: object) -> str:
     if not isinstance(raw, str):
         raise ValueError
@@ -113,6 +129,11 @@ class Settings:
     max_json_bytes: int = _setting(1_048_576, _positive_integer, "a positive integer (bytes)")
     shutdown_grace_seconds: float = _setting(3.0, _positive_number, "a positive number")
     sqlite_readers: int = _setting(4, _positive_integer, "a positive integer")
+    # Media and the transcode jobs (veza/library.py, veza/nursery/jobs.py).
+    job_workers: int = _setting(0, _non_negative_integer, "0 (one per core) or a positive integer")
+    job_max_attempts: int = _setting(3, _positive_integer, "a positive integer")
+    loudness_target_lufs: float = _setting(-14.0, _loudness, "a number from -70 to 0 (LUFS)")
+    loudness_apply_gain: bool = _setting(True, _boolean, "true or false")
 
     @property
     def sqlite_path(self) -> Path:
@@ -120,6 +141,14 @@ class Settings:
         if self.database_url.startswith("sqlite:///"):
             return Path(self.database_url.removeprefix("sqlite:///"))
         return self.data_dir / "veza.db"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def worker_count(self) -> int:
+        return self.job_workers or os.cpu_count() or 1
 
     @property
     def database_backend(self) -> str:

@@ -40,7 +40,7 @@ async def test_status_is_503_naming_the_database_when_it_is_unusable(
     server: RunningServer,
 ) -> None:
     database = server.services.store.database
-    database.close()  # type: ignore[attr-defined]
+    await database.aclose()  # type: ignore[attr-defined]
     response = await server.client.get("/status")
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable"

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import trio
 
+from veza.store.database import DatabaseError
 from veza.store.jobs import Job, JobQueue
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,14 @@ class Workers:
 
     async def _work(self, worker: str) -> None:
         while True:
-            job = await self.queue.claim(worker, self.lease_s)
+            try:
+                job = await self.queue.claim(worker, self.lease_s)
+            except DatabaseError as error:
+                # The database being unusable for a while must not take the server down;
+                # /status reports it, and the worker tries again.
+                log.warning("worker %s cannot claim jobs: %s", worker, error)
+                await trio.sleep(max(self.poll_s, 5.0))
+                continue
             if job is None:
                 with trio.move_on_after(self.poll_s):
                     await self._work_arrived.wait()
@@ -108,7 +116,10 @@ class Workers:
     async def _keep_lease(self, job: Job, worker: str) -> None:
         while True:
             await trio.sleep(self.lease_s / 3)
-            await self.queue.extend_lease(job.id, worker, self.lease_s)
+            try:
+                await self.queue.extend_lease(job.id, worker, self.lease_s)
+            except DatabaseError as error:
+                log.warning("job %s: cannot extend its lease: %s", job.id, error)
 
     async def _run(self, job: Job, worker: str) -> None:
         kind = self.kinds.get(job.kind)

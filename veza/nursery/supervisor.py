@@ -5,6 +5,7 @@ root nursery
 └── services nursery
     ├── signals        (first SIGINT/SIGTERM: graceful shutdown; second: exit at once)
     ├── periodic tasks
+    ├── job workers    (each job in its own nursery: FFmpeg children, segment writer)
     └── http           (Hypercorn; stops accepting on shutdown, then the rest is cancelled)
 """
 
@@ -108,6 +109,7 @@ async def run_veza(
             if handle_signals:
                 await nursery.start(watch_signals, shutdown)
             await nursery.start(run_periodic, periodic_tasks(services))
+            await nursery.start(services.workers.run)
             app = create_app(services)
             urls = await nursery.start(
                 _serve_http, app, settings, shutdown, nursery.cancel_scope.cancel

@@ -11,6 +11,7 @@ from veza.store.database import Database, DatabaseError
 from veza.store.jobs import JobQueue
 from veza.store.migrations import migrate
 from veza.store.sqlite import open_sqlite
+from veza.store.tracks import TrackRepository
 
 
 class Store:
@@ -19,6 +20,7 @@ class Store:
     def __init__(self, database: Database) -> None:
         self.database = database
         self.jobs = JobQueue(database)
+        self.tracks = TrackRepository(database)
 
     async def check(self) -> None:
         """Raise Unavailable naming the part that failed, for readiness probes."""

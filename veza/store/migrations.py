@@ -6,7 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from veza.store import jobs
+from veza.store import jobs, tracks
 from veza.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(3, "jobs", jobs.SCHEMA),
+    Migration(4, "tracks", tracks.SCHEMA),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -34,6 +35,11 @@ def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
     return connection
 
 
+def _close_all(connections: list[sqlite3.Connection]) -> None:
+    for connection in connections:
+        connection.close()
+
+
 def _translate(error: sqlite3.Error) -> DatabaseError:
     if isinstance(error, sqlite3.IntegrityError):
         return IntegrityError(str(error))
@@ -57,8 +63,11 @@ def _fetch_one(connection: sqlite3.Connection, sql: str, params: Params) -> Row 
 
 
 def _rollback(connection: sqlite3.Connection) -> None:
-    if connection.in_transaction:
-        connection.execute("ROLLBACK")
+    # Best effort: when the connection itself is broken there is nothing to roll back, and the
+    # error that brought us here is the one worth reporting.
+    with contextlib.suppress(sqlite3.Error):
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
 
 
 def _execute(connection: sqlite3.Connection, sql: str, params: Params) -> int:
@@ -71,8 +80,11 @@ class _Connection(Executor):
     def __init__(self, connection: sqlite3.Connection, limiter: trio.CapacityLimiter) -> None:
         self.connection = connection
         self.limiter = limiter
+        self.closed = False
 
     async def call(self, function: Callable[..., T], *args: Any) -> T:
+        if self.closed:
+            raise DatabaseError("the database is closed")
         return await trio.to_thread.run_sync(function, self.connection, *args, limiter=self.limiter)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
@@ -122,7 +134,10 @@ class SQLiteDatabase:
 
     @asynccontextmanager
     async def _reader(self) -> AsyncIterator[_Connection]:
-        connection = await self._idle_receive.receive()
+        try:
+            connection = await self._idle_receive.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            raise DatabaseError("the database is closed") from None
         try:
             yield _Connection(connection, self._reader_limiter)
         finally:
@@ -139,9 +154,17 @@ class SQLiteDatabase:
     async def ping(self) -> None:
         await self.fetch_one("SELECT 1 AS one")
 
-    def close(self) -> None:
-        for connection in (self._writer.connection, *self._readers):
-            connection.close()
+    async def aclose(self) -> None:
+        """Close every connection once no thread is using it; later calls raise DatabaseError.
+        (Closing a connection that another thread is using can crash the interpreter.)"""
+        with trio.CancelScope(shield=True):
+            async with self._write_lock:
+                if self._writer.closed:
+                    return
+                idle = [await self._idle_receive.receive() for _ in self._readers]
+                await self._idle_send.aclose()
+                self._writer.closed = True
+                await trio.to_thread.run_sync(_close_all, [self._writer.connection, *idle])
 
 
 def open_sqlite_sync(path: Path, readers: int) -> SQLiteDatabase:
@@ -160,5 +183,4 @@ async def open_sqlite(path: Path, readers: int = 4) -> AsyncIterator[SQLiteDatab
     try:
         yield database
     finally:
-        with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(database.close)
+        await database.aclose()

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from quart import current_app
 
 from veza.config import Settings
+from veza.library import Library
+from veza.nursery.jobs import Workers
 from veza.store import Store
 from veza.transport.metrics import Metrics
 
@@ -17,6 +19,8 @@ class Services:
     settings: Settings
     store: Store
     secret: str
+    library: Library
+    workers: Workers
     metrics: Metrics = field(default_factory=Metrics)
     started_at: float = field(default_factory=time.monotonic)
 
