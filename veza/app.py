@@ -16,7 +16,7 @@ from veza.nursery.jobs import Workers
 from veza.nursery.periodic import PeriodicTask
 from veza.store import Store
 from veza.transcode import TranscodeOptions
-from veza.transport import system
+from veza.transport import hls, system
 from veza.transport.context import Services
 from veza.transport.http import install_http_edge
 
@@ -35,6 +35,7 @@ def create_app(context: Services) -> QuartTrio:
     )
     install_http_edge(app, context.settings.max_json_bytes)
     app.register_blueprint(system.blueprint)
+    app.register_blueprint(hls.blueprint)
     return app
 
 

@@ -31,7 +31,8 @@ async def test_status_reports_database_version_and_uptime(server: RunningServer)
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert body["checks"]["database"] == "ok"
+    assert body["checks"] == {"database": "ok", "jobs": "ok"}
+    assert body["jobs"] == {"queued": 0, "running": 0, "done": 0, "failed": 0}
     assert body["version"]
     assert body["uptime_s"] >= 0
 

@@ -10,6 +10,7 @@ from quart_schema import hide
 
 import veza
 from veza.errors import Unavailable
+from veza.store import DatabaseError
 from veza.transport.context import services
 
 blueprint = Blueprint("system", __name__)
@@ -26,11 +27,16 @@ async def status() -> tuple[dict[str, Any], int]:
     """Readiness: every dependency checked; 503 naming the part that failed."""
     context = services()
     checks: dict[str, str] = {}
+    jobs: dict[str, int] = {}
     try:
         await context.store.check()
         checks["database"] = "ok"
+        jobs = await context.store.jobs.counts()
+        checks["jobs"] = "ok"
     except Unavailable as error:
         checks["database"] = error.message
+    except DatabaseError as error:
+        checks["jobs"] = f"job queue: {error}"
     ready = all(value == "ok" for value in checks.values())
     body = {
         "status": "ok" if ready else "unavailable",
@@ -38,6 +44,8 @@ async def status() -> tuple[dict[str, Any], int]:
         "uptime_s": round(time.monotonic() - context.started_at, 3),
         "database": context.settings.database_backend,
         "checks": checks,
+        "jobs": {state: jobs.get(state, 0) for state in ("queued", "running", "done", "failed")},
+        "workers": context.settings.worker_count,
     }
     return body, 200 if ready else 503
 
