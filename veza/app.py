@@ -10,15 +10,22 @@ from quart_schema import Info, QuartSchema
 from quart_trio import QuartTrio
 
 import veza
+from veza.accounts import Accounts
+from veza.accounts.passwords import PasswordHasher
+from veza.accounts.policy import common_passwords
+from veza.accounts.resets import PasswordResets
 from veza.config import Settings
 from veza.library import Library
+from veza.mail import mail_sender
 from veza.nursery.jobs import Workers
 from veza.nursery.periodic import PeriodicTask
 from veza.store import Store
 from veza.transcode import TranscodeOptions
-from veza.transport import hls, system
+from veza.transport import auth, hls, system
 from veza.transport.context import Services
+from veza.transport.guard import install_guard
 from veza.transport.http import install_http_edge
+from veza.transport.ratelimit import AuthLimits
 
 
 def create_app(context: Services) -> QuartTrio:
@@ -34,13 +41,32 @@ def create_app(context: Services) -> QuartTrio:
         info=Info(title="Veza", version=veza.__version__),
     )
     install_http_edge(app, context.settings.max_json_bytes)
+    install_guard(app)
     app.register_blueprint(system.blueprint)
     app.register_blueprint(hls.blueprint)
+    app.register_blueprint(auth.blueprint)
+
+    @app.before_serving
+    async def start_mailer() -> None:
+        # In the app's nursery: the mailer lives exactly as long as the server.
+        app.nursery.start_soon(context.password_resets.run)
+
     return app
 
 
 def build_services(settings: Settings, store: Store, secret: str) -> Services:
     """Every long-lived service, built once per process from settings and the store."""
+    common_passwords()  # loaded now rather than by the first registration's request
+    hasher = PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+        concurrency=settings.password_hash_concurrency,
+    )
+    accounts = Accounts(settings, store.accounts, hasher, secret)
+    resets = PasswordResets(
+        store.accounts, mail_sender(settings), settings.password_reset_ttl_seconds
+    )
     # Shared by every job: CPU-bound work (decode, resample, analysis) never exceeds the cores.
     cpu_limiter = trio.CapacityLimiter(os.cpu_count() or 1)
     library = Library(
@@ -60,9 +86,24 @@ def build_services(settings: Settings, store: Store, secret: str) -> Services:
         instance=f"{socket.gethostname()}:{os.getpid()}",
         recover_all_running=settings.database_backend == "sqlite",
     )
-    return Services(settings=settings, store=store, secret=secret, library=library, workers=workers)
+    return Services(
+        settings=settings,
+        store=store,
+        secret=secret,
+        accounts=accounts,
+        password_resets=resets,
+        auth_limits=AuthLimits(settings),
+        library=library,
+        workers=workers,
+    )
 
 
 def periodic_tasks(context: Services) -> list[PeriodicTask]:
     """Housekeeping that the supervisor runs every period for the life of the process."""
-    return []
+    return [
+        PeriodicTask(
+            "purge expired sessions and reset tokens",
+            context.settings.account_cleanup_interval_seconds,
+            context.accounts.purge_expired,
+        )
+    ]

@@ -51,6 +51,18 @@ def _positive_number(raw: object) -> float:
     return value
 
 
+def _number_up_to(limit: float) -> Callable[[object], float]:
+    def parse(raw: object) -> float:
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise ValueError
+        value = float(raw)
+        if not 0 <= value <= limit:
+            raise ValueError
+        return value
+
+    return parse
+
+
 def _non_negative_integer(raw: object) -> int:
     value = _integer(raw)
     if value < 0:
@@ -134,6 +146,37 @@ class Settings:
     job_max_attempts: int = _setting(3, _positive_integer, "a positive integer")
     loudness_target_lufs: float = _setting(-14.0, _loudness, "a number from -70 to 0 (LUFS)")
     loudness_apply_gain: bool = _setting(True, _boolean, "true or false")
+    # Accounts, sessions and tokens (veza/accounts, veza/transport/auth.py).
+    access_token_ttl_seconds: int = _setting(900, _positive_integer, "a positive integer")
+    refresh_token_ttl_seconds: int = _setting(1_209_600, _positive_integer, "a positive integer")
+    session_lifetime_seconds: int = _setting(2_592_000, _positive_integer, "a positive integer")
+    refresh_reuse_grace_seconds: float = _setting(
+        2.0, _number_up_to(5.0), "a number from 0 to 5 (seconds)"
+    )
+    password_reset_ttl_seconds: int = _setting(600, _positive_integer, "a positive integer")
+    argon2_time_cost: int = _setting(3, _positive_integer, "a positive integer")
+    argon2_memory_kib: int = _setting(65_536, _positive_integer, "a positive integer (KiB)")
+    argon2_parallelism: int = _setting(4, _positive_integer, "a positive integer")
+    password_hash_concurrency: int = _setting(2, _positive_integer, "a positive integer")
+    account_cleanup_interval_seconds: float = _setting(600.0, _positive_number, "a positive number")
+    auth_rate_address_burst: int = _setting(20, _positive_integer, "a positive integer")
+    auth_rate_address_per_minute: float = _setting(20.0, _positive_number, "a positive number")
+    auth_rate_account_burst: int = _setting(5, _positive_integer, "a positive integer")
+    auth_rate_account_per_minute: float = _setting(6.0, _positive_number, "a positive number")
+    auth_rate_account_total_burst: int = _setting(50, _positive_integer, "a positive integer")
+    auth_rate_account_total_per_minute: float = _setting(
+        30.0, _positive_number, "a positive number"
+    )
+    rate_limit_max_keys: int = _setting(10_000, _positive_integer, "a positive integer")
+    # Outgoing mail (password reset): "log" writes messages to the log, "smtp" sends them.
+    mail_backend: str = _setting("log", _choice("log", "smtp"), "log or smtp")
+    mail_from: str = _setting("veza@localhost", _text, "an email address")
+    smtp_host: str = _setting("localhost", _text, "a host name")
+    smtp_port: int = _setting(587, _port, "an integer from 0 to 65535")
+    smtp_username: str = _setting("", _text, "a string (empty: no login)")
+    smtp_password: str = _setting("", _text, "a string")
+    smtp_starttls: bool = _setting(True, _boolean, "true or false")
+    smtp_timeout_seconds: float = _setting(10.0, _positive_number, "a positive number")
 
     @property
     def sqlite_path(self) -> Path:

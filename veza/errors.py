@@ -39,6 +39,16 @@ class Unauthenticated(VezaError):
     status, code, message = 401, "unauthenticated", "authentication required"
 
 
+class InvalidCredentials(Unauthenticated):
+    """Unknown login and wrong password alike: one status, code and message (no user probing)."""
+
+    code, message = "invalid_credentials", "the login or the password is wrong"
+
+
+class InvalidToken(Unauthenticated):
+    code, message = "invalid_token", "the token is invalid, expired or revoked"
+
+
 class Forbidden(VezaError):
     status, code, message = 403, "forbidden", "not allowed"
 

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from veza.config import Settings
 from veza.errors import Unavailable
+from veza.store.accounts import AccountsRepository
 from veza.store.database import Database, DatabaseError
 from veza.store.jobs import JobQueue
 from veza.store.migrations import migrate
@@ -19,6 +20,7 @@ class Store:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self.accounts = AccountsRepository(database, database)
         self.jobs = JobQueue(database)
         self.tracks = TrackRepository(database)
 

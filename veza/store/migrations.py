@@ -6,7 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from veza.store import jobs, tracks
+from veza.store import accounts, jobs, tracks
 from veza.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(2, "accounts", accounts.SCHEMA),
     Migration(3, "jobs", jobs.SCHEMA),
     Migration(4, "tracks", tracks.SCHEMA),
 )

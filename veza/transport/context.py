@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 
 from quart import current_app
 
+from veza.accounts import Accounts
+from veza.accounts.resets import PasswordResets
 from veza.config import Settings
 from veza.library import Library
 from veza.nursery.jobs import Workers
 from veza.store import Store
 from veza.transport.metrics import Metrics
+from veza.transport.ratelimit import AuthLimits
 
 
 @dataclass
@@ -19,6 +22,9 @@ class Services:
     settings: Settings
     store: Store
     secret: str
+    accounts: Accounts
+    password_resets: PasswordResets
+    auth_limits: AuthLimits
     library: Library
     workers: Workers
     metrics: Metrics = field(default_factory=Metrics)

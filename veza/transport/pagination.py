@@ -1,0 +1,70 @@
+"""Cursor pagination for every list route: `?limit=&cursor=` -> `{"items", "next_cursor"}`.
+
+A cursor is the sort key of the last item served, opaque to clients (URL-safe base64 of a JSON
+array). Repositories fetch `limit + 1` rows after the key; the extra row only says whether
+another page exists.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+from veza.errors import ValidationFailed
+
+T = TypeVar("T")
+Key = tuple[Any, ...]
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class PageQuery(BaseModel):
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: str | None = Field(default=None, max_length=512)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(key: Key) -> str:
+    raw = json.dumps(list(key), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, shape: tuple[type, ...]) -> Key | None:
+    """The key inside a cursor, checked against the types it must have (an int is accepted
+    where a float is expected); ValidationFailed (422) when it is not one of ours."""
+    if cursor is None:
+        return None
+    invalid = ValidationFailed("cursor: not a valid cursor")
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error):
+        raise invalid from None
+    if not isinstance(values, list) or len(values) != len(shape):
+        raise invalid
+    key = []
+    for value, kind in zip(values, shape, strict=True):
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not kind:
+            raise invalid
+        key.append(value)
+    return tuple(key)
+
+
+def paginate(rows: Sequence[T], limit: int, key: Callable[[T], Key]) -> tuple[list[T], str | None]:
+    """The page to serve from `rows` (fetched with limit + 1) and the cursor of the next one."""
+    items = list(rows[:limit])
+    if len(rows) <= limit or not items:
+        return items, None
+    return items, encode_cursor(key(items[-1]))
