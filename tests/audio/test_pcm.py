@@ -87,3 +87,15 @@ def test_raw_float32_reassembles_whatever_the_chunking(cuts: list[int], channels
     pieces.append(assembler.feed(raw[previous:]))
     assert assembler.leftover == 0
     assert np.array_equal(np.concatenate(pieces), block)
+
+
+def test_a_wav_cut_short_is_reported_but_a_streamed_one_is_not(tmp_path: Path) -> None:
+    path = tmp_path / "x.wav"
+    sf.write(path, np.zeros((10000, 2), np.float32), 44100, subtype="PCM_16")
+    whole = path.read_bytes()
+    path.write_bytes(whole[:20044])
+    damage = soundfile_info(path).damage
+    assert damage is not None and "40000 bytes but only 20000" in damage
+    path.write_bytes(whole[:40] + b"\xff\xff\xff\xff" + whole[44:20044])
+    assert soundfile_info(path).damage is None
+    assert soundfile_info(path).frames == 5000

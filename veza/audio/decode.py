@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,10 @@ import soundfile as sf
 from veza.audio.resample import Block
 
 BLOCK_FRAMES = 1 << 16
+# libsndfile's log notes a chunk longer than the file as "data : 352800 (should be 40000)".
+_SHORT_CHUNK = re.compile(r"^\s*(data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# Writers that stream (and cannot seek back) leave the size at or near 0xFFFFFFFF: "unknown".
+_UNKNOWN_SIZE = 0xFFFF0000
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,7 @@ class SourceInfo:
     duration_s: float | None
     format: str
     decoder: str  # "soundfile" or "ffmpeg"
+    damage: str | None = None  # why the file is unusable although its header could be read
 
 
 def soundfile_info(path: Path) -> SourceInfo:
@@ -37,7 +43,19 @@ def soundfile_info(path: Path) -> SourceInfo:
         frames / rate if rate else None,
         f"{info.format}/{info.subtype}",
         "soundfile",
+        truncation(str(getattr(info, "extra_info", ""))),
     )
+
+
+def truncation(log: str) -> str | None:
+    """The reason a file is cut short, from libsndfile's header log, if it is."""
+    for chunk, declared, present in _SHORT_CHUNK.findall(log):
+        if int(present) < int(declared) < _UNKNOWN_SIZE:
+            return (
+                f"the file is truncated: its {chunk} chunk declares {declared} bytes "
+                f"but only {present} are present"
+            )
+    return None
 
 
 class SoundfileDecoder:

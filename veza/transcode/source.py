@@ -37,6 +37,8 @@ def _soundfile_probe(path: Path) -> SourceInfo | str:
         return str(exc)
     if info.sample_rate <= 0 or not 0 < info.channels <= _MAX_CHANNELS:
         return f"invalid header ({info.sample_rate} Hz, {info.channels} channels)"
+    if info.damage is not None:
+        raise TranscodeError(info.damage)
     return info
 
 
@@ -107,9 +109,9 @@ class SourceReader:
                 try:
                     block, done = await trio.to_thread.run_sync(next_block, limiter=self.limiter)
                 except (sf.LibsndfileError, RuntimeError) as exc:
-                    raise TranscodeError(
-                        f"decoding failed after {decoder.frames_read / self.info.sample_rate:.2f}"
-                        f" s: {exc}") from None
+                    at = decoder.frames_read / self.info.sample_rate
+                    raise TranscodeError(f"the file is damaged or truncated: decoding failed "
+                                         f"at {at:.2f} s (libsndfile: {exc})") from None
                 if len(block):
                     await send.send(block)
         finally:
