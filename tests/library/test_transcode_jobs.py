@@ -86,6 +86,40 @@ async def test_a_file_that_is_not_audio_fails_its_track_with_a_reason(
     assert job == {"status": "failed", "attempts": 1}
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_sigterm_mid_transcode_exits_cleanly_and_requeues_the_job(tmp_path: Path) -> None:
+    require_tool("ffmpeg")
+    data = tmp_path / "data"
+    source = write_music(tmp_path / "long.wav", 120)
+    server = ServeProcess(data, VEZA_JOB_WORKERS="1")
+    try:
+        imported = run_veza("import", "--data-dir", str(data), str(source))
+        assert imported.returncode == 0, imported.stderr
+        wait_until(lambda: (s := _job_state(data / "veza.db")) is not None and s[1] >= 0.3)
+        encoders = _children(server.process.pid)
+        assert encoders, "the transcode runs FFmpeg children"
+        code, seconds = server.stop(signal.SIGTERM)
+    finally:
+        server.kill()
+    assert code == 0, server.log()
+    assert seconds < 5
+    assert _job_state(data / "veza.db") == ("queued", 0.0, 0)
+    assert [pid for pid in encoders if Path(f"/proc/{pid}").exists()] == []
+    hls = data / "media" / imported.stdout.split()[0] / "hls"
+    assert [p for p in hls.rglob("*") if ".tmp" in p.name] == []
+
+
 def _job_state(database: Path) -> tuple[str, float, int] | None:
     with sqlite3.connect(database) as connection:
         row = connection.execute("SELECT status, progress, attempts FROM jobs").fetchone()
