@@ -1,4 +1,4 @@
-"""The `veza` command: serve, migrate, check, import, transcode."""
+"""The `veza` command: serve, migrate, check, import, transcode, user."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from veza.config import ConfigError, Settings, load_settings
 from veza.logs import configure_logging
 from veza.store import DatabaseError, open_database, open_store
 from veza.store.migrations import applied_versions, latest_version, migrate
+from veza.user_command import add_user_parser, run_user_command
 
 log = logging.getLogger("veza")
 
@@ -58,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--title", help="title (default: from the file's tags or name)")
     add.add_argument("--artist", default="", help="artist (default: from the file's tags)")
     add.add_argument("--album", default="", help="album (default: from the file's tags)")
+    add_user_parser(commands, _add_config_options)
     return parser
 
 
@@ -148,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if arguments.command == "import":
             return _import(settings, arguments)
+        if arguments.command == "user":
+            return run_user_command(settings, arguments)
         return commands[arguments.command](settings)
     except DatabaseError as error:
         print(f"veza: database error: {error}", file=sys.stderr)
