@@ -25,7 +25,7 @@ from quart_trio import QuartTrio
 from veza.app import build_services, create_app, periodic_tasks
 from veza.config import Settings, ensure_secret
 from veza.nursery.periodic import run_periodic
-from veza.store import Store, open_store
+from veza.store import Store, database_runtime, open_store
 from veza.transport.context import Services
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ async def run_veza(
 ) -> None:
     """Run Veza until `shutdown` is set (or a signal arrives); report the bound URLs once ready."""
     secret = await trio.to_thread.run_sync(ensure_secret, settings)
-    async with trio.open_nursery() as root:
+    async with database_runtime(settings), trio.open_nursery() as root:
         store = await root.start(_hold_store, settings)
         services = build_services(settings, store, secret)
         async with trio.open_nursery() as nursery:

@@ -33,9 +33,36 @@ class Store:
 
 
 @asynccontextmanager
+async def database_runtime(settings: Settings) -> AsyncIterator[None]:
+    """What the backend needs around every task that uses it: an asyncio loop inside Trio for
+    PostgreSQL (asyncpg), nothing for SQLite. Open it above the nurseries whose tasks use the
+    store, so they all inherit it; inside one already open, it adds nothing."""
+    if settings.database_backend != "postgresql":
+        yield
+        return
+    try:
+        import trio_asyncio
+    except ImportError:
+        raise DatabaseError(
+            "PostgreSQL needs the [postgres] extra: pip install 'veza[postgres]'"
+        ) from None
+    if trio_asyncio.current_loop.get() is not None:
+        yield
+        return
+    async with trio_asyncio.open_loop():
+        yield
+
+
+@asynccontextmanager
 async def open_database(settings: Settings) -> AsyncIterator[Database]:
+    """The configured backend. For PostgreSQL, tasks other than this one can use the database
+    only when `database_runtime` was opened above them (the supervisor does)."""
     if settings.database_backend == "postgresql":
-        raise DatabaseError("the PostgreSQL backend is not available yet")
+        from veza.store.postgres import open_postgres
+
+        async with database_runtime(settings), open_postgres(settings.database_url) as database:
+            yield database
+        return
     async with open_sqlite(settings.sqlite_path, settings.sqlite_readers) as database:
         yield database
 
@@ -49,4 +76,4 @@ async def open_store(settings: Settings, *, apply_migrations: bool = True) -> As
         yield Store(database)
 
 
-__all__ = ["Database", "DatabaseError", "Store", "open_database", "open_store"]
+__all__ = ["Database", "DatabaseError", "Store", "database_runtime", "open_database", "open_store"]

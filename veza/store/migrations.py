@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from veza.store import accounts, jobs, tracks
-from veza.store.database import Database
+from veza.store.database import Database, Executor
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +38,25 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
+# Any fixed number: PostgreSQL advisory lock that serialises migrations across processes.
+_MIGRATION_LOCK = 0x7E2A_0001
+
+
+async def _serialise(tx: Executor, dialect: str) -> None:
+    if dialect == "postgresql":
+        await tx.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+
+
 async def _ensure_table(db: Database) -> None:
-    await db.execute(
-        """CREATE TABLE IF NOT EXISTS schema_migrations (
-            version INTEGER PRIMARY KEY,
-            name TEXT NOT NULL,
-            applied_at DOUBLE PRECISION NOT NULL
-        )"""
-    )
+    async with db.transaction() as tx:
+        await _serialise(tx, db.dialect)
+        await tx.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                version INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                applied_at DOUBLE PRECISION NOT NULL
+            )"""
+        )
 
 
 async def applied_versions(db: Database) -> list[int]:
@@ -62,6 +73,7 @@ async def migrate(db: Database, migrations: tuple[Migration, ...] = MIGRATIONS) 
         if migration.version in done:
             continue
         async with db.transaction() as tx:
+            await _serialise(tx, db.dialect)
             # Re-check inside the transaction: another process may have migrated meanwhile.
             row = await tx.fetch_one(
                 "SELECT version FROM schema_migrations WHERE version = ?", (migration.version,)
