@@ -13,11 +13,14 @@ ensure_venv() {
         .venv/bin/python -m pip install --quiet --upgrade pip
     fi
     local stamp=".venv/.veza-installed"
-    local hash have
+    local hash have extra missing=""
     hash="$(sha256sum pyproject.toml | cut -d' ' -f1)"
     have="$(cat "$stamp" 2>/dev/null || true)"
-    # Up to date when installed from this pyproject with these extras (or with more of them).
-    if [ "$have" != "$hash $extras" ] && { [ -n "$extras" ] || [ "${have%% *}" != "$hash" ]; }; then
+    # Up to date when installed from this pyproject with at least these extras.
+    for extra in ${extras//,/ }; do
+        case ",${have#* }," in *",$extra,"*) ;; *) missing=yes ;; esac
+    done
+    if [ "${have%% *}" != "$hash" ] || [ -n "$missing" ]; then
         echo "installing veza${extras:+[$extras]} into .venv" >&2
         .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
         echo "$hash $extras" > "$stamp"
