@@ -25,6 +25,8 @@ def encoder_argv(
         ffmpeg, *_QUIET,
         "-f", "f32le", "-ar", str(sample_rate), "-ac", str(channels), "-i", "pipe:0",
         "-map_metadata", "-1", *_ENCODERS[rendition.codec], "-b:a", f"{rendition.bitrate_kbps}k",
+        # Without this FFmpeg flushes every packet to a pipe: one wake-up per 1 KB frame.
+        "-flush_packets", "0",
         *_MUXERS[rendition.codec], "pipe:1",
     ]
 

@@ -111,6 +111,12 @@ class LoudnessMeter:
         self.frames = 0
 
     def feed(self, block: npt.NDArray[np.floating]) -> None:
+        self.feed_loudness(block)
+        self.feed_peak(block)
+
+    def feed_loudness(self, block: npt.NDArray[np.floating]) -> None:
+        """The gated-loudness half of `feed`; it shares no state with `feed_peak`, so the two
+        may run in different threads at once (each in order)."""
         block = np.asarray(block).reshape(-1, self.channels)
         if len(block) == 0:
             return
@@ -122,7 +128,11 @@ class LoudnessMeter:
             sums = squares[:whole].reshape(-1, self._step, self.channels).sum(axis=1)
             self._step_power.append(sums)
         self._carry = squares[whole:]
-        self._track_peak(np.asarray(block, dtype=np.float32), last=False)
+
+    def feed_peak(self, block: npt.NDArray[np.floating]) -> None:
+        """The true-peak half of `feed`."""
+        samples = np.asarray(block, dtype=np.float32).reshape(-1, self.channels)
+        self._track_peak(samples, last=False)
 
     def _track_peak(self, block: npt.NDArray[np.float32], *, last: bool) -> None:
         up = self._oversampler.resample_chunk(np.ascontiguousarray(block), last=last)

@@ -9,10 +9,11 @@ import numpy as np
 import numpy.typing as npt
 
 _DECIMALS = 4
+Row = tuple[float, float, float]  # min, max, mean power
 
 
 class WaveformBuilder:
-    """Feed (frames, channels) blocks in order; `to_json` gives the peaks of both channels.
+    """Feed (frames, channels) blocks in order; `to_json` gives the peaks over all channels.
 
     The stride is fixed up front from the expected length (about `points` pairs), so nothing
     grows but the output itself.
@@ -30,21 +31,17 @@ class WaveformBuilder:
 
     def feed(self, block: npt.NDArray[np.floating]) -> None:
         samples = np.asarray(block, dtype=np.float32)
-        if samples.ndim == 2:
-            # Per frame, the extremes over channels: what a stereo waveform is drawn from.
-            low, high = samples.min(axis=1), samples.max(axis=1)
-            power = np.mean(np.square(samples, dtype=np.float64), axis=1)
-        else:
-            low = high = samples
-            power = np.square(samples, dtype=np.float64)
+        if samples.ndim == 1:
+            samples = samples[:, None]
+        samples = np.ascontiguousarray(samples)
         self.frames += len(samples)
-        self._pairs.feed(low, high, power)
-        self._seconds.feed(low, high, power)
+        self._pairs.feed(samples)
+        self._seconds.feed(samples)
 
     def to_json(self, gain: float = 1.0) -> dict[str, Any]:
         """Peaks scaled by `gain` (the linear gain applied to the renditions)."""
 
-        def scaled(rows: list[tuple[float, float, float]], rms: bool) -> list[list[float]]:
+        def scaled(rows: list[Row], rms: bool) -> list[list[float]]:
             out = []
             for low, high, power in rows:
                 row = [round(low * gain, _DECIMALS), round(high * gain, _DECIMALS)]
@@ -64,52 +61,52 @@ class WaveformBuilder:
 
 
 class _Reducer:
-    """min, max and mean power over consecutive windows of `size` frames."""
+    """min, max and mean power over consecutive windows of `size` frames (all channels)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._rows: list[tuple[float, float, float]] = []
+        self._rows: list[Row] = []
         self._low = math.inf
         self._high = -math.inf
         self._power = 0.0
-        self._count = 0
+        self._count = 0  # frames in the open window
+        self._channels = 1
 
-    def feed(self, low: npt.NDArray[np.float32], high: npt.NDArray[np.float32],
-             power: npt.NDArray[np.float64]) -> None:
-        start = 0
-        n = len(low)
+    def feed(self, samples: npt.NDArray[np.float32]) -> None:
+        n, start = len(samples), 0
+        self._channels = samples.shape[1]
         if self._count:  # complete the open window first
-            take = min(self.size - self._count, n)
-            self._absorb(low[:take], high[:take], power[:take])
-            start = take
+            start = min(self.size - self._count, n)
+            self._absorb(samples[:start])
             if self._count == self.size:
                 self._close()
         whole = (n - start) // self.size * self.size
         if whole:
-            shape = (-1, self.size)
-            lows = low[start : start + whole].reshape(shape).min(axis=1)
-            highs = high[start : start + whole].reshape(shape).max(axis=1)
-            powers = power[start : start + whole].reshape(shape).mean(axis=1)
-            self._rows.extend(zip(lows.tolist(), highs.tolist(), powers.tolist(), strict=True))
+            # Frames are contiguous rows, so a window of frames is one flat row: fast reductions.
+            windows = samples[start : start + whole].reshape(whole // self.size, -1)
+            powers = np.einsum("ij,ij->i", windows, windows, dtype=np.float64)
+            powers /= windows.shape[1]
+            self._rows.extend(zip(windows.min(axis=1).tolist(), windows.max(axis=1).tolist(),
+                                  powers.tolist(), strict=True))
             start += whole
         if start < n:
-            self._absorb(low[start:], high[start:], power[start:])
+            self._absorb(samples[start:])
 
-    def _absorb(self, low: npt.NDArray[np.float32], high: npt.NDArray[np.float32],
-                power: npt.NDArray[np.float64]) -> None:
-        if len(low) == 0:
+    def _absorb(self, samples: npt.NDArray[np.float32]) -> None:
+        if len(samples) == 0:
             return
-        self._low = min(self._low, float(low.min()))
-        self._high = max(self._high, float(high.max()))
-        self._power += float(power.sum())
-        self._count += len(low)
+        self._low = min(self._low, float(samples.min()))
+        self._high = max(self._high, float(samples.max()))
+        self._power += float(np.einsum("ij,ij->", samples, samples, dtype=np.float64))
+        self._count += len(samples)
 
     def _close(self) -> None:
-        self._rows.append((self._low, self._high, self._power / self._count))
+        self._rows.append(self._row())
         self._low, self._high, self._power, self._count = math.inf, -math.inf, 0.0, 0
 
-    def rows(self) -> list[tuple[float, float, float]]:
+    def _row(self) -> Row:
+        return (self._low, self._high, self._power / (self._count * self._channels))
+
+    def rows(self) -> list[Row]:
         """Closed windows plus the open one (a shorter last window)."""
-        if self._count:
-            return [*self._rows, (self._low, self._high, self._power / self._count)]
-        return list(self._rows)
+        return [*self._rows, self._row()] if self._count else list(self._rows)

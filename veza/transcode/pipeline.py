@@ -140,17 +140,31 @@ async def _analyse(source: Path, info: SourceInfo, options: TranscodeOptions,
     waveform = WaveformBuilder(SAMPLE_RATE, expected_frames=expected_frames(info),
                                points=options.waveform_points)
 
-    def measure(block: Block) -> None:
-        meter.feed(block)
+    def peaks(block: Block) -> None:
+        meter.feed_peak(block)
         waveform.feed(block)
 
-    send, receive = trio.open_memory_channel[Block](2)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(reader.run, send)
+    async def measure(receive: trio.MemoryReceiveChannel[Block],
+                      work: Callable[[Block], None]) -> None:
         async with receive:
             async for block in receive:
-                await trio.to_thread.run_sync(measure, block, limiter=limiter)
-                await progress.report(0.0, ANALYSIS_SHARE, meter.frames)
+                await trio.to_thread.run_sync(work, block, limiter=limiter)
+
+    # Loudness and peaks in two threads: both cores busy while the encoders wait for the gain.
+    send, receive = trio.open_memory_channel[Block](2)
+    peaks_send, peaks_receive = trio.open_memory_channel[Block](2)
+    loudness_send, loudness_receive = trio.open_memory_channel[Block](2)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(reader.run, send)
+        nursery.start_soon(measure, peaks_receive, peaks)
+        nursery.start_soon(measure, loudness_receive, meter.feed_loudness)
+        frames = 0
+        async with receive, peaks_send, loudness_send:
+            async for block in receive:
+                await peaks_send.send(block)
+                await loudness_send.send(block)
+                frames += len(block)
+                await progress.report(0.0, ANALYSIS_SHARE, frames)
     await trio.to_thread.run_sync(meter.finish, limiter=limiter)
     return meter, waveform, reader.source_frames
 
