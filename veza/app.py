@@ -6,7 +6,7 @@ import os
 import socket
 
 import trio
-from quart_schema import Info, QuartSchema
+from quart_schema import HttpSecurityScheme, Info, QuartSchema
 from quart_trio import QuartTrio
 
 import veza
@@ -39,6 +39,7 @@ def create_app(context: Services) -> QuartTrio:
         scalar_ui_path=None,
         swagger_ui_path="/api/docs",
         info=Info(title="Veza", version=veza.__version__),
+        security_schemes={"bearer": HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
     )
     install_http_edge(app, context.settings.max_json_bytes)
     install_guard(app)

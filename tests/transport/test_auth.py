@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -306,3 +307,32 @@ async def test_user_agent_is_bounded(server: RunningServer) -> None:
     ).json()
     sessions = await server.client.get("/api/v1/me/sessions", headers=bearer(body["access_token"]))
     assert len(sessions.json()["items"][0]["user_agent"]) == 256
+
+
+async def test_openapi_documents_the_bearer_scheme_on_guarded_routes(
+    server: RunningServer,
+) -> None:
+    spec = (await server.client.get("/api/openapi.json")).json()
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert spec["paths"]["/api/v1/me"]["get"]["security"] == [{"bearer": []}]
+    assert "security" not in spec["paths"]["/api/v1/auth/login"]["post"]
+
+
+async def test_authentication_events_are_logged_without_secrets(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    body = await register(server.client, "alice")
+    await server.client.post("/api/v1/auth/login", json={"login": "alice", "password": "nope1234"})
+    await server.client.post("/api/v1/auth/login", json={"login": "ghost", "password": "nope1234"})
+    await server.client.post("/api/v1/auth/login", json={"login": "alice", "password": PASSWORD})
+    await server.client.post("/api/v1/auth/logout", headers=bearer(body["access_token"]))
+    audit = [r.getMessage() for r in caplog.records if r.name == "veza.audit"]
+    user_id = body["user"]["id"]
+    assert f"login failed: wrong password for user {user_id} (from 127.0.0.1)" in audit
+    assert "login failed: no such account (from 127.0.0.1)" in audit
+    assert f"login: user {user_id} (from 127.0.0.1)" in audit
+    assert f"logout: user {user_id}" in audit
+    everything = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in (PASSWORD, "nope1234", body["access_token"], body["refresh_token"]):
+        assert secret not in everything

@@ -93,3 +93,22 @@ async def test_register_refresh_and_reset_are_limited_too(
         statuses = [(await attacker.post(path, json=body)).status_code for _ in range(5)]
         assert statuses[3:] == [429, 429], (path, statuses)
         assert statuses[0] != 429
+
+
+async def test_guessing_the_current_password_with_a_stolen_token_is_limited(
+    server: RunningServer,
+) -> None:
+    body = await register(server.client, "victim")
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    statuses = [
+        (
+            await server.client.patch(
+                "/api/v1/me",
+                json={"password": "new long passphrase", "current_password": f"guess {i}"},
+                headers=headers,
+            )
+        ).status_code
+        for i in range(5)
+    ]
+    assert statuses[:3] == [403, 403, 403]
+    assert statuses[3:] == [429, 429]

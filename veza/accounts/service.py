@@ -3,6 +3,7 @@ password resets and user administration. Knows nothing of HTTP; persists through
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -31,6 +32,9 @@ from veza.errors import (
 )
 from veza.store.accounts import AccountsRepository, SessionRow, UserRow
 from veza.store.database import IntegrityError
+
+# Authentication events (ASVS 16.3.1): ids only, never passwords or tokens.
+log = logging.getLogger("veza.audit")
 
 # last_used_at is written at most this often per session, not on every request.
 _TOUCH_EVERY_SECONDS = 60.0
@@ -126,6 +130,7 @@ class Accounts:
             if await self._repo.user_by_username_key(policy.username_key(username)):
                 raise Conflict("username: already taken") from None
             raise Conflict("email: already registered") from None
+        log.info("account created: user %s, role %s", user.id, user.role)
         return user, grant
 
     async def user(self, user_id: str) -> UserRow:
@@ -145,17 +150,22 @@ class Accounts:
             user = await self._repo.user_by_username_key(key)
         if user is None:
             await self._hasher.verify_decoy(password)
+            log.info("login failed: no such account (from %s)", client.address)
             raise InvalidCredentials()
         if not await self._hasher.verify(user.password_hash, password):
+            log.info("login failed: wrong password for user %s (from %s)", user.id, client.address)
             raise InvalidCredentials()
         if user.disabled:
+            log.info("login refused: user %s is disabled (from %s)", user.id, client.address)
             raise Forbidden("this account is disabled")
         now = self._clock()
         async with self._repo.transaction() as tx:
             if self._hasher.needs_rehash(user.password_hash):
                 # The stored hash used older parameters: upgrade it while the password is known.
                 await tx.set_password_hash(user.id, await self._hasher.hash(password), now)
-            return await self._open_session(tx, user, client, now)
+            grant = await self._open_session(tx, user, client, now)
+        log.info("login: user %s (from %s)", user.id, client.address)
+        return grant
 
     async def _open_session(
         self, tx: AccountsRepository, user: UserRow, client: Client, now: float
@@ -226,6 +236,7 @@ class Accounts:
                 grant = self._grant(user, session.id, refresh, now)
         # Raised after the commit: the revocation must stick.
         if reused:
+            log.warning("refresh token reused: session %s of user %s revoked", session.id, user.id)
             raise InvalidToken("refresh token reused; the session is revoked")
         return grant
 
@@ -254,6 +265,7 @@ class Accounts:
 
     async def logout(self, principal: Principal) -> None:
         await self._repo.revoke_session(principal.session_id, self._clock())
+        log.info("logout: user %s", principal.user.id)
 
     async def sessions(self, principal: Principal) -> list[SessionRow]:
         return await self._repo.active_sessions(principal.user.id, self._clock())
@@ -263,6 +275,7 @@ class Accounts:
         if found is None or found[0].user_id != principal.user.id or found[0].revoked_at:
             raise NotFound("no such session")
         await self._repo.revoke_session(session_id, self._clock())
+        log.info("session revoked by user %s", principal.user.id)
 
     # Profile and passwords
 
@@ -285,6 +298,7 @@ class Accounts:
                 raise ValidationFailed("current_password: required to change the password")
             policy.check_password(password, context=(user.username, user.email))
             if not await self._hasher.verify(user.password_hash, current_password):
+                log.info("password change refused: wrong current password, user %s", user.id)
                 raise Forbidden("current_password: wrong password")
             new_hash = await self._hasher.hash(password)
         now = self._clock()
@@ -296,6 +310,8 @@ class Accounts:
                 await tx.revoke_user_sessions(user.id, now, except_session=principal.session_id)
             updated = await tx.user(user.id)
         assert updated is not None
+        if new_hash is not None:
+            log.info("password changed: user %s; other sessions revoked", user.id)
         return updated
 
     async def confirm_password_reset(self, token: str, password: str) -> None:
@@ -327,6 +343,7 @@ class Accounts:
                 await tx.revoke_user_sessions(user.id, now)
         if not used:
             raise invalid
+        log.info("password reset: user %s; every session revoked", user.id)
 
     # Administration
 
@@ -355,6 +372,13 @@ class Accounts:
                     await tx.revoke_user_sessions(user_id, now)
             updated = await tx.user(user_id)
         assert updated is not None
+        log.info(
+            "user %s changed by admin %s: role %s, disabled %s",
+            user_id,
+            admin.user.id,
+            updated.role,
+            updated.disabled,
+        )
         return updated
 
     async def purge_expired(self) -> int:

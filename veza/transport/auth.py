@@ -222,8 +222,12 @@ async def me() -> Me:
 @validate_response(Me)
 async def update_me(data: ProfileChange) -> Me:
     changes = data.model_fields_set
+    principal = current_principal()
+    if data.password is not None:
+        # A stolen access token must not become a fast oracle for the current password.
+        _limit("password_change", principal.user.id)
     user = await services().accounts.update_profile(
-        current_principal(),
+        principal,
         display_name=data.display_name if "display_name" in changes else ...,
         password=data.password,
         current_password=data.current_password,

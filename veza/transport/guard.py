@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from quart import current_app, g, request
+from quart_schema import security_scheme
 from quart_trio import QuartTrio
 
 from veza.accounts import Permission, Principal
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 GUARDED_PREFIX = "/api/v1/"
 _ACCESS = "__veza_access__"
+# Named in the OpenAPI document (see create_app) on every route that needs a token.
+BEARER: dict[str, list[str]] = {"bearer": []}
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,8 @@ def require(*permissions: Permission) -> Callable[[F], F]:
 
     def declare(view: F) -> F:
         setattr(view, _ACCESS, Access(public=False, permissions=frozenset(permissions)))
-        return view
+        documented: F = security_scheme([BEARER])(view)
+        return documented
 
     return declare
 
@@ -94,6 +98,14 @@ async def _guard() -> None:
         raise _challenge(error) from None
     for permission in sorted(access.permissions):
         if not principal.can(permission):
+            log.info(
+                "access denied: user %s (%s) lacks %s for %s %s",
+                principal.user.id,
+                principal.role.value,
+                permission,
+                request.method,
+                rule.rule,
+            )
             raise Forbidden(f"the {principal.role.value} role lacks the {permission} permission")
     g.veza_principal = principal
 

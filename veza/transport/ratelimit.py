@@ -61,11 +61,11 @@ class LeakyBucket:
 
 
 class AuthLimits:
-    """Three buckets for each guarded auth action: per client address; per account and address,
+    """Three buckets for each guarded action: per client address; per account and address,
     the tight one, so a client hammering an account slows only itself and the owner elsewhere
     is not locked out; and per account from everywhere, looser, against distributed guessing."""
 
-    ACTIONS = ("login", "register", "refresh", "password_reset")
+    ACTIONS = ("login", "register", "refresh", "password_reset", "password_change")
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         def buckets(per_minute: float, burst: int) -> dict[str, LeakyBucket]:
