@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 from functools import cache
 from importlib import resources
@@ -15,6 +16,10 @@ PASSWORD_MAX_CHARS = 1024
 EMAIL_MAX_CHARS = 254
 DISPLAY_NAME_MAX_CHARS = 64
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+# Context-specific words (ASVS 6.1.2, 6.2.11), besides the account's own username and email.
+CONTEXT_WORDS = ("veza", "veza music", "vezamusic")
+# What people put around a word to pass composition rules: "Alice2024!" is still "alice".
+_DECORATION = string.digits + string.punctuation + " "
 
 
 def username_key(username: str) -> str:
@@ -69,14 +74,19 @@ def common_passwords() -> frozenset[str]:
 
 
 def check_password(password: str, *, context: tuple[str, ...] = ()) -> str:
-    """Length 8-1024 characters, no composition rules; refused when common or when it is the
-    username or email (ASVS 6.2.1, 6.2.4, 6.2.5, 6.2.9, 6.2.11)."""
+    """Length 8-1024 characters, no composition rules; refused when common, or when it is a
+    context word (the account's username, email, the application's name) with at most digits
+    and punctuation around it (ASVS 6.2.1, 6.2.4, 6.2.5, 6.2.9, 6.2.11)."""
     length = len(password)
     if length < PASSWORD_MIN_CHARS or length > PASSWORD_MAX_CHARS:
         raise ValidationFailed(f"password: {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters")
     folded = password.lower()
     if folded in common_passwords():
         raise ValidationFailed("password: too common; choose a less predictable one")
-    if any(word and folded == word.lower() for word in context):
-        raise ValidationFailed("password: must not be the username or the email address")
+    core = folded.strip(_DECORATION)
+    words = {word.lower() for word in (*context, *CONTEXT_WORDS) if word}
+    if folded in words or core in words:
+        raise ValidationFailed(
+            "password: must not be built on the username, the email address or the site's name"
+        )
     return password
