@@ -336,3 +336,29 @@ async def test_authentication_events_are_logged_without_secrets(
     everything = "\n".join(r.getMessage() for r in caplog.records)
     for secret in (PASSWORD, "nope1234", body["access_token"], body["refresh_token"]):
         assert secret not in everything
+
+
+async def test_control_characters_and_odd_ids_are_client_errors(server: RunningServer) -> None:
+    body = await register(server.client, "alice")
+    headers = bearer(body["access_token"])
+    nul_login = await server.client.post(
+        "/api/v1/auth/login", json={"login": "ali\u0000ce", "password": PASSWORD}
+    )
+    assert_error(nul_login, 401, "invalid_credentials")
+    nul_email = await server.client.post(
+        "/api/v1/auth/register",
+        json={"email": "a\u0000b@example.org", "username": "other", "password": PASSWORD},
+    )
+    assert_error(nul_email, 422, "validation_failed")
+    reset = await server.client.post(
+        "/api/v1/auth/password-reset", json={"email": "a\u0000b@example.org"}
+    )
+    assert reset.status_code == 202
+    for path in ("/api/v1/users/a%00b", "/api/v1/users/" + "F" * 32):
+        assert_error(await server.client.get(path, headers=headers), 404, "not_found")
+    gone = await server.client.delete("/api/v1/me/sessions/x%00y", headers=headers)
+    assert_error(gone, 404, "not_found")
+    refresh = await server.client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": "zz\u0000.secret"}
+    )
+    assert_error(refresh, 401, "invalid_token")

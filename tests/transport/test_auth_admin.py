@@ -3,6 +3,7 @@ without the permission; user administration (roles, disabling, cursor pagination
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,9 @@ def add_upload_route(server: RunningServer) -> None:
 
 
 async def test_a_route_gated_by_upload_admits_users_and_refuses_guests(
-    server: RunningServer,
+    server: RunningServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="veza.transport.guard")
     add_upload_route(server)
     admin = await make_admin(server)
     user = await register(server.client, "uploader")
@@ -61,6 +63,11 @@ async def test_a_route_gated_by_upload_admits_users_and_refuses_guests(
     refused = await server.client.post("/api/v1/test/upload", headers=bearer(user["access_token"]))
     assert_error(refused, 403, "forbidden")
     assert "upload" in refused.json()["error"]["message"]
+    denied = [r.getMessage() for r in caplog.records if "access denied" in r.getMessage()]
+    guest_id = user["user"]["id"]
+    assert denied == [
+        f"access denied: user {guest_id} (guest) lacks upload for POST /api/v1/test/upload"
+    ]
     # A guest may still read.
     profile = await server.client.get(
         f"/api/v1/users/{admin['user']['id']}", headers=bearer(user["access_token"])

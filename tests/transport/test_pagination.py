@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from veza.errors import ValidationFailed
@@ -31,3 +33,11 @@ def test_paginate_cuts_at_limit_and_points_past_the_last_item() -> None:
     assert cursor is not None and decode_cursor(cursor, (int,)) == (2,)
     assert paginate(rows[:3], 3, lambda n: (n,)) == ([0, 1, 2], None)
     assert paginate([], 3, lambda n: (n,)) == ([], None)
+
+
+@pytest.mark.parametrize("values", ['[NaN,"a"]', '[Infinity,"a"]', '[1.0,"a\\u0000"]'])
+def test_cursors_with_values_no_row_can_have_are_refused(values: str) -> None:
+
+    cursor = base64.urlsafe_b64encode(values.encode()).decode().rstrip("=")
+    with pytest.raises(ValidationFailed):
+        decode_cursor(cursor, (float, str))

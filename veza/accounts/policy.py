@@ -11,6 +11,7 @@ from importlib import resources
 from veza.errors import ValidationFailed
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{3,32}")
+ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 PASSWORD_MIN_CHARS = 8
 PASSWORD_MAX_CHARS = 1024
 EMAIL_MAX_CHARS = 254
@@ -20,6 +21,12 @@ _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 CONTEXT_WORDS = ("veza", "veza music", "vezamusic")
 # What people put around a word to pass composition rules: "Alice2024!" is still "alice".
 _DECORATION = string.digits + string.punctuation + " "
+
+
+def looks_like_id(value: str) -> bool:
+    """Ids are 32 lower-case hex digits; anything else names nothing and never reaches SQL
+    (PostgreSQL refuses some strings, such as those with NUL, with an error rather than no row)."""
+    return ID_PATTERN.fullmatch(value) is not None
 
 
 def username_key(username: str) -> str:
@@ -48,7 +55,7 @@ def check_username(username: str) -> str:
 def check_email(email: str) -> str:
     """The address as given (trimmed, domain lower-cased); raises when it cannot be one."""
     email = unicodedata.normalize("NFKC", email.strip())
-    if len(email) > EMAIL_MAX_CHARS or not _EMAIL.fullmatch(email):
+    if len(email) > EMAIL_MAX_CHARS or not email.isprintable() or not _EMAIL.fullmatch(email):
         raise ValidationFailed("email: not a valid email address")
     local, _, domain = email.rpartition("@")
     return f"{local}@{domain.lower()}"

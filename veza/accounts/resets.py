@@ -39,8 +39,11 @@ class PasswordResets:
 
     def request(self, email: str) -> None:
         """Queue a reset for this address; never says whether it belongs to anyone."""
+        key = policy.email_key(email)
+        if not key.isprintable():
+            return  # belongs to nobody: registration refuses such addresses
         try:
-            self._send.send_nowait(policy.email_key(email))
+            self._send.send_nowait(key)
         except trio.WouldBlock:
             # Bounded on purpose: a flood of requests is dropped, not buffered.
             log.warning("password-reset queue is full; request dropped")

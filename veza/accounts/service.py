@@ -134,7 +134,7 @@ class Accounts:
         return user, grant
 
     async def user(self, user_id: str) -> UserRow:
-        user = await self._repo.user(user_id)
+        user = await self._repo.user(user_id) if policy.looks_like_id(user_id) else None
         if user is None:
             raise NotFound("no such user")
         return user
@@ -144,7 +144,9 @@ class Accounts:
     async def login(self, *, login: str, password: str, client: Client) -> Grant:
         """Unknown login and wrong password: the same hashing work, the same error."""
         kind, key = policy.login_key(login)
-        if kind == "email":
+        if not key.isprintable():
+            user = None  # no account has such a name; spare the database the question
+        elif kind == "email":
             user = await self._repo.user_by_email_key(key)
         else:
             user = await self._repo.user_by_username_key(key)
@@ -271,7 +273,9 @@ class Accounts:
         return await self._repo.active_sessions(principal.user.id, self._clock())
 
     async def revoke_session(self, principal: Principal, session_id: str) -> None:
-        found = await self._repo.session_with_user(session_id)
+        found = None
+        if policy.looks_like_id(session_id):
+            found = await self._repo.session_with_user(session_id)
         if found is None or found[0].user_id != principal.user.id or found[0].revoked_at:
             raise NotFound("no such session")
         await self._repo.revoke_session(session_id, self._clock())

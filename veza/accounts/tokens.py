@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ ISSUER = "veza"
 AUDIENCE = "veza-api"
 ACCESS = "access"
 _REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "sub", "sid", "typ"]
+_HEX_ID = re.compile(r"[0-9a-f]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def new_opaque_token() -> OpaqueToken:
 def split_opaque_token(token: str) -> tuple[str, str] | None:
     """(id, digest of the secret) or None when the token cannot be one of ours."""
     token_id, dot, secret = token.partition(".")
-    if not dot or not token_id or not secret or len(token) > 200:
+    if not dot or not secret or len(token) > 200 or not _HEX_ID.fullmatch(token_id):
         return None
     return token_id, digest(secret)
 

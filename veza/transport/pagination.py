@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -57,6 +58,10 @@ def decode_cursor(cursor: str | None, shape: tuple[type, ...]) -> Key | None:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if type(value) is not kind:
+            raise invalid
+        if (isinstance(value, float) and not math.isfinite(value)) or (
+            isinstance(value, str) and not value.isprintable()
+        ):
             raise invalid
         key.append(value)
     return tuple(key)
