@@ -91,6 +91,7 @@ def check_rendition(out: Path, result: TranscodeResult, name: str, source: np.nd
     # the duration: all the source, after the priming, within one frame
     extra = len(decoded) - info.priming_samples - len(source)
     assert 0 <= extra < per_frame, (name, extra)
+    assert extra == info.padding_samples
     # the signal: aligned at the declared priming, close to the source
     lag, quality = aligned(source, decoded)
     assert lag == info.priming_samples
@@ -226,6 +227,18 @@ async def test_without_ffmpeg_mp3_uses_libsndfile_and_aac_is_skipped(tmp_path: P
     assert len(master.playlists) == 2
 
 
+async def test_gain_can_be_measured_without_being_applied(tmp_path: Path) -> None:
+    require_tool("ffmpeg")
+    signal = music(3.0) * np.float32(0.25)
+    source = write(tmp_path / "in.wav", signal, subtype="FLOAT")
+    result = await run(source, tmp_path / "out", ladder=[DEFAULT_LADDER[0]], apply_gain=False)
+    assert result.loudness.gain_db == 0.0
+    assert result.loudness.suggested_gain_db > 3.0  # a quiet track would have been raised
+    decoded = decode(tmp_path / "out" / "mp3_320" / "index.m3u8")
+    lag = result.renditions[0].priming_samples
+    assert _gain(signal, decoded[lag:]) == pytest.approx(1.0, abs=0.02)
+
+
 def _flac(tmp_path: Path) -> bytes:
     return write(tmp_path / "good.flac", music(3.0), subtype="PCM_16").read_bytes()
 
@@ -242,6 +255,10 @@ BAD_INPUTS = {
     "truncated.flac": (lambda tmp: _flac(tmp)[: len(_flac(tmp)) // 2], "damaged or truncated"),
     "huge-fmt.wav": (lambda tmp: b"RIFF" + (0xFFFFFFF0).to_bytes(4, "little") + b"WAVEfmt "
                      + (0xFFFFFF00).to_bytes(4, "little") + b"\x01\x00" * 20, "not a readable"),
+    # an HLS playlist posing as a song must not make FFmpeg read other local files
+    "playlist.mp3": (lambda tmp: f"#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\n"
+                     f"file:{_wav(tmp) and tmp / 'good.wav'}\n#EXT-X-ENDLIST\n".encode(),
+                     "Format not on whitelist"),
     "huge-id3.mp3": (lambda tmp: b"ID3\x04\x00\x00\x7f\x7f\x7f\x7f" + b"\x00" * 5000,
                      "not a readable audio file"),
 }

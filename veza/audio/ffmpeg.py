@@ -9,6 +9,13 @@ from veza.audio.decode import SourceInfo
 from veza.audio.ladder import Rendition
 
 _QUIET = ["-hide_banner", "-nostdin", "-loglevel", "error"]
+# Uploads are untrusted: without these, a "song" that is really an HLS or concat playlist makes
+# FFmpeg open other local files (or URLs) and serve their contents as audio.
+_UNTRUSTED_INPUT = [
+    "-protocol_whitelist", "file",
+    "-format_whitelist",
+    "aac,ac3,aiff,amr,ape,asf,au,caf,dts,eac3,flac,matroska,mov,mp3,mpc,mpc8,ogg,tta,w64,wav,wv",
+]
 _ENCODERS = {"mp3": ["-c:a", "libmp3lame"], "aac": ["-c:a", "aac"]}
 # Raw streams on stdout: no Xing frame or ID3 tag (MP3), self-delimiting ADTS frames (AAC).
 _MUXERS = {
@@ -34,7 +41,8 @@ def encoder_argv(
 def decoder_argv(ffmpeg: str, source: Path, info: SourceInfo) -> list[str]:
     """A decoder child writing the first audio stream as interleaved float32 at its own rate."""
     return [
-        ffmpeg, *_QUIET, "-i", str(source), "-map", "0:a:0", "-vn", "-sn", "-dn",
+        ffmpeg, *_QUIET, *_UNTRUSTED_INPUT, "-i", _file_url(source),
+        "-map", "0:a:0", "-vn", "-sn", "-dn",
         "-ar", str(info.sample_rate), "-ac", str(info.channels),
         "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
     ]
@@ -42,11 +50,16 @@ def decoder_argv(ffmpeg: str, source: Path, info: SourceInfo) -> list[str]:
 
 def probe_argv(ffprobe: str, source: Path) -> list[str]:
     return [
-        ffprobe, "-hide_banner", "-loglevel", "error", "-probesize", "5000000",
+        ffprobe, "-hide_banner", "-loglevel", "error", *_UNTRUSTED_INPUT, "-probesize", "5000000",
         "-select_streams", "a:0", "-show_entries",
         "stream=codec_name,sample_rate,channels,duration:format=format_name,duration",
-        "-of", "json", str(source),
+        "-of", "json", _file_url(source),
     ]
+
+
+def _file_url(path: Path) -> str:
+    """`file:` keeps a name like `concat:a|b` or `-x` from being read as anything but a path."""
+    return f"file:{path}"
 
 
 class ProbeError(ValueError):

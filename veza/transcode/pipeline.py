@@ -106,7 +106,8 @@ async def transcode(
         results.append(RenditionResult(
             rendition.name, rendition.codec, rendition.bitrate_kbps, rendition.extension,
             rendition.hls_codec, len(sizes), variant.peak_bandwidth, variant.average_bandwidth,
-            stream.samples, stream.priming_samples, tuple(samples)))
+            stream.samples, stream.priming_samples,
+            stream.samples - stream.priming_samples - meter.frames, tuple(samples)))
     return TranscodeResult(
         duration_s=meter.frames / SAMPLE_RATE, sample_rate=SAMPLE_RATE, frames=meter.frames,
         source_sample_rate=info.sample_rate, source_channels=info.channels,

@@ -33,6 +33,7 @@ class RenditionResult:
     average_bandwidth: int  # bit/s over the whole rendition (AVERAGE-BANDWIDTH)
     samples: int  # coded samples in all segments, priming and padding included
     priming_samples: int  # decoded samples before the first source sample
+    padding_samples: int  # decoded samples after the last one (a gapless player trims both)
     segment_samples: tuple[int, ...]  # per segment, so playlists can be rebuilt (e.g. signed)
 
 
