@@ -46,12 +46,6 @@ def create_app(context: Services) -> QuartTrio:
     app.register_blueprint(system.blueprint)
     app.register_blueprint(hls.blueprint)
     app.register_blueprint(auth.blueprint)
-
-    @app.before_serving
-    async def start_mailer() -> None:
-        # In the app's nursery: the mailer lives exactly as long as the server.
-        app.nursery.start_soon(context.password_resets.run)
-
     return app
 
 

@@ -6,6 +6,7 @@ root nursery
     ├── signals        (first SIGINT/SIGTERM: graceful shutdown; second: exit at once)
     ├── periodic tasks
     ├── job workers    (each job in its own nursery: FFmpeg children, segment writer)
+    ├── reset mailer   (works off password-reset requests)
     └── http           (Hypercorn; stops accepting on shutdown, then the rest is cancelled)
 """
 
@@ -110,6 +111,7 @@ async def run_veza(
                 await nursery.start(watch_signals, shutdown)
             await nursery.start(run_periodic, periodic_tasks(services))
             await nursery.start(services.workers.run)
+            nursery.start_soon(services.password_resets.run, name="password-reset mailer")
             app = create_app(services)
             urls = await nursery.start(
                 _serve_http, app, settings, shutdown, nursery.cancel_scope.cancel
