@@ -403,3 +403,11 @@ def test_command_line(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "error: not a readable audio file" in done.stderr
+
+
+async def test_an_unwritable_output_is_an_error_with_a_reason(tmp_path: Path) -> None:
+    source = write(tmp_path / "in.wav", music(1.0))
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where the output directory should go")
+    with pytest.raises(TranscodeError, match="cannot create"):
+        await run(source, blocker, ffmpeg=None)

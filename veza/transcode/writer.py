@@ -18,6 +18,7 @@ import trio
 from veza.audio import hls
 from veza.audio.ladder import Rendition
 from veza.audio.segmenter import Segment
+from veza.transcode.result import TranscodeError
 
 TMP_SUFFIX = ".tmp"
 
@@ -86,7 +87,10 @@ class SegmentWriter:
             for name in self._tracks:
                 (self.out_dir / name).mkdir(parents=True, exist_ok=True)
 
-        await trio.to_thread.run_sync(make)
+        try:
+            await trio.to_thread.run_sync(make)
+        except OSError as exc:
+            raise TranscodeError(f"cannot create {self.out_dir}: {exc.strerror or exc}") from None
 
     async def run(self, segments: trio.MemoryReceiveChannel[tuple[str, Segment]]) -> None:
         async with segments:
@@ -139,4 +143,7 @@ class SegmentWriter:
 
     @staticmethod
     async def _write(path: Path, data: bytes) -> None:
-        await trio.to_thread.run_sync(write_atomically, path, data)
+        try:
+            await trio.to_thread.run_sync(write_atomically, path, data)
+        except OSError as exc:
+            raise TranscodeError(f"cannot write {path}: {exc.strerror or exc}") from None
