@@ -466,3 +466,16 @@ async def test_signed_playlists_play_over_http(tmp_path: Path) -> None:
             assert len(decoded) == rendition.samples, done.stderr.decode()
         nursery.cancel_scope.cancel()
     assert "/mp3_320/1.mp3?token=abc" in seen and "/aac_128/1.aac?token=abc" in seen
+
+
+def test_the_reason_comes_out_of_nested_nurseries_alone() -> None:
+    from veza.transcode.pipeline import single_error
+
+    reason = TranscodeError("mp3_320: ffmpeg encoder failed")
+    side_effect = trio.BrokenResourceError()
+    nested = ExceptionGroup("outer", [ExceptionGroup("inner", [reason]), side_effect])
+    assert single_error(nested) is reason
+    bug = ExceptionGroup("outer", [reason, KeyError("bug")])
+    assert single_error(bug) is bug
+    cancelled = BaseExceptionGroup("outer", [reason, KeyboardInterrupt()])
+    assert single_error(cancelled) is cancelled

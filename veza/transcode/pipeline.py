@@ -96,7 +96,7 @@ async def transcode(
                                 gain)
         await writer.finish()
     except BaseExceptionGroup as group:
-        raise _single_error(group) from None
+        raise single_error(group) from None
     await progress.done()
     results = []
     for rendition in renditions:
@@ -116,14 +116,19 @@ async def transcode(
         renditions=tuple(results), notices=tuple(notices))
 
 
-def _single_error(group: BaseExceptionGroup) -> BaseException:
-    """A lone TranscodeError out of nested nurseries, unwrapped; anything else stays a group."""
+# What a task sees when the task at the other end of its channel died of the real error.
+_SECONDARY = (trio.BrokenResourceError, trio.ClosedResourceError)
+
+
+def single_error(group: BaseExceptionGroup) -> BaseException:
+    """The TranscodeError out of nested nurseries, unwrapped, when nothing but its side effects
+    came with it; anything else (a bug, a cancellation) stays the group it was."""
     errors, rest = group.split(TranscodeError)
-    if rest is None and errors is not None:
-        leaves = list(_leaves(errors))
-        if leaves:
-            return leaves[0]
-    return group
+    if errors is None:
+        return group
+    if rest is not None and any(not isinstance(e, _SECONDARY) for e in _leaves(rest)):
+        return group
+    return _leaves(errors)[0]
 
 
 def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
