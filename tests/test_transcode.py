@@ -17,7 +17,7 @@ import trio
 
 from tests.audio.signals import aligned, music
 from tests.support import require_tool
-from veza.audio import adts, id3, mp3
+from veza.audio import adts, hls, id3, mp3
 from veza.audio.frames import FrameSplitter
 from veza.audio.ladder import DEFAULT_LADDER, Rendition
 from veza.audio.loudness import LoudnessMeter
@@ -435,9 +435,7 @@ async def _serve_folder(root: Path, token: str, listeners: list[trio.SocketListe
                 return
             body = await trio.Path(file).read_bytes()
             if file.suffix == ".m3u8":  # sign every URI the playlist emits
-                lines = body.decode().splitlines()
-                body = "\n".join(line if line.startswith("#") or not line else
-                                 f"{line}?token={token}" for line in lines).encode() + b"\n"
+                body = hls.rewrite_uris(body.decode(), lambda uri: f"{uri}?token={token}").encode()
             head = f"HTTP/1.0 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
             await stream.send_all(head + body)
 

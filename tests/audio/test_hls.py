@@ -50,3 +50,17 @@ def test_bandwidths_are_peak_and_average() -> None:
     peak, average = hls.bandwidths([1000, 500], [1.0, 0.25])
     assert peak == 16_000
     assert average == 9600
+
+
+def test_stored_playlists_can_be_signed_afterwards() -> None:
+    media = hls.media_playlist([6.008, 1.5], target=6, finished=True,
+                               segment_uri=hls.default_segment_uri("aac"))
+    signed = hls.rewrite_uris(media, lambda uri: f"{uri}?token=t")
+    assert signed == media.replace(".aac", ".aac?token=t")
+    master = hls.master_playlist([hls.Variant("aac_128", "mp4a.40.2", 135_000, 129_000)],
+                                 variant_uri=hls.default_variant_uri)
+    signed = hls.rewrite_uris(master, lambda uri: f"/hls/7/{uri}?token=t")
+    assert signed == master.replace("aac_128/index.m3u8", "/hls/7/aac_128/index.m3u8?token=t")
+    event = hls.media_playlist([6.008], target=6, finished=False,
+                               segment_uri=hls.default_segment_uri("mp3"))
+    assert hls.rewrite_uris(event, lambda uri: uri) == event

@@ -79,3 +79,15 @@ def default_segment_uri(extension: str) -> Callable[[int], str]:
 
 def default_variant_uri(name: str) -> str:
     return f"{name}/index.m3u8"
+
+
+def rewrite_uris(text: str, uri: Callable[[str], str]) -> str:
+    """A stored playlist (media or master) with every URI passed through `uri`: how a server
+    signs the playlists a transcode wrote (`0.mp3` -> `0.mp3?token=...`) without redoing them."""
+    playlist = m3u8.loads(text)
+    for segment in playlist.segments:
+        segment.uri = uri(segment.uri)
+    for variant in playlist.playlists:
+        variant.uri = uri(variant.uri)
+    rewritten: str = playlist.dumps()
+    return rewritten
