@@ -247,7 +247,22 @@ def _wav(tmp_path: Path) -> bytes:
     return write(tmp_path / "good.wav", music(2.0), subtype="PCM_16").read_bytes()
 
 
+def _damaged(data: bytes, size: int = 3000) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + np.random.default_rng(5).bytes(size) + data[middle + size :]
+
+
+def _m4a(tmp_path: Path) -> bytes:
+    wav = write(tmp_path / "for-m4a.wav", music(3.0))
+    m4a = tmp_path / "good.m4a"
+    subprocess.run([require_tool("ffmpeg"), "-v", "error", "-i", str(wav), "-c:a", "aac",
+                    str(m4a)], check=True)
+    return m4a.read_bytes()
+
+
 BAD_INPUTS = {
+    "corrupt.flac": (lambda tmp: _damaged(_flac(tmp)), "damaged or truncated"),
+    "corrupt.m4a": (lambda tmp: _damaged(_m4a(tmp)), "could not decode the source"),
     "empty.wav": (lambda tmp: b"", "empty"),
     "notes.mp3": (lambda tmp: b"this is not audio at all\n" * 200, "not a readable audio file"),
     "random.flac": (lambda tmp: np.random.default_rng(1).bytes(50_000), "not a readable audio"),

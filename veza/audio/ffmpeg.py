@@ -39,9 +39,12 @@ def encoder_argv(
 
 
 def decoder_argv(ffmpeg: str, source: Path, info: SourceInfo) -> list[str]:
-    """A decoder child writing the first audio stream as interleaved float32 at its own rate."""
+    """A decoder child writing the first audio stream as interleaved float32 at its own rate.
+
+    `-xerror`: a damaged stream fails (with FFmpeg's reason) instead of decoding to glitches.
+    """
     return [
-        ffmpeg, *_QUIET, *_UNTRUSTED_INPUT, "-i", _file_url(source),
+        ffmpeg, *_QUIET, "-xerror", *_UNTRUSTED_INPUT, "-i", _file_url(source),
         "-map", "0:a:0", "-vn", "-sn", "-dn",
         "-ar", str(info.sample_rate), "-ac", str(info.channels),
         "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
