@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 import trio
 
-from tests.audio.signals import aligned, music
+from tests.audio.signals import aligned, fitted_gain, music
 from tests.support import require_tool
 from veza.audio import adts, hls, id3, mp3
 from veza.audio.frames import FrameSplitter
@@ -102,7 +102,7 @@ def check_rendition(out: Path, result: TranscodeResult, name: str, source: np.nd
     assert np.array_equal(decode(whole), decoded)
     whole.unlink()
     # and no click there: the error near a join is like the error anywhere else
-    error = decoded[lag : lag + len(source), 0] - source[:, 0] * _gain(source, decoded[lag:])
+    error = decoded[lag : lag + len(source), 0] - source[:, 0] * fitted_gain(source, decoded[lag:])
     windows = np.sqrt(np.mean(error[: len(error) // 1024 * 1024].reshape(-1, 1024) ** 2, axis=1))
     typical = float(np.median(windows))
     joins = np.cumsum(info.segment_samples)[:-1] - lag
@@ -110,12 +110,6 @@ def check_rendition(out: Path, result: TranscodeResult, name: str, source: np.nd
         window = int(join) // 1024
         assert windows[max(0, window - 1) : window + 2].max() < 4 * typical + 1e-4, (name, join)
     return decoded
-
-
-def _gain(source: np.ndarray, decoded: np.ndarray) -> float:
-    n = min(len(source), len(decoded))
-    a, b = source[:n, 0].astype(np.float64), decoded[:n, 0].astype(np.float64)
-    return float(np.dot(a, b) / np.dot(a, a))
 
 
 async def test_default_ladder_end_to_end(tmp_path: Path) -> None:
@@ -236,7 +230,17 @@ async def test_gain_can_be_measured_without_being_applied(tmp_path: Path) -> Non
     assert result.loudness.suggested_gain_db > 3.0  # a quiet track would have been raised
     decoded = decode(tmp_path / "out" / "mp3_320" / "index.m3u8")
     lag = result.renditions[0].priming_samples
-    assert _gain(signal, decoded[lag:]) == pytest.approx(1.0, abs=0.02)
+    assert fitted_gain(signal, decoded[lag:]) == pytest.approx(1.0, abs=0.02)
+
+
+async def test_digital_silence_is_encoded_without_gain(tmp_path: Path) -> None:
+    require_tool("ffmpeg")
+    source = write(tmp_path / "silence.wav", np.zeros((2 * RATE, 2), np.float32))
+    result = await run(source, tmp_path / "out", ladder=[DEFAULT_LADDER[2]])
+    assert result.loudness.integrated_lufs is None and result.loudness.true_peak_dbtp is None
+    assert result.loudness.gain_db == 0.0
+    decoded = decode(tmp_path / "out" / "aac_128" / "index.m3u8")
+    assert len(decoded) == result.renditions[0].samples and np.max(np.abs(decoded)) < 1e-4
 
 
 def _flac(tmp_path: Path) -> bytes:

@@ -41,11 +41,18 @@ def aligned(reference: F32, decoded: F32, *, max_lag: int = 4096) -> tuple[int, 
     return lag, snr(reference, decoded[lag:])
 
 
+def fitted_gain(reference: F32, decoded: F32) -> float:
+    """The gain that best maps `reference` onto `decoded` (least squares, all channels)."""
+    n = min(len(reference), len(decoded))
+    ref, dec = reference[:n].astype(np.float64), decoded[:n].astype(np.float64)
+    return float(np.sum(ref * dec) / np.sum(ref * ref))
+
+
 def snr(reference: F32, decoded: F32) -> float:
     n = min(len(reference), len(decoded))
     ref = reference[:n].astype(np.float64)
     dec = decoded[:n].astype(np.float64)
-    gain = float(np.sum(ref * dec) / np.sum(ref * ref))
+    gain = fitted_gain(ref, dec)
     noise = float(np.sum((dec - gain * ref) ** 2))
     if noise == 0.0:
         return float("inf")
