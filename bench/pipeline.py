@@ -110,8 +110,12 @@ def measured(argv: list[str]) -> dict[str, float]:
     if proc.returncode != 0:
         raise SystemExit(f"{argv[0]} failed with {proc.returncode}")
     report = json.loads(output.strip().splitlines()[-1]) if output.strip() else {}
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mib": peak,
-            **report}
+    return {
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mib": peak,
+        **report,
+    }
 
 
 def veza_child(source: str, out_dir: str) -> None:
@@ -121,27 +125,64 @@ def veza_child(source: str, out_dir: str) -> None:
     from veza.transcode import TranscodeOptions, transcode
 
     async def main() -> None:
-        await transcode(Path(source), Path(out_dir), options=TranscodeOptions(),
-                        limiter=trio.CapacityLimiter(os.cpu_count() or 2))
+        await transcode(
+            Path(source),
+            Path(out_dir),
+            options=TranscodeOptions(),
+            limiter=trio.CapacityLimiter(os.cpu_count() or 2),
+        )
 
     trio.run(main)
     own = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({
-        "python_peak_rss_mib": _status_kib(os.getpid(), "VmHWM") / 1024,
-        "python_cpu_s": own.ru_utime + own.ru_stime,
-    }))
+    print(
+        json.dumps(
+            {
+                "python_peak_rss_mib": _status_kib(os.getpid(), "VmHWM") / 1024,
+                "python_cpu_s": own.ru_utime + own.ru_stime,
+            }
+        )
+    )
 
 
 def ffmpeg_ladder_argv(ffmpeg: str, source: Path, out_dir: Path) -> list[str]:
     return [
-        ffmpeg, "-y", "-v", "error", "-nostdin", "-i", str(source),
-        "-map", "0:a", "-map", "0:a", "-map", "0:a",
-        "-c:a:0", "libmp3lame", "-b:a:0", "320k",
-        "-c:a:1", "libmp3lame", "-b:a:1", "128k",
-        "-c:a:2", "aac", "-b:a:2", "128k",
-        "-f", "hls", "-hls_time", "6", "-hls_playlist_type", "vod",
-        "-hls_segment_filename", str(out_dir / "%v" / "%d.ts"),
-        "-master_pl_name", "master.m3u8", "-var_stream_map", "a:0 a:1 a:2",
+        ffmpeg,
+        "-y",
+        "-v",
+        "error",
+        "-nostdin",
+        "-i",
+        str(source),
+        "-map",
+        "0:a",
+        "-map",
+        "0:a",
+        "-map",
+        "0:a",
+        "-c:a:0",
+        "libmp3lame",
+        "-b:a:0",
+        "320k",
+        "-c:a:1",
+        "libmp3lame",
+        "-b:a:1",
+        "128k",
+        "-c:a:2",
+        "aac",
+        "-b:a:2",
+        "128k",
+        "-f",
+        "hls",
+        "-hls_time",
+        "6",
+        "-hls_playlist_type",
+        "vod",
+        "-hls_segment_filename",
+        str(out_dir / "%v" / "%d.ts"),
+        "-master_pl_name",
+        "master.m3u8",
+        "-var_stream_map",
+        "a:0 a:1 a:2",
         str(out_dir / "%v" / "index.m3u8"),
     ]
 
@@ -169,16 +210,24 @@ def main() -> None:
         duration = args.minutes * 60
         ours = measured(veza_argv(source, work / "veza"))
         theirs = measured(ffmpeg_ladder_argv(ffmpeg, source, work / "ffmpeg"))
-        print(f"track: {args.minutes:g} min, 44.1 kHz stereo FLAC; ladder MP3 320k, MP3 128k, "
-              f"AAC 128k; {os.cpu_count()} cores")
+        print(
+            f"track: {args.minutes:g} min, 44.1 kHz stereo FLAC; ladder MP3 320k, MP3 128k, "
+            f"AAC 128k; {os.cpu_count()} cores"
+        )
         for name, m in (("veza", ours), ("ffmpeg", theirs)):
             speed = duration / m["wall_s"]
-            print(f"  {name:<7} wall {m['wall_s']:6.2f} s  ({speed:5.1f}x real time)"
-                  f"  cpu {m['cpu_s']:6.2f} s  peak PSS {m['peak_rss_mib']:6.1f} MiB")
-        print(f"  veza python process alone: peak RSS {ours['python_peak_rss_mib']:.1f} MiB, "
-              f"cpu {ours['python_cpu_s']:.2f} s (the rest is its FFmpeg encoders)")
-        print(f"  ratio veza/ffmpeg wall time: {ours['wall_s'] / theirs['wall_s']:.2f} "
-              f"(bar <= 1.0, goal <= 0.6)")
+            print(
+                f"  {name:<7} wall {m['wall_s']:6.2f} s  ({speed:5.1f}x real time)"
+                f"  cpu {m['cpu_s']:6.2f} s  peak PSS {m['peak_rss_mib']:6.1f} MiB"
+            )
+        print(
+            f"  veza python process alone: peak RSS {ours['python_peak_rss_mib']:.1f} MiB, "
+            f"cpu {ours['python_cpu_s']:.2f} s (the rest is its FFmpeg encoders)"
+        )
+        print(
+            f"  ratio veza/ffmpeg wall time: {ours['wall_s'] / theirs['wall_s']:.2f} "
+            f"(bar <= 1.0, goal <= 0.6)"
+        )
         if args.long:
             long_source = work / "long.flac"
             make_track(long_source, 60.0)
@@ -186,10 +235,12 @@ def main() -> None:
             shutil.rmtree(work / "veza")
             shutil.rmtree(work / "ffmpeg")
             long = measured(veza_argv(long_source, work / "veza-long"))
-            print(f"  60 min: veza wall {long['wall_s']:.1f} s ({3600 / long['wall_s']:.1f}x), "
-                  f"peak PSS {long['peak_rss_mib']:.1f} MiB (python alone RSS "
-                  f"{long['python_peak_rss_mib']:.1f} MiB) vs {ours['peak_rss_mib']:.1f} MiB "
-                  f"({ours['python_peak_rss_mib']:.1f} MiB) for {args.minutes:g} min")
+            print(
+                f"  60 min: veza wall {long['wall_s']:.1f} s ({3600 / long['wall_s']:.1f}x), "
+                f"peak PSS {long['peak_rss_mib']:.1f} MiB (python alone RSS "
+                f"{long['python_peak_rss_mib']:.1f} MiB) vs {ours['peak_rss_mib']:.1f} MiB "
+                f"({ours['python_peak_rss_mib']:.1f} MiB) for {args.minutes:g} min"
+            )
 
 
 if __name__ == "__main__":

@@ -37,16 +37,40 @@ def decode(path: Path, *extra: str) -> np.ndarray:
     """Decode anything FFmpeg opens (a playlist included) to float32 stereo at 44.1 kHz."""
     ffmpeg = require_tool("ffmpeg")
     done = subprocess.run(
-        [ffmpeg, "-v", "error", "-nostdin", *extra, "-i", str(path), "-map", "0:a:0",
-         "-f", "f32le", "-ac", "2", "-ar", str(RATE), "pipe:1"],
-        capture_output=True, check=True)
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-nostdin",
+            *extra,
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-f",
+            "f32le",
+            "-ac",
+            "2",
+            "-ar",
+            str(RATE),
+            "pipe:1",
+        ],
+        capture_output=True,
+        check=True,
+    )
     return np.frombuffer(done.stdout, dtype="<f4").reshape(-1, 2)
 
 
-async def run(source: Path, out: Path, *, ladder: Sequence[Rendition] = DEFAULT_LADDER,
-              **options: object) -> TranscodeResult:
-    return await transcode(source, out, ladder=ladder, options=TranscodeOptions(**options),  # type: ignore[arg-type]
-                           limiter=trio.CapacityLimiter(2))
+async def run(
+    source: Path, out: Path, *, ladder: Sequence[Rendition] = DEFAULT_LADDER, **options: object
+) -> TranscodeResult:
+    return await transcode(
+        source,
+        out,
+        ladder=ladder,
+        options=TranscodeOptions(**options),  # type: ignore[arg-type]
+        limiter=trio.CapacityLimiter(2),
+    )
 
 
 def segment_files(out: Path, rendition: str) -> list[Path]:
@@ -61,8 +85,9 @@ def payload(segment: bytes) -> bytes:
     return segment[size:]
 
 
-def check_rendition(out: Path, result: TranscodeResult, name: str, source: np.ndarray,
-                    *, min_snr: float) -> np.ndarray:
+def check_rendition(
+    out: Path, result: TranscodeResult, name: str, source: np.ndarray, *, min_snr: float
+) -> np.ndarray:
     """Playlist, segments and decoded audio of one rendition; returns the decoded audio."""
     info = next(r for r in result.renditions if r.name == name)
     per_frame = SAMPLES_PER_FRAME[info.codec]
@@ -122,8 +147,7 @@ async def test_default_ladder_end_to_end(tmp_path: Path) -> None:
     async def on_progress(value: float) -> None:
         progress.append(value)
 
-    result = await transcode(source, out, limiter=trio.CapacityLimiter(2),
-                             on_progress=on_progress)
+    result = await transcode(source, out, limiter=trio.CapacityLimiter(2), on_progress=on_progress)
     assert result.frames == len(signal) and result.duration_s == pytest.approx(14.0)
     assert result.decoder == "soundfile" and result.notices == ()
     assert [r.name for r in result.renditions] == ["mp3_320", "mp3_128", "aac_128"]
@@ -170,8 +194,9 @@ async def test_default_ladder_end_to_end(tmp_path: Path) -> None:
         ("lame.mp3", 2.0, 44100, 2, {"format": "MP3"}),
     ],
 )
-async def test_sources_of_every_shape(tmp_path: Path, name: str, seconds: float, rate: int,
-                                      channels: int, kwargs: dict[str, object]) -> None:
+async def test_sources_of_every_shape(
+    tmp_path: Path, name: str, seconds: float, rate: int, channels: int, kwargs: dict[str, object]
+) -> None:
     require_tool("ffmpeg")
     source = write(tmp_path / name, music(seconds, rate, channels=channels) * 0.8, rate, **kwargs)
     out = tmp_path / "out"
@@ -192,8 +217,9 @@ async def test_what_libsndfile_cannot_read_is_decoded_by_ffmpeg(tmp_path: Path) 
     signal = music(3.0, 48000)
     wav = write(tmp_path / "in.wav", signal, 48000)
     m4a = tmp_path / "in.m4a"
-    await trio.run_process([ffmpeg, "-v", "error", "-i", str(wav), "-c:a", "aac", "-b:a", "192k",
-                            str(m4a)])
+    await trio.run_process(
+        [ffmpeg, "-v", "error", "-i", str(wav), "-c:a", "aac", "-b:a", "192k", str(m4a)]
+    )
     result = await run(m4a, tmp_path / "out")
     assert result.decoder == "ffmpeg" and result.source_sample_rate == 48000
     assert result.duration_s == pytest.approx(3.0, abs=0.03)
@@ -259,8 +285,9 @@ def _damaged(data: bytes, size: int = 3000) -> bytes:
 def _m4a(tmp_path: Path) -> bytes:
     wav = write(tmp_path / "for-m4a.wav", music(3.0))
     m4a = tmp_path / "good.m4a"
-    subprocess.run([require_tool("ffmpeg"), "-v", "error", "-i", str(wav), "-c:a", "aac",
-                    str(m4a)], check=True)
+    subprocess.run(
+        [require_tool("ffmpeg"), "-v", "error", "-i", str(wav), "-c:a", "aac", str(m4a)], check=True
+    )
     return m4a.read_bytes()
 
 
@@ -272,14 +299,28 @@ BAD_INPUTS = {
     "random.flac": (lambda tmp: np.random.default_rng(1).bytes(50_000), "not a readable audio"),
     "truncated.wav": (lambda tmp: _wav(tmp)[: 44 + 40_000], "truncated"),
     "truncated.flac": (lambda tmp: _flac(tmp)[: len(_flac(tmp)) // 2], "damaged or truncated"),
-    "huge-fmt.wav": (lambda tmp: b"RIFF" + (0xFFFFFFF0).to_bytes(4, "little") + b"WAVEfmt "
-                     + (0xFFFFFF00).to_bytes(4, "little") + b"\x01\x00" * 20, "not a readable"),
+    "huge-fmt.wav": (
+        lambda tmp: (
+            b"RIFF"
+            + (0xFFFFFFF0).to_bytes(4, "little")
+            + b"WAVEfmt "
+            + (0xFFFFFF00).to_bytes(4, "little")
+            + b"\x01\x00" * 20
+        ),
+        "not a readable",
+    ),
     # an HLS playlist posing as a song must not make FFmpeg read other local files
-    "playlist.mp3": (lambda tmp: f"#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\n"
-                     f"file:{_wav(tmp) and tmp / 'good.wav'}\n#EXT-X-ENDLIST\n".encode(),
-                     "Format not on whitelist"),
-    "huge-id3.mp3": (lambda tmp: b"ID3\x04\x00\x00\x7f\x7f\x7f\x7f" + b"\x00" * 5000,
-                     "not a readable audio file"),
+    "playlist.mp3": (
+        lambda tmp: (
+            f"#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\n"
+            f"file:{_wav(tmp) and tmp / 'good.wav'}\n#EXT-X-ENDLIST\n".encode()
+        ),
+        "Format not on whitelist",
+    ),
+    "huge-id3.mp3": (
+        lambda tmp: b"ID3\x04\x00\x00\x7f\x7f\x7f\x7f" + b"\x00" * 5000,
+        "not a readable audio file",
+    ),
 }
 
 
@@ -317,12 +358,15 @@ def _fake_ffmpeg(tmp_path: Path, body: str) -> str:
     ("body", "expected"),
     [
         ("echo \"Unknown encoder 'libmp3lame'\" >&2; exit 1", "Unknown encoder 'libmp3lame'"),
-        ("head -c 300000 >/dev/null; echo 'Conversion failed!' >&2; exit 3",
-         r"exit status 3\): Conversion failed!"),
+        (
+            "head -c 300000 >/dev/null; echo 'Conversion failed!' >&2; exit 3",
+            r"exit status 3\): Conversion failed!",
+        ),
     ],
 )
-async def test_a_failing_encoder_child_is_an_error_with_its_stderr(tmp_path: Path, body: str,
-                                                                   expected: str) -> None:
+async def test_a_failing_encoder_child_is_an_error_with_its_stderr(
+    tmp_path: Path, body: str, expected: str
+) -> None:
     # A stand-in for a broken FFmpeg install (an external program, not our code).
     source = write(tmp_path / "in.wav", music(5.0))
     ffmpeg = _fake_ffmpeg(tmp_path, body)
@@ -348,8 +392,9 @@ def _children() -> list[str]:
 
 
 @pytest.mark.parametrize("cancel_at", [0.02, 0.4, 0.7])
-async def test_cancelling_leaves_only_complete_files_and_no_children(tmp_path: Path,
-                                                                     cancel_at: float) -> None:
+async def test_cancelling_leaves_only_complete_files_and_no_children(
+    tmp_path: Path, cancel_at: float
+) -> None:
     require_tool("ffmpeg")
     source = write(tmp_path / "in.flac", music(40.0))
     out = tmp_path / "out"
@@ -407,10 +452,17 @@ def test_command_line(tmp_path: Path) -> None:
     require_tool("ffmpeg")
     source = write(tmp_path / "in.wav", music(4.0))
     out = tmp_path / "out"
-    code = ("import sys; from pathlib import Path; from veza.transcode import "
-            "run_transcode_command as run; sys.exit(run(Path(sys.argv[1]), Path(sys.argv[2])))")
-    done = subprocess.run([sys.executable, "-c", code, str(source), str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys; from pathlib import Path; from veza.transcode import "
+        "run_transcode_command as run; sys.exit(run(Path(sys.argv[1]), Path(sys.argv[2])))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(source), str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "100.0%" in done.stderr
     assert "mp3_320" in done.stdout and "LUFS" in done.stdout
@@ -418,8 +470,13 @@ def test_command_line(tmp_path: Path) -> None:
 
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"nope")
-    done = subprocess.run([sys.executable, "-c", code, str(bad), str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(bad), str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1
     assert "error: not a readable audio file" in done.stderr
 
@@ -432,8 +489,9 @@ async def test_an_unwritable_output_is_an_error_with_a_reason(tmp_path: Path) ->
         await run(source, blocker, ffmpeg=None)
 
 
-async def _serve_folder(root: Path, token: str, listeners: list[trio.SocketListener],
-                        seen: list[str]) -> None:
+async def _serve_folder(
+    root: Path, token: str, listeners: list[trio.SocketListener], seen: list[str]
+) -> None:
     """A tiny HTTP/1.0 file server that insists on `?token=` in every request, like the
     server's signed HLS URLs."""
 
@@ -474,10 +532,26 @@ async def test_signed_playlists_play_over_http(tmp_path: Path) -> None:
         for name in ("master.m3u8", "aac_128/index.m3u8"):
             with trio.fail_after(60):
                 done = await trio.run_process(
-                    [ffmpeg, "-v", "error", "-nostdin", "-i",
-                     f"http://127.0.0.1:{port}/{name}?token=abc", "-map", "0:a:0",
-                     "-f", "f32le", "-ac", "2", "-ar", str(RATE), "pipe:1"],
-                    capture_stdout=True, capture_stderr=True)
+                    [
+                        ffmpeg,
+                        "-v",
+                        "error",
+                        "-nostdin",
+                        "-i",
+                        f"http://127.0.0.1:{port}/{name}?token=abc",
+                        "-map",
+                        "0:a:0",
+                        "-f",
+                        "f32le",
+                        "-ac",
+                        "2",
+                        "-ar",
+                        str(RATE),
+                        "pipe:1",
+                    ],
+                    capture_stdout=True,
+                    capture_stderr=True,
+                )
             decoded = np.frombuffer(done.stdout, dtype="<f4").reshape(-1, 2)
             rendition = result.renditions[0] if name == "master.m3u8" else result.renditions[2]
             assert len(decoded) == rendition.samples, done.stderr.decode()

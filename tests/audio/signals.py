@@ -8,8 +8,15 @@ import numpy.typing as npt
 F32 = npt.NDArray[np.float32]
 
 
-def sine(freq: float, seconds: float, rate: int, *, level_db: float = 0.0,
-         channels: int = 2, phase: float = 0.0) -> F32:
+def sine(
+    freq: float,
+    seconds: float,
+    rate: int,
+    *,
+    level_db: float = 0.0,
+    channels: int = 2,
+    phase: float = 0.0,
+) -> F32:
     """A sine whose peak is `level_db` dBFS, the same in every channel."""
     t = np.arange(round(seconds * rate)) / rate
     x = (10 ** (level_db / 20) * np.sin(2 * np.pi * freq * t + phase)).astype(np.float32)
@@ -35,8 +42,10 @@ def aligned(reference: F32, decoded: F32, *, max_lag: int = 4096) -> tuple[int, 
     ref = reference[:, 0].astype(np.float64)
     probe = ref[: min(len(ref), 44100)]
     dec = decoded[:, 0].astype(np.float64)
-    scores = [np.dot(probe, dec[lag : lag + len(probe)]) if lag + len(probe) <= len(dec) else -1
-              for lag in range(max_lag)]
+    scores = [
+        np.dot(probe, dec[lag : lag + len(probe)]) if lag + len(probe) <= len(dec) else -1
+        for lag in range(max_lag)
+    ]
     lag = int(np.argmax(scores))
     return lag, snr(reference, decoded[lag:])
 

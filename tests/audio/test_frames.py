@@ -25,16 +25,28 @@ def mp3_frame(kbps_index: int, padding: int, fill: int) -> bytes:
 
 def adts_frame(payload: int, fill: int) -> bytes:
     length = 7 + payload
-    header = bytes([0xFF, 0xF1, (1 << 6) | (4 << 2), (2 << 6) | (length >> 11),
-                    (length >> 3) & 0xFF, ((length & 7) << 5) | 0x1F, 0xFC])
+    header = bytes(
+        [
+            0xFF,
+            0xF1,
+            (1 << 6) | (4 << 2),
+            (2 << 6) | (length >> 11),
+            (length >> 3) & 0xFF,
+            ((length & 7) << 5) | 0x1F,
+            0xFC,
+        ]
+    )
     return header + bytes([fill % 255]) * payload
 
 
 mp3_frames = st.lists(
     st.builds(mp3_frame, st.integers(1, 14), st.integers(0, 1), st.integers(0, 254)),
-    min_size=1, max_size=12)
-adts_frames = st.lists(st.builds(adts_frame, st.integers(1, 900), st.integers(0, 254)),
-                       min_size=1, max_size=12)
+    min_size=1,
+    max_size=12,
+)
+adts_frames = st.lists(
+    st.builds(adts_frame, st.integers(1, 900), st.integers(0, 254)), min_size=1, max_size=12
+)
 # Garbage a real stream may carry between frames: no 0xFF (no sync) and no ID3 tag.
 garbage = st.binary(max_size=40).map(lambda b: b.replace(b"\xff", b"\x00").replace(b"ID3", b"ID2"))
 
@@ -51,21 +63,24 @@ def split(parse: HeaderParser | None, data: bytes, cuts: list[int]) -> list[byte
 
 
 @given(mp3_frames, st.lists(st.integers(min_value=0), max_size=20))
-def test_any_chunking_of_an_mp3_stream_yields_the_same_frames(frames: list[bytes],
-                                                             cuts: list[int]) -> None:
+def test_any_chunking_of_an_mp3_stream_yields_the_same_frames(
+    frames: list[bytes], cuts: list[int]
+) -> None:
     data = b"".join(frames)
     assert split(None, data, cuts) == frames
 
 
 @given(adts_frames, st.lists(st.integers(min_value=0), max_size=20))
-def test_any_chunking_of_an_adts_stream_yields_the_same_frames(frames: list[bytes],
-                                                              cuts: list[int]) -> None:
+def test_any_chunking_of_an_adts_stream_yields_the_same_frames(
+    frames: list[bytes], cuts: list[int]
+) -> None:
     assert split(adts.parse_header, b"".join(frames), cuts) == frames
 
 
 @given(mp3_frames, st.data(), st.lists(st.integers(min_value=0), max_size=8))
-def test_garbage_between_frames_is_skipped(frames: list[bytes], data: st.DataObject,
-                                           cuts: list[int]) -> None:
+def test_garbage_between_frames_is_skipped(
+    frames: list[bytes], data: st.DataObject, cuts: list[int]
+) -> None:
     # Out of sync, a frame is confirmed by the next header (or the exact end of the stream),
     # so garbage may precede a frame as long as the frame after it follows directly.
     stream = bytearray()

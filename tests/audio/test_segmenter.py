@@ -11,10 +11,14 @@ from veza.audio.segmenter import MAX_OVERSHOOT_S, Segmenter, frames_per_segment
 from veza.audio.stream import RenditionStream
 
 
-@given(st.floats(min_value=1.0, max_value=12.0), st.sampled_from([576, 1024, 1152, 2048]),
-       st.sampled_from([22050, 44100, 48000]))
-def test_segment_length_stays_within_target_plus_half_a_second(target: float, per_frame: int,
-                                                               rate: int) -> None:
+@given(
+    st.floats(min_value=1.0, max_value=12.0),
+    st.sampled_from([576, 1024, 1152, 2048]),
+    st.sampled_from([22050, 44100, 48000]),
+)
+def test_segment_length_stays_within_target_plus_half_a_second(
+    target: float, per_frame: int, rate: int
+) -> None:
     frames = frames_per_segment(target, per_frame, rate)
     duration = frames * per_frame / rate
     assert duration <= target + MAX_OVERSHOOT_S

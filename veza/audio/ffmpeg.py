@@ -12,7 +12,8 @@ _QUIET = ["-hide_banner", "-nostdin", "-loglevel", "error"]
 # Uploads are untrusted: without these, a "song" that is really an HLS or concat playlist makes
 # FFmpeg open other local files (or URLs) and serve their contents as audio.
 _UNTRUSTED_INPUT = [
-    "-protocol_whitelist", "file",
+    "-protocol_whitelist",
+    "file",
     "-format_whitelist",
     "aac,ac3,aiff,amr,ape,asf,au,caf,dts,eac3,flac,matroska,mov,mp3,mpc,mpc8,ogg,tta,w64,wav,wv",
 ]
@@ -29,12 +30,26 @@ def encoder_argv(
 ) -> list[str]:
     """An encoder child reading interleaved float32 PCM on stdin, writing frames on stdout."""
     return [
-        ffmpeg, *_QUIET,
-        "-f", "f32le", "-ar", str(sample_rate), "-ac", str(channels), "-i", "pipe:0",
-        "-map_metadata", "-1", *_ENCODERS[rendition.codec], "-b:a", f"{rendition.bitrate_kbps}k",
+        ffmpeg,
+        *_QUIET,
+        "-f",
+        "f32le",
+        "-ar",
+        str(sample_rate),
+        "-ac",
+        str(channels),
+        "-i",
+        "pipe:0",
+        "-map_metadata",
+        "-1",
+        *_ENCODERS[rendition.codec],
+        "-b:a",
+        f"{rendition.bitrate_kbps}k",
         # Without this FFmpeg flushes every packet to a pipe: one wake-up per 1 KB frame.
-        "-flush_packets", "0",
-        *_MUXERS[rendition.codec], "pipe:1",
+        "-flush_packets",
+        "0",
+        *_MUXERS[rendition.codec],
+        "pipe:1",
     ]
 
 
@@ -44,19 +59,45 @@ def decoder_argv(ffmpeg: str, source: Path, info: SourceInfo) -> list[str]:
     `-xerror`: a damaged stream fails (with FFmpeg's reason) instead of decoding to glitches.
     """
     return [
-        ffmpeg, *_QUIET, "-xerror", *_UNTRUSTED_INPUT, "-i", _file_url(source),
-        "-map", "0:a:0", "-vn", "-sn", "-dn",
-        "-ar", str(info.sample_rate), "-ac", str(info.channels),
-        "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
+        ffmpeg,
+        *_QUIET,
+        "-xerror",
+        *_UNTRUSTED_INPUT,
+        "-i",
+        _file_url(source),
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-sn",
+        "-dn",
+        "-ar",
+        str(info.sample_rate),
+        "-ac",
+        str(info.channels),
+        "-f",
+        "f32le",
+        "-acodec",
+        "pcm_f32le",
+        "pipe:1",
     ]
 
 
 def probe_argv(ffprobe: str, source: Path) -> list[str]:
     return [
-        ffprobe, "-hide_banner", "-loglevel", "error", *_UNTRUSTED_INPUT, "-probesize", "5000000",
-        "-select_streams", "a:0", "-show_entries",
+        ffprobe,
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        *_UNTRUSTED_INPUT,
+        "-probesize",
+        "5000000",
+        "-select_streams",
+        "a:0",
+        "-show_entries",
         "stream=codec_name,sample_rate,channels,duration:format=format_name,duration",
-        "-of", "json", _file_url(source),
+        "-of",
+        "json",
+        _file_url(source),
     ]
 
 

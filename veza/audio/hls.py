@@ -19,8 +19,9 @@ def target_duration(longest_segment_s: float) -> int:
     return max(1, math.floor(longest_segment_s + 0.5))
 
 
-def media_playlist(durations: Sequence[float], *, target: int, finished: bool,
-                   segment_uri: Callable[[int], str]) -> str:
+def media_playlist(
+    durations: Sequence[float], *, target: int, finished: bool, segment_uri: Callable[[int], str]
+) -> str:
     """EVENT playlist while segments are still coming; VOD with ENDLIST once `finished`."""
     playlist = m3u8.M3U8()
     playlist.version = VERSION
@@ -57,8 +58,10 @@ def master_playlist(variants: Sequence[Variant], *, variant_uri: Callable[[str],
             "codecs": variant.codecs,
         }
         playlist.playlists.append(
-            m3u8.Playlist(variant_uri(variant.name), stream_info=stream_info, media=[],
-                          base_uri=None))
+            m3u8.Playlist(
+                variant_uri(variant.name), stream_info=stream_info, media=[], base_uri=None
+            )
+        )
     playlist.is_variant = True
     text: str = playlist.dumps()
     return text

@@ -61,8 +61,13 @@ class LameEncoder:
     def __init__(self, bitrate_kbps: int, sample_rate: int, channels: int = 2) -> None:
         self._sink = _Sink()
         self._file = sf.SoundFile(
-            self._sink, mode="w", samplerate=sample_rate, channels=channels, format="MP3",
-            subtype="MPEG_LAYER_III", bitrate_mode="CONSTANT",
+            self._sink,
+            mode="w",
+            samplerate=sample_rate,
+            channels=channels,
+            format="MP3",
+            subtype="MPEG_LAYER_III",
+            bitrate_mode="CONSTANT",
             compression_level=compression_level(bitrate_kbps),
         )
 

@@ -106,7 +106,8 @@ class LoudnessMeter:
         self._carry = np.zeros((0, channels))
         self._step_power: list[F64] = []
         self._oversampler = soxr.ResampleStream(
-            sample_rate, sample_rate * _OVERSAMPLING, channels, dtype="float32", quality="HQ")
+            sample_rate, sample_rate * _OVERSAMPLING, channels, dtype="float32", quality="HQ"
+        )
         self._peak = 0.0
         self.frames = 0
 
@@ -181,8 +182,13 @@ class LoudnessMeter:
         return 20.0 * math.log10(self._peak) if self._peak > 0 else None
 
 
-def track_gain(integrated_lufs: float | None, true_peak_dbtp: float | None, *,
-               target_lufs: float = -14.0, ceiling_dbtp: float = -1.0) -> float:
+def track_gain(
+    integrated_lufs: float | None,
+    true_peak_dbtp: float | None,
+    *,
+    target_lufs: float = -14.0,
+    ceiling_dbtp: float = -1.0,
+) -> float:
     """Gain (dB) bringing the track towards `target_lufs` without its true peak passing the
     ceiling. Silence (no gated loudness) gets 0 dB: there is nothing to normalise."""
     if integrated_lufs is None:

@@ -86,8 +86,14 @@ class _Reducer:
             windows = samples[start : start + whole].reshape(whole // self.size, -1)
             powers = np.einsum("ij,ij->i", windows, windows, dtype=np.float64)
             powers /= windows.shape[1]
-            self._rows.extend(zip(windows.min(axis=1).tolist(), windows.max(axis=1).tolist(),
-                                  powers.tolist(), strict=True))
+            self._rows.extend(
+                zip(
+                    windows.min(axis=1).tolist(),
+                    windows.max(axis=1).tolist(),
+                    powers.tolist(),
+                    strict=True,
+                )
+            )
             start += whole
         if start < n:
             self._absorb(samples[start:])

@@ -34,15 +34,23 @@ def summary(result: TranscodeResult, out_dir: Path, elapsed: float) -> str:
         f"  time       {elapsed:.1f} s ({result.duration_s / max(elapsed, 1e-9):.0f}x real time)",
     ]
     for r in result.renditions:
-        lines.append(f"  {r.name:<10} {r.codec} {r.bitrate_kbps}k: {r.segment_count} segments, "
-                     f"peak {r.peak_bandwidth / 1000:.0f} kbit/s, "
-                     f"average {r.average_bandwidth / 1000:.0f} kbit/s")
+        lines.append(
+            f"  {r.name:<10} {r.codec} {r.bitrate_kbps}k: {r.segment_count} segments, "
+            f"peak {r.peak_bandwidth / 1000:.0f} kbit/s, "
+            f"average {r.average_bandwidth / 1000:.0f} kbit/s"
+        )
     lines.extend(f"  notice     {notice}" for notice in result.notices)
     return "\n".join(lines)
 
 
-def run_transcode_command(source: Path, out_dir: Path, *, options: TranscodeOptions | None = None,
-                          stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def run_transcode_command(
+    source: Path,
+    out_dir: Path,
+    *,
+    options: TranscodeOptions | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     """Run one transcode; 0 on success, 1 (with the reason on stderr) on failure."""
     out, err = stdout or sys.stdout, stderr or sys.stderr
     options = options or TranscodeOptions()
@@ -55,8 +63,9 @@ def run_transcode_command(source: Path, out_dir: Path, *, options: TranscodeOpti
 
     async def main() -> TranscodeResult:
         limiter = trio.CapacityLimiter(os.cpu_count() or 2)
-        return await transcode(Path(source), Path(out_dir), options=options, limiter=limiter,
-                               on_progress=show)
+        return await transcode(
+            Path(source), Path(out_dir), options=options, limiter=limiter, on_progress=show
+        )
 
     started = time.monotonic()
     try:

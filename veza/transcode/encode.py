@@ -22,8 +22,9 @@ from veza.transcode.result import TranscodeError
 Sink = Callable[[bytes], Awaitable[None]]
 
 
-async def run_ffmpeg_encoder(ffmpeg: str, rendition: Rendition,
-                             pcm: trio.MemoryReceiveChannel[Block], sink: Sink) -> None:
+async def run_ffmpeg_encoder(
+    ffmpeg: str, rendition: Rendition, pcm: trio.MemoryReceiveChannel[Block], sink: Sink
+) -> None:
     argv = ffmpeg_args.encoder_argv(ffmpeg, rendition, sample_rate=SAMPLE_RATE, channels=CHANNELS)
     tail = StderrTail()
     fed_everything = False
@@ -48,17 +49,23 @@ async def run_ffmpeg_encoder(ffmpeg: str, rendition: Rendition,
                 await sink(bytes(chunk))
         code = await proc.wait()
     if code != 0:
-        raise TranscodeError(f"{rendition.name}: ffmpeg encoder failed (exit status {code}): "
-                             f"{tail.text()}")
+        raise TranscodeError(
+            f"{rendition.name}: ffmpeg encoder failed (exit status {code}): {tail.text()}"
+        )
     if not fed_everything:
         raise TranscodeError(f"{rendition.name}: ffmpeg encoder stopped reading its input")
 
 
-async def run_lame_encoder(rendition: Rendition, pcm: trio.MemoryReceiveChannel[Block],
-                           sink: Sink, limiter: trio.CapacityLimiter) -> None:
+async def run_lame_encoder(
+    rendition: Rendition,
+    pcm: trio.MemoryReceiveChannel[Block],
+    sink: Sink,
+    limiter: trio.CapacityLimiter,
+) -> None:
     try:
-        encoder = await trio.to_thread.run_sync(LameEncoder, rendition.bitrate_kbps, SAMPLE_RATE,
-                                                limiter=limiter)
+        encoder = await trio.to_thread.run_sync(
+            LameEncoder, rendition.bitrate_kbps, SAMPLE_RATE, limiter=limiter
+        )
         async with pcm:
             async for block in pcm:
                 data = await trio.to_thread.run_sync(encoder.encode, block, limiter=limiter)

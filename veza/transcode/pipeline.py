@@ -49,14 +49,19 @@ class _Progress:
             await self._callback(1.0)
 
 
-def usable_ladder(ladder: Sequence[Rendition],
-                  options: TranscodeOptions) -> tuple[tuple[Rendition, ...], list[str]]:
+def usable_ladder(
+    ladder: Sequence[Rendition], options: TranscodeOptions
+) -> tuple[tuple[Rendition, ...], list[str]]:
     """The renditions this machine can encode, with a notice for each one it cannot."""
     if options.ffmpeg is not None:
         return tuple(ladder), []
     kept = tuple(r for r in ladder if r.codec == "mp3")
-    notices = [f"{r.name} skipped: FFmpeg is not installed, so there is no {r.codec.upper()} "
-               f"encoder (MP3 uses libsndfile's LAME)" for r in ladder if r.codec != "mp3"]
+    notices = [
+        f"{r.name} skipped: FFmpeg is not installed, so there is no {r.codec.upper()} "
+        f"encoder (MP3 uses libsndfile's LAME)"
+        for r in ladder
+        if r.codec != "mp3"
+    ]
     return kept, notices
 
 
@@ -87,13 +92,16 @@ async def transcode(
     try:
         meter, waveform, source_frames = await _analyse(source, info, options, limiter, progress)
         integrated, peak = meter.integrated(), meter.true_peak_dbtp()
-        suggested = track_gain(integrated, peak, target_lufs=options.target_lufs,
-                               ceiling_dbtp=options.true_peak_ceiling_dbtp)
+        suggested = track_gain(
+            integrated,
+            peak,
+            target_lufs=options.target_lufs,
+            ceiling_dbtp=options.true_peak_ceiling_dbtp,
+        )
         gain_db = suggested if options.apply_gain else 0.0
         gain = 10.0 ** (gain_db / 20.0)
         await writer.write_json("waveform.json", waveform.to_json(gain))
-        streams = await _encode(source, info, options, limiter, progress, renditions, writer,
-                                gain)
+        streams = await _encode(source, info, options, limiter, progress, renditions, writer, gain)
         await writer.finish()
     except BaseExceptionGroup as group:
         raise single_error(group) from None
@@ -103,17 +111,35 @@ async def transcode(
         stream = streams[rendition.name]
         variant = writer.variant(rendition.name)
         sizes, samples = writer.track_sizes(rendition.name)
-        results.append(RenditionResult(
-            rendition.name, rendition.codec, rendition.bitrate_kbps, rendition.extension,
-            rendition.hls_codec, len(sizes), variant.peak_bandwidth, variant.average_bandwidth,
-            stream.samples, stream.priming_samples,
-            stream.samples - stream.priming_samples - meter.frames, tuple(samples)))
+        results.append(
+            RenditionResult(
+                rendition.name,
+                rendition.codec,
+                rendition.bitrate_kbps,
+                rendition.extension,
+                rendition.hls_codec,
+                len(sizes),
+                variant.peak_bandwidth,
+                variant.average_bandwidth,
+                stream.samples,
+                stream.priming_samples,
+                stream.samples - stream.priming_samples - meter.frames,
+                tuple(samples),
+            )
+        )
     return TranscodeResult(
-        duration_s=meter.frames / SAMPLE_RATE, sample_rate=SAMPLE_RATE, frames=meter.frames,
-        source_sample_rate=info.sample_rate, source_channels=info.channels,
-        source_frames=source_frames, source_format=info.format, decoder=info.decoder,
+        duration_s=meter.frames / SAMPLE_RATE,
+        sample_rate=SAMPLE_RATE,
+        frames=meter.frames,
+        source_sample_rate=info.sample_rate,
+        source_channels=info.channels,
+        source_frames=source_frames,
+        source_format=info.format,
+        decoder=info.decoder,
         loudness=Loudness(integrated, peak, gain_db, suggested),
-        renditions=tuple(results), notices=tuple(notices))
+        renditions=tuple(results),
+        notices=tuple(notices),
+    )
 
 
 # What a task sees when the task at the other end of its channel died of the real error.
@@ -138,20 +164,26 @@ def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
     return out
 
 
-async def _analyse(source: Path, info: SourceInfo, options: TranscodeOptions,
-                   limiter: trio.CapacityLimiter,
-                   progress: _Progress) -> tuple[LoudnessMeter, WaveformBuilder, int]:
+async def _analyse(
+    source: Path,
+    info: SourceInfo,
+    options: TranscodeOptions,
+    limiter: trio.CapacityLimiter,
+    progress: _Progress,
+) -> tuple[LoudnessMeter, WaveformBuilder, int]:
     reader = SourceReader(source, info, options, limiter)
     meter = LoudnessMeter(SAMPLE_RATE)
-    waveform = WaveformBuilder(SAMPLE_RATE, expected_frames=expected_frames(info),
-                               points=options.waveform_points)
+    waveform = WaveformBuilder(
+        SAMPLE_RATE, expected_frames=expected_frames(info), points=options.waveform_points
+    )
 
     def peaks(block: Block) -> None:
         meter.feed_peak(block)
         waveform.feed(block)
 
-    async def measure(receive: trio.MemoryReceiveChannel[Block],
-                      work: Callable[[Block], None]) -> None:
+    async def measure(
+        receive: trio.MemoryReceiveChannel[Block], work: Callable[[Block], None]
+    ) -> None:
         async with receive:
             async for block in receive:
                 await trio.to_thread.run_sync(work, block, limiter=limiter)
@@ -175,19 +207,31 @@ async def _analyse(source: Path, info: SourceInfo, options: TranscodeOptions,
     return meter, waveform, reader.source_frames
 
 
-async def _encode(source: Path, info: SourceInfo, options: TranscodeOptions,
-                  limiter: trio.CapacityLimiter, progress: _Progress,
-                  renditions: tuple[Rendition, ...], writer: SegmentWriter,
-                  gain: float) -> dict[str, RenditionStream]:
+async def _encode(
+    source: Path,
+    info: SourceInfo,
+    options: TranscodeOptions,
+    limiter: trio.CapacityLimiter,
+    progress: _Progress,
+    renditions: tuple[Rendition, ...],
+    writer: SegmentWriter,
+    gain: float,
+) -> dict[str, RenditionStream]:
     reader = SourceReader(source, info, options, limiter)
-    streams = {r.name: RenditionStream(r.codec, target_s=options.segment_seconds,
-                                       priming_samples=r.priming_samples) for r in renditions}
-    segments_send, segments_receive = trio.open_memory_channel[tuple[str, Segment]](
-        _SEGMENT_BUFFER)
+    streams = {
+        r.name: RenditionStream(
+            r.codec, target_s=options.segment_seconds, priming_samples=r.priming_samples
+        )
+        for r in renditions
+    }
+    segments_send, segments_receive = trio.open_memory_channel[tuple[str, Segment]](_SEGMENT_BUFFER)
     blocks_send, blocks_receive = trio.open_memory_channel[Block](2)
 
-    async def encode(rendition: Rendition, pcm: trio.MemoryReceiveChannel[Block],
-                     out: trio.MemorySendChannel[tuple[str, Segment]]) -> None:
+    async def encode(
+        rendition: Rendition,
+        pcm: trio.MemoryReceiveChannel[Block],
+        out: trio.MemorySendChannel[tuple[str, Segment]],
+    ) -> None:
         stream = streams[rendition.name]
 
         async def sink(data: bytes) -> None:
@@ -216,9 +260,12 @@ async def _encode(source: Path, info: SourceInfo, options: TranscodeOptions,
     return streams
 
 
-async def _fan_out(blocks: trio.MemoryReceiveChannel[Block],
-                   outputs: list[trio.MemorySendChannel[Block]], gain: float,
-                   progress: _Progress) -> None:
+async def _fan_out(
+    blocks: trio.MemoryReceiveChannel[Block],
+    outputs: list[trio.MemorySendChannel[Block]],
+    gain: float,
+    progress: _Progress,
+) -> None:
     """Every decoded block to every encoder: the slowest encoder sets the pace."""
     frames = 0
     live = list(outputs)

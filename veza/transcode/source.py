@@ -55,8 +55,12 @@ async def probe(
         reasons.append("FFmpeg is not available for other formats")
         raise TranscodeError("not a readable audio file (" + "; ".join(reasons) + ")")
     with trio.move_on_after(options.probe_timeout_s) as scope:
-        done = await trio.run_process(ffmpeg_args.probe_argv(ffprobe, source), check=False,
-                                      capture_stdout=True, capture_stderr=True)
+        done = await trio.run_process(
+            ffmpeg_args.probe_argv(ffprobe, source),
+            check=False,
+            capture_stdout=True,
+            capture_stderr=True,
+        )
     if scope.cancelled_caught:
         raise TranscodeError(f"probing took longer than {options.probe_timeout_s:g} s")
     if done.returncode != 0:
@@ -74,8 +78,13 @@ async def probe(
 class SourceReader:
     """Decodes the source once into house-format blocks sent down a channel (one pass)."""
 
-    def __init__(self, source: Path, info: SourceInfo, options: TranscodeOptions,
-                 limiter: trio.CapacityLimiter) -> None:
+    def __init__(
+        self,
+        source: Path,
+        info: SourceInfo,
+        options: TranscodeOptions,
+        limiter: trio.CapacityLimiter,
+    ) -> None:
         self.source, self.info, self.options, self.limiter = source, info, options, limiter
         self.source_frames = 0  # per channel, at the source rate, once the pass is done
 
@@ -90,8 +99,9 @@ class SourceReader:
 
     async def _from_soundfile(self, send: trio.MemorySendChannel[Block]) -> None:
         try:
-            decoder = await trio.to_thread.run_sync(SoundfileDecoder, self.source,
-                                                    limiter=self.limiter)
+            decoder = await trio.to_thread.run_sync(
+                SoundfileDecoder, self.source, limiter=self.limiter
+            )
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise TranscodeError(f"cannot open the source: {exc}") from None
         normaliser = Normaliser(self.info.sample_rate, self.info.channels)
@@ -99,8 +109,9 @@ class SourceReader:
         def next_block() -> tuple[Block, bool]:
             block = decoder.read()
             if block is None:
-                return normaliser.process(np.zeros((0, self.info.channels), np.float32),
-                                          last=True), True
+                return normaliser.process(
+                    np.zeros((0, self.info.channels), np.float32), last=True
+                ), True
             return normaliser.process(block), False
 
         try:
@@ -110,8 +121,10 @@ class SourceReader:
                     block, done = await trio.to_thread.run_sync(next_block, limiter=self.limiter)
                 except (sf.LibsndfileError, RuntimeError) as exc:
                     at = decoder.frames_read / self.info.sample_rate
-                    raise TranscodeError(f"the file is damaged or truncated: decoding failed "
-                                         f"at {at:.2f} s (libsndfile: {exc})") from None
+                    raise TranscodeError(
+                        f"the file is damaged or truncated: decoding failed "
+                        f"at {at:.2f} s (libsndfile: {exc})"
+                    ) from None
                 if len(block):
                     await send.send(block)
         finally:
@@ -123,7 +136,8 @@ class SourceReader:
             raise TranscodeError(
                 f"the file is truncated: its header promises {expected} frames "
                 f"({expected / self.info.sample_rate:.2f} s) but only {decoder.frames_read} "
-                f"could be decoded")
+                f"could be decoded"
+            )
 
     async def _from_ffmpeg(self, send: trio.MemorySendChannel[Block]) -> None:
         assert self.options.ffmpeg is not None
@@ -137,7 +151,8 @@ class SourceReader:
             raw = bytes(pending)
             pending.clear()
             block = await trio.to_thread.run_sync(
-                lambda: normaliser.process(assembler.feed(raw), last=last), limiter=self.limiter)
+                lambda: normaliser.process(assembler.feed(raw), last=last), limiter=self.limiter
+            )
             if len(block):
                 await send.send(block)
 
@@ -151,8 +166,9 @@ class SourceReader:
                     await flush(last=False)
             code = await proc.wait()
         if code != 0:
-            raise TranscodeError(f"ffmpeg could not decode the source (exit status {code}): "
-                                 f"{tail.text()}")
+            raise TranscodeError(
+                f"ffmpeg could not decode the source (exit status {code}): {tail.text()}"
+            )
         await flush(last=True)
         self.source_frames //= 4 * self.info.channels
 
@@ -164,4 +180,3 @@ def expected_frames(info: SourceInfo) -> int | None:
     if info.duration_s is not None:
         return round(info.duration_s * SAMPLE_RATE)
     return None
-

@@ -116,8 +116,11 @@ class SegmentWriter:
 
     async def _write_media(self, track: _Track, *, finished: bool) -> None:
         text = hls.media_playlist(
-            track.durations(), target=track.target or 1, finished=finished,
-            segment_uri=hls.default_segment_uri(track.rendition.extension))
+            track.durations(),
+            target=track.target or 1,
+            finished=finished,
+            segment_uri=hls.default_segment_uri(track.rendition.extension),
+        )
         await self._write(self.out_dir / track.rendition.name / "index.m3u8", text.encode())
 
     async def write_master(self) -> None:
