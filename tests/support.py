@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 from collections.abc import Awaitable, Callable
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,11 +19,15 @@ def require_tool(name: str) -> str:
     """Return the path of an executable, or skip (fail under strict mode) when it is missing."""
     path = shutil.which(name)
     if path is None:
-        reason = f"{name} is not installed"
-        if STRICT:
-            pytest.fail(f"{reason} (VEZA_TEST_STRICT=1)")
-        pytest.skip(reason)
+        unavailable(f"{name} is not installed")
     return path
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the test for want of a tool; under VEZA_TEST_STRICT=1 (CI) that is a failure."""
+    if STRICT:
+        pytest.fail(f"{reason} (VEZA_TEST_STRICT=1)")
+    pytest.skip(reason)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], limit_s: float = 20) -> None:
@@ -40,8 +45,5 @@ def require_postgres() -> str:
     try:
         socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), 2).close()
     except OSError as error:
-        reason = f"no PostgreSQL server at {parts.hostname}:{parts.port} ({error})"
-        if STRICT:
-            pytest.fail(f"{reason} (VEZA_TEST_STRICT=1)")
-        pytest.skip(reason)
+        unavailable(f"no PostgreSQL server at {parts.hostname}:{parts.port} ({error})")
     return url

@@ -18,13 +18,6 @@ class ConfigError(Exception):
     """A setting has a bad value; the message is one line naming it and the expected form."""
 
 
-def _port(raw: object) -> int:
-    value = _integer(raw)
-    if not 0 <= value <= 65535:
-        raise ValueError
-    return value
-
-
 def _integer(raw: object) -> int:
     if isinstance(raw, bool):
         raise ValueError
@@ -35,48 +28,40 @@ def _integer(raw: object) -> int:
     raise ValueError
 
 
-def _positive_integer(raw: object) -> int:
-    value = _integer(raw)
-    if value < 1:
-        raise ValueError
-    return value
-
-
-def _positive_number(raw: object) -> float:
+def _number(raw: object) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise ValueError
     value = float(raw)
-    if not value > 0 or value != value or value == float("inf"):
+    if value != value or value in (float("inf"), float("-inf")):
         raise ValueError
     return value
 
 
-def _number_up_to(limit: float) -> Callable[[object], float]:
-    def parse(raw: object) -> float:
-        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-            raise ValueError
-        value = float(raw)
-        if not 0 <= value <= limit:
+def _integer_in(low: int, high: int | None = None) -> Callable[[object], int]:
+    def parse(raw: object) -> int:
+        value = _integer(raw)
+        if value < low or (high is not None and value > high):
             raise ValueError
         return value
 
     return parse
 
 
-def _non_negative_integer(raw: object) -> int:
-    value = _integer(raw)
-    if value < 0:
-        raise ValueError
-    return value
+def _number_in(low: float, high: float, *, low_included: bool = True) -> Callable[[object], float]:
+    def parse(raw: object) -> float:
+        value = _number(raw)
+        if value > high or value < low or (value == low and not low_included):
+            raise ValueError
+        return value
+
+    return parse
 
 
-def _loudness(raw: object) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise ValueError
-    value = float(raw)
-    if not -70 <= value <= 0:
-        raise ValueError
-    return value
+_port = _integer_in(0, 65535)
+_positive_integer = _integer_in(1)
+_non_negative_integer = _integer_in(0)
+_positive_number = _number_in(0, float("inf"), low_included=False)
+_loudness = _number_in(-70, 0)
 
 
 def _text(raw: object) -> str:
@@ -98,17 +83,8 @@ _FALSE = {"0", "false", "no", "off"}
 def _boolean(raw: object) -> bool:
     if isinstance(raw, bool):
         return raw
-    if isinstance(raw, str) and raw.lower() in (
-        "1",
-        "true",
-        "yes",
-        "on",
-        "0",
-        "false",
-        "no",
-        "off",
-    ):
-        return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(raw, str) and raw.lower() in _TRUE | _FALSE:
+        return raw.lower() in _TRUE
     raise ValueError
 
 
@@ -151,7 +127,7 @@ class Settings:
     refresh_token_ttl_seconds: int = _setting(1_209_600, _positive_integer, "a positive integer")
     session_lifetime_seconds: int = _setting(2_592_000, _positive_integer, "a positive integer")
     refresh_reuse_grace_seconds: float = _setting(
-        2.0, _number_up_to(5.0), "a number from 0 to 5 (seconds)"
+        2.0, _number_in(0, 5), "a number from 0 to 5 (seconds)"
     )
     password_reset_ttl_seconds: int = _setting(600, _positive_integer, "a positive integer")
     argon2_time_cost: int = _setting(3, _positive_integer, "a positive integer")
