@@ -130,3 +130,12 @@ async def test_openapi_document_is_served(server: RunningServer) -> None:
     response = await server.client.get("/api/openapi.json")
     assert response.status_code == 200
     assert response.json()["info"]["title"] == "Veza"
+
+
+async def test_undecodable_or_too_deeply_nested_json_is_400_not_500(server: RunningServer) -> None:
+    headers = {"Content-Type": "application/json"}
+    not_utf8 = b'{"login":"\xff\xfe","password":"x"}'
+    too_deep = b"[" * 100_000
+    for body in (not_utf8, too_deep):
+        response = await server.client.post("/api/v1/auth/login", content=body, headers=headers)
+        assert_error(response, 400, "malformed_json")

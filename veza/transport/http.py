@@ -126,6 +126,19 @@ def _request_class(max_json_bytes: int) -> type[TrioRequest]:
         def on_json_loading_failed(self, error: Exception) -> Any:
             raise errors.MalformedJSON()
 
+        async def get_json(
+            self, force: bool = False, silent: bool = False, cache: bool = True
+        ) -> Any:
+            """Quart decodes the body as UTF-8 outside its own error handling, and the JSON
+            parser gives up on deep nesting with RecursionError: both are the client's
+            malformed body (400), never a 500."""
+            try:
+                return await super().get_json(force=force, silent=silent, cache=cache)
+            except (ValueError, RecursionError):
+                if silent:
+                    return None
+                raise errors.MalformedJSON() from None
+
     return VezaRequest
 
 
