@@ -15,6 +15,7 @@ from tests.transport.test_http_edge import assert_error
 from veza.accounts import Permission, Role
 from veza.config import Settings
 from veza.transport.guard import current_principal, require
+from veza.transport.pagination import encode_cursor
 
 
 @pytest.fixture
@@ -183,7 +184,13 @@ async def test_admin_lists_users_with_cursor_pagination(server: RunningServer) -
 
 @pytest.mark.parametrize(
     "params",
-    [{"cursor": "not-a-cursor"}, {"cursor": "WzEsMiwzXQ"}, {"limit": 0}, {"limit": 201}],
+    [
+        {"cursor": "not-a-cursor"},
+        {"cursor": "WzEsMiwzXQ"},
+        {"cursor": encode_cursor((int("9" * 350), "a"))},  # beyond any float
+        {"limit": 0},
+        {"limit": 201},
+    ],
 )
 async def test_bad_pagination_parameters_are_422(
     server: RunningServer, params: dict[str, Any]

@@ -35,7 +35,9 @@ def test_paginate_cuts_at_limit_and_points_past_the_last_item() -> None:
     assert paginate([], 3, lambda n: (n,)) == ([], None)
 
 
-@pytest.mark.parametrize("values", ['[NaN,"a"]', '[Infinity,"a"]', '[1.0,"a\\u0000"]'])
+@pytest.mark.parametrize(
+    "values", ['[NaN,"a"]', '[Infinity,"a"]', '[1.0,"a\\u0000"]', f'[{"9" * 350},"a"]']
+)
 def test_cursors_with_values_no_row_can_have_are_refused(values: str) -> None:
 
     cursor = base64.urlsafe_b64encode(values.encode()).decode().rstrip("=")

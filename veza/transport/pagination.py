@@ -56,7 +56,10 @@ def decode_cursor(cursor: str | None, shape: tuple[type, ...]) -> Key | None:
     key = []
     for value, kind in zip(values, shape, strict=True):
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # beyond any float, so no row's key
+                raise invalid from None
         if type(value) is not kind:
             raise invalid
         if (isinstance(value, float) and not math.isfinite(value)) or (
