@@ -14,8 +14,9 @@ import mutagen
 import trio
 
 from veza.errors import NotFound
-from veza.nursery.jobs import JobFailed, JobKind, JobProgress
+from veza.nursery.jobs import Commit, JobFailed, JobKind, JobProgress
 from veza.store import Store
+from veza.store.database import Executor
 from veza.store.jobs import Job
 from veza.store.tracks import Measurements, NewTrack, Track
 from veza.transcode import TranscodeError, TranscodeOptions, TranscodeResult, transcode
@@ -161,7 +162,7 @@ class Library:
     def job_kinds(self) -> list[JobKind]:
         return [JobKind(TRANSCODE, self._transcode, self._transcode_failed)]
 
-    async def _transcode(self, job: Job, progress: JobProgress) -> None:
+    async def _transcode(self, job: Job, progress: JobProgress) -> Commit:
         track = await self.store.tracks.get(job.subject_id)
         if track is None:
             raise JobFailed("the track no longer exists")
@@ -181,10 +182,15 @@ class Library:
             raise JobFailed(error.reason) from error
         for notice in result.notices:
             log.warning("track %s: %s", track.id, notice)
-        await self.store.tracks.mark_ready(track.id, _measurements(result))
+        measured = _measurements(result)
 
-    async def _transcode_failed(self, job: Job, reason: str) -> None:
-        await self.store.tracks.mark_failed(job.subject_id, reason)
+        async def commit(tx: Executor) -> None:
+            await self.store.tracks.mark_ready(track.id, measured, tx)
+
+        return commit
+
+    async def _transcode_failed(self, job: Job, reason: str, tx: Executor) -> None:
+        await self.store.tracks.mark_failed(job.subject_id, reason, tx)
 
 
 def _measurements(result: TranscodeResult) -> Measurements:

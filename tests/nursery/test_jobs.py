@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,52 +11,76 @@ import trio
 
 from tests.conftest import make_settings
 from tests.support import eventually
-from veza.nursery.jobs import JobFailed, JobKind, JobProgress, Workers
+from veza.nursery.jobs import Commit, JobFailed, JobKind, JobProgress, Workers
 from veza.store import Store, open_store
+from veza.store.database import Executor
 from veza.store.jobs import Job
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     async with open_store(make_settings(tmp_path)) as opened:
+        await opened.database.execute("CREATE TABLE outcomes (job_id TEXT, outcome TEXT)")
         yield opened
 
 
 class Recorder:
-    """A job kind whose behaviour each test sets; it records what happened."""
+    """A job kind whose behaviour each test sets. What it records goes to the `outcomes` table
+    through the worker's transaction, as a real kind's result does."""
 
     def __init__(self) -> None:
         self.runs: list[str] = []
-        self.failures: list[tuple[str, str]] = []
         self.behaviour: str = "succeed"
+        self.per_subject: dict[str, str] = {}
         self.started = trio.Event()
+        self.cancelled = trio.Event()
 
-    async def run(self, job: Job, progress: JobProgress) -> None:
+    async def run(self, job: Job, progress: JobProgress) -> Commit:
         self.runs.append(job.id)
         self.started.set()
         await progress.report(0.5)
-        if self.behaviour == "fail":
+        behaviour = self.per_subject.get(job.subject_id, self.behaviour)
+        if behaviour == "fail":
             raise JobFailed("the file is not audio")
-        if self.behaviour == "crash":
+        if behaviour == "crash":
             raise RuntimeError("bug")
-        if self.behaviour == "hang":
-            await trio.sleep_forever()
+        if behaviour == "hang":
+            try:
+                await trio.sleep_forever()
+            finally:
+                self.cancelled.set()
+        sql = "INSERT INTO outcomes (job_id, outcome) VALUES (?, 'done')"
+        if behaviour == "refused-write":
+            sql = "INSERT INTO no_such_table VALUES (?)"
 
-    async def failed(self, job: Job, reason: str) -> None:
-        self.failures.append((job.id, reason))
+        async def commit(tx: Executor) -> None:
+            await tx.execute(sql, (job.id,))
+
+        return commit
+
+    async def failed(self, job: Job, reason: str, tx: Executor) -> None:
+        await tx.execute("INSERT INTO outcomes (job_id, outcome) VALUES (?, ?)", (job.id, reason))
 
     def kind(self) -> JobKind:
         return JobKind("test", self.run, self.failed)
 
 
-def workers(store: Store, recorder: Recorder, count: int = 1) -> Workers:
+async def outcomes(store: Store) -> list[tuple[str, str]]:
+    rows = await store.database.fetch_all("SELECT job_id, outcome FROM outcomes")
+    return [(row["job_id"], row["outcome"]) for row in rows]
+
+
+def workers(
+    store: Store, recorder: Recorder, count: int = 1, *, shared: bool = False, lease_s: float = 60
+) -> Workers:
     return Workers(
         store.jobs,
         [recorder.kind()],
         count=count,
         instance="test",
-        recover_all_running=True,
+        recover_all_running=not shared,
         poll_s=0.05,
+        lease_s=lease_s,
     )
 
 
@@ -84,6 +109,7 @@ async def test_a_job_runs_once_and_is_done(store: Store) -> None:
     assert finished is not None
     assert (finished.status, finished.progress, finished.attempts) == ("done", 1.0, 1)
     assert recorder.runs == [job.id]
+    assert await outcomes(store) == [(job.id, "done")]
 
 
 async def test_a_permanent_failure_fails_at_once_with_its_reason(store: Store) -> None:
@@ -94,7 +120,7 @@ async def test_a_permanent_failure_fails_at_once_with_its_reason(store: Store) -
     failed = await store.jobs.get(job.id)
     assert failed is not None
     assert (failed.status, failed.error, failed.attempts) == ("failed", "the file is not audio", 1)
-    assert recorder.failures == [(job.id, "the file is not audio")]
+    assert await outcomes(store) == [(job.id, "the file is not audio")]
 
 
 async def test_a_crashing_job_is_retried_until_its_attempts_are_spent(store: Store) -> None:
@@ -107,6 +133,7 @@ async def test_a_crashing_job_is_retried_until_its_attempts_are_spent(store: Sto
     assert (failed.status, failed.attempts) == ("failed", 2)
     assert failed.error == "internal error: RuntimeError"
     assert recorder.runs == [job.id, job.id]
+    assert await outcomes(store) == [(job.id, "internal error: RuntimeError")]
 
 
 async def test_shutdown_puts_a_running_job_back_without_spending_an_attempt(store: Store) -> None:
@@ -144,3 +171,65 @@ async def test_an_unknown_kind_fails_the_job(store: Store) -> None:
     failed = await store.jobs.get(job.id)
     assert failed is not None and failed.status == "failed"
     assert "unknown job kind" in (failed.error or "")
+
+
+async def test_a_job_whose_attempts_a_crash_spent_fails_its_subject(store: Store) -> None:
+    job = await store.jobs.enqueue("test", "subject", max_attempts=1)
+    assert await store.jobs.claim("dead-process/0", lease_s=600) is not None
+    await run_until(store, Recorder(), job.id)
+    failed = await store.jobs.get(job.id)
+    assert failed is not None
+    assert (failed.status, failed.error) == ("failed", "interrupted too many times")
+    assert await outcomes(store) == [(job.id, "interrupted too many times")]
+
+
+async def test_a_refused_result_leaves_the_job_unfinished_and_the_workers_alive(
+    store: Store,
+) -> None:
+    recorder = Recorder()
+    recorder.per_subject["first"] = "refused-write"
+    refused = await store.jobs.enqueue("test", "first")
+    later = await store.jobs.enqueue("test", "second")
+    # One worker: it reaches the second job only after it has dealt with the first.
+    await run_until(store, recorder, later.id)
+    assert recorder.runs == [refused.id, later.id]
+    unfinished = await store.jobs.get(refused.id)
+    assert unfinished is not None and unfinished.status == "running"  # recovered at next start
+    assert await outcomes(store) == [(later.id, "done")]
+
+
+async def test_a_worker_that_loses_its_lease_stops_and_records_nothing(store: Store) -> None:
+    recorder = Recorder()
+    recorder.behaviour = "hang"
+    job = await store.jobs.enqueue("test", "subject")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(workers(store, recorder, shared=True, lease_s=0.3).run)
+        with trio.fail_after(10):
+            await recorder.started.wait()
+        # Another process's worker took the job over after this one's lease ran out.
+        await store.database.execute(
+            "UPDATE jobs SET worker = 'other-process/0', lease_until = ?", (time.time() + 600,)
+        )
+        with trio.fail_after(10):
+            await recorder.cancelled.wait()
+        await trio.sleep(0.2)
+        nursery.cancel_scope.cancel()
+    taken = await store.jobs.get(job.id)
+    assert taken is not None
+    assert (taken.status, taken.worker, taken.attempts) == ("running", "other-process/0", 1)
+    assert recorder.runs == [job.id]
+
+
+async def test_with_a_shared_database_only_expired_leases_are_recovered(store: Store) -> None:
+    live = await store.jobs.enqueue("test", "live")
+    assert await store.jobs.claim("other-process/0", lease_s=600) is not None
+    expired = await store.jobs.enqueue("test", "expired")
+    assert await store.jobs.claim("dead-process/0", lease_s=-1) is not None
+    recorder = Recorder()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(workers(store, recorder, shared=True).run)
+        await eventually(lambda: settled(store, expired.id))
+        nursery.cancel_scope.cancel()
+    assert recorder.runs == [expired.id]
+    still = await store.jobs.get(live.id)
+    assert still is not None and (still.status, still.worker) == ("running", "other-process/0")

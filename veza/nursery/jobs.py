@@ -3,6 +3,7 @@ keeping its lease alive; shutdown cancels the job and puts it back in the queue.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -10,10 +11,15 @@ from dataclasses import dataclass, field
 
 import trio
 
-from veza.store.database import DatabaseError
+from veza.store.database import DatabaseError, Executor
 from veza.store.jobs import Job, JobQueue
 
 log = logging.getLogger(__name__)
+
+# Recording an outcome is shielded from cancellation, so it gets a deadline of its own.
+SETTLE_TIMEOUT_S = 15.0
+
+Commit = Callable[[Executor], Awaitable[None]]
 
 
 class JobFailed(Exception):
@@ -24,12 +30,17 @@ class JobFailed(Exception):
         self.reason = reason
 
 
+class _LostJob(Exception):
+    """The job was taken over by another worker after this one's lease ran out."""
+
+
 @dataclass
 class JobProgress:
     """Progress reports from a running job, written to the store at a bounded rate."""
 
     queue: JobQueue
     job: Job
+    worker: str
     listeners: list[Callable[[Job, float], Awaitable[None]]] = field(default_factory=list)
     min_interval_s: float = 0.5
     _last_time: float = -math.inf
@@ -39,18 +50,29 @@ class JobProgress:
         if now - self._last_time < self.min_interval_s and fraction < 1.0:
             return
         self._last_time = now
-        await self.queue.set_progress(self.job.id, fraction)
+        await self.queue.set_progress(self.job, self.worker, fraction)
         for listener in self.listeners:
             await listener(self.job, fraction)
 
 
 @dataclass(frozen=True)
 class JobKind:
-    """What a kind of job does, and what its subject becomes when the job fails for good."""
+    """What a kind of job does, and what its subject becomes when it fails for good.
+
+    `run` returns the write that records its result; the worker makes it in the same
+    transaction that marks the job done, so a crash can never leave one without the other.
+    `failed` is likewise called inside the transaction that marks the job failed."""
 
     name: str
-    run: Callable[[Job, JobProgress], Awaitable[None]]
-    failed: Callable[[Job, str], Awaitable[None]]
+    run: Callable[[Job, JobProgress], Awaitable[Commit]]
+    failed: Callable[[Job, str, Executor], Awaitable[None]]
+
+
+@dataclass
+class _Attempt:
+    commit: Commit | None = None
+    error: Exception | None = None
+    lease_lost: bool = False
 
 
 class Workers:
@@ -83,8 +105,7 @@ class Workers:
         self._work_arrived = trio.Event()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        for orphan in await self.queue.requeue_orphans(expired_only=not self.recover_all_running):
-            log.warning("job %s (%s) was interrupted; re-queued", orphan.id, orphan.kind)
+        await self._recover(expired_only=not self.recover_all_running)
         async with trio.open_nursery() as nursery:
             for number in range(self.count):
                 nursery.start_soon(self._work, f"{self.instance}/{number}", name=f"worker{number}")
@@ -92,10 +113,26 @@ class Workers:
                 nursery.start_soon(self._recover_expired)
             task_status.started()
 
+    async def _recover(self, *, expired_only: bool) -> None:
+        """Jobs whose worker died go back to the queue, or fail once their attempts are spent:
+        a crash counts as an attempt, so a file that kills the process every time cannot
+        crash-loop it forever."""
+        for orphan in await self.queue.orphans(expired_only=expired_only):
+            if orphan.attempts >= orphan.max_attempts:
+                with contextlib.suppress(_LostJob):  # another process recovered it first
+                    await self._fail(orphan, orphan.worker, "interrupted too many times")
+            elif await self.queue.requeue(
+                orphan, orphan.worker, "interrupted; re-queued", refund_attempt=False
+            ):
+                log.warning("job %s (%s) was interrupted; re-queued", orphan.id, orphan.kind)
+
     async def _recover_expired(self) -> None:
         while True:
             await trio.sleep(self.lease_s)
-            await self.queue.requeue_orphans(expired_only=True)
+            try:
+                await self._recover(expired_only=True)
+            except DatabaseError as error:
+                log.warning("cannot look for abandoned jobs: %s", error)
 
     async def _work(self, worker: str) -> None:
         while True:
@@ -113,53 +150,88 @@ class Workers:
                 continue
             await self._run(job, worker)
 
-    async def _keep_lease(self, job: Job, worker: str) -> None:
+    async def _keep_lease(
+        self, job: Job, worker: str, attempt: _Attempt, scope: trio.CancelScope
+    ) -> None:
         while True:
             await trio.sleep(self.lease_s / 3)
             try:
-                await self.queue.extend_lease(job.id, worker, self.lease_s)
+                held = await self.queue.extend_lease(job, worker, self.lease_s)
             except DatabaseError as error:
                 log.warning("job %s: cannot extend its lease: %s", job.id, error)
+                continue
+            if not held:
+                attempt.lease_lost = True
+                scope.cancel()
+                return
 
     async def _run(self, job: Job, worker: str) -> None:
         kind = self.kinds.get(job.kind)
+        attempt = _Attempt()
         if kind is None:
-            await self.queue.fail(job.id, f"unknown job kind {job.kind!r}")
-            return
-        progress = JobProgress(self.queue, job, listeners=self.progress_listeners)
-        log.info("job %s (%s) started, attempt %d", job.id, job.kind, job.attempts)
-        outcome: list[Exception | None] = []
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._keep_lease, job, worker)
-                try:
-                    await kind.run(job, progress)
-                    outcome.append(None)
-                except Exception as raised:
-                    outcome.append(raised)
-                nursery.cancel_scope.cancel()
-        finally:
-            # Shielded: a job that finished just as shutdown began is still recorded as such;
-            # one cut short goes back to the queue for the next start.
-            with trio.CancelScope(shield=True):
-                if outcome:
-                    await self._settle(kind, job, outcome[0])
-                else:
-                    await self.queue.release(job.id)
-                    log.info("job %s (%s) interrupted; re-queued", job.id, job.kind)
-
-    async def _settle(self, kind: JobKind, job: Job, error: Exception | None) -> None:
-        if error is None:
-            await self.queue.finish(job.id)
-            log.info("job %s (%s) done", job.id, job.kind)
-            return
-        if isinstance(error, JobFailed):
-            reason = error.reason
-            await self.queue.fail(job.id, reason)
+            attempt.error = JobFailed(f"unknown job kind {job.kind!r}")
         else:
-            log.error("job %s (%s) crashed", job.id, job.kind, exc_info=error)
-            reason = f"internal error: {type(error).__name__}"
-            if await self.queue.retry_or_fail(job, reason):
-                return
+            log.info("job %s (%s) started, attempt %d", job.id, job.kind, job.attempts)
+        try:
+            if kind is not None:
+                await self._attempt(kind, job, worker, attempt)
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._settle(job, worker, attempt)
+
+    async def _attempt(self, kind: JobKind, job: Job, worker: str, attempt: _Attempt) -> None:
+        progress = JobProgress(self.queue, job, worker, listeners=self.progress_listeners)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._keep_lease, job, worker, attempt, nursery.cancel_scope)
+            try:
+                attempt.commit = await kind.run(job, progress)
+            except Exception as raised:
+                attempt.error = raised
+            nursery.cancel_scope.cancel()
+
+    async def _settle(self, job: Job, worker: str, attempt: _Attempt) -> None:
+        """Record how the attempt ended. A database that cannot take the record leaves the job
+        running, to be recovered like a crashed one; it never takes the server down."""
+        with trio.move_on_after(SETTLE_TIMEOUT_S) as deadline:
+            try:
+                if attempt.lease_lost:
+                    log.warning("job %s (%s): lease lost to another worker", job.id, job.kind)
+                elif attempt.commit is not None:
+                    await self._finish(job, worker, attempt.commit)
+                elif attempt.error is not None:
+                    await self._failed_attempt(job, worker, attempt.error)
+                elif await self.queue.requeue(job, worker, None, refund_attempt=True):
+                    log.info("job %s (%s) interrupted; re-queued", job.id, job.kind)
+            except DatabaseError as error:
+                log.error("job %s (%s): cannot record its outcome: %s", job.id, job.kind, error)
+            except _LostJob:
+                log.warning("job %s (%s) was taken over; result dropped", job.id, job.kind)
+        if deadline.cancelled_caught:
+            log.error("job %s (%s): recording its outcome timed out", job.id, job.kind)
+
+    async def _finish(self, job: Job, worker: str, commit: Commit) -> None:
+        async with self.queue.database.transaction() as tx:
+            if not await self.queue.finish(job, worker, tx):
+                raise _LostJob
+            await commit(tx)
+        log.info("job %s (%s) done", job.id, job.kind)
+
+    async def _failed_attempt(self, job: Job, worker: str, error: Exception) -> None:
+        if isinstance(error, JobFailed):
+            await self._fail(job, worker, error.reason)
+            return
+        log.error("job %s (%s) crashed", job.id, job.kind, exc_info=error)
+        reason = f"internal error: {type(error).__name__}"
+        if job.attempts < job.max_attempts:
+            await self.queue.requeue(job, worker, reason, refund_attempt=False)
+        else:
+            await self._fail(job, worker, reason)
+
+    async def _fail(self, job: Job, worker: str | None, reason: str) -> None:
+        kind = self.kinds.get(job.kind)
+        async with self.queue.database.transaction() as tx:
+            if not await self.queue.fail(job, worker, reason, tx):
+                raise _LostJob
+            if kind is not None:
+                await kind.failed(job, reason, tx)
         log.warning("job %s (%s) failed: %s", job.id, job.kind, reason)
-        await kind.failed(job, reason)

@@ -7,7 +7,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from veza.store.database import Database, Executor, Row
 
@@ -32,6 +31,9 @@ SCHEMA = (
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
+# The job, still running, and still held by the given worker.
+_OWNED = "id = ? AND status = ? AND worker = ?"
+
 
 @dataclass(frozen=True)
 class Job:
@@ -43,6 +45,7 @@ class Job:
     max_attempts: int
     progress: float
     error: str | None
+    worker: str | None
 
     @classmethod
     def from_row(cls, row: Row) -> Job:
@@ -55,6 +58,7 @@ class Job:
             max_attempts=int(row["max_attempts"]),
             progress=float(row["progress"]),
             error=row["error"],
+            worker=row["worker"],
         )
 
 
@@ -103,76 +107,64 @@ class JobQueue:
             )
         return None if row is None else Job.from_row(row)
 
-    async def extend_lease(self, job_id: str, worker: str, lease_s: float) -> None:
+    async def extend_lease(self, job: Job, worker: str, lease_s: float) -> bool:
+        """Keep the job for `worker`; False when it is no longer the worker's to keep."""
+        changed = await self.database.execute(
+            f"UPDATE jobs SET lease_until = ? WHERE {_OWNED}",
+            (time.time() + lease_s, job.id, RUNNING, worker),
+        )
+        return changed == 1
+
+    async def set_progress(self, job: Job, worker: str, fraction: float) -> None:
         await self.database.execute(
-            "UPDATE jobs SET lease_until = ? WHERE id = ? AND worker = ? AND status = ?",
-            (time.time() + lease_s, job_id, worker, RUNNING),
+            f"UPDATE jobs SET progress = ?, updated_at = ? WHERE {_OWNED}",
+            (min(max(fraction, 0.0), 1.0), time.time(), job.id, RUNNING, worker),
         )
 
-    async def set_progress(self, job_id: str, fraction: float) -> None:
-        await self.database.execute(
-            "UPDATE jobs SET progress = ?, updated_at = ? WHERE id = ? AND status = ?",
-            (min(max(fraction, 0.0), 1.0), time.time(), job_id, RUNNING),
+    # Settling: each takes the worker that owns the job and changes nothing (returns False) when
+    # it does not own it any more, so a worker whose lease ran out cannot overwrite the outcome
+    # of the one that took the job over.
+
+    async def finish(self, job: Job, worker: str | None, tx: Executor) -> bool:
+        changed = await tx.execute(
+            f"UPDATE jobs SET status = ?, progress = 1, lease_until = NULL, updated_at = ? "
+            f"WHERE {_OWNED}",
+            (DONE, time.time(), job.id, RUNNING, worker),
         )
+        return changed == 1
 
-    async def finish(self, job_id: str, *, tx: Executor | None = None) -> None:
-        await (tx or self.database).execute(
-            "UPDATE jobs SET status = ?, progress = 1, lease_until = NULL, updated_at = ? "
-            "WHERE id = ?",
-            (DONE, time.time(), job_id),
+    async def fail(self, job: Job, worker: str | None, reason: str, tx: Executor) -> bool:
+        changed = await tx.execute(
+            f"UPDATE jobs SET status = ?, error = ?, lease_until = NULL, updated_at = ? "
+            f"WHERE {_OWNED}",
+            (FAILED, reason, time.time(), job.id, RUNNING, worker),
         )
+        return changed == 1
 
-    async def fail(self, job_id: str, reason: str, *, tx: Executor | None = None) -> None:
-        await (tx or self.database).execute(
-            "UPDATE jobs SET status = ?, error = ?, lease_until = NULL, updated_at = ? "
-            "WHERE id = ?",
-            (FAILED, reason, time.time(), job_id),
-        )
-
-    async def retry_or_fail(self, job: Job, reason: str) -> bool:
-        """After a failed attempt: queue it again while attempts remain. True if re-queued."""
-        if job.attempts < job.max_attempts:
-            await self._set_queued(job.id, reason, refund_attempt=False)
-            return True
-        await self.fail(job.id, reason)
-        return False
-
-    async def release(self, job_id: str) -> None:
-        """Put a job interrupted by shutdown back in the queue; the attempt does not count."""
-        await self._set_queued(job_id, None, refund_attempt=True)
-
-    async def _set_queued(self, job_id: str, error: str | None, *, refund_attempt: bool) -> None:
+    async def requeue(
+        self, job: Job, worker: str | None, reason: str | None, *, refund_attempt: bool
+    ) -> bool:
+        """Back to the queue: after a failed attempt, after a crash, or (refunding the attempt,
+        which was not the job's fault) when shutdown interrupted it."""
         refund = ", attempts = attempts - 1" if refund_attempt else ""
-        await self.database.execute(
+        changed = await self.database.execute(
             f"""UPDATE jobs SET status = ?, error = ?, worker = NULL, lease_until = NULL,
                    progress = 0, updated_at = ?{refund}
-               WHERE id = ? AND status = ?""",
-            (QUEUED, error, time.time(), job_id, RUNNING),
+               WHERE {_OWNED}""",
+            (QUEUED, reason, time.time(), job.id, RUNNING, worker),
         )
+        return changed == 1
 
-    async def requeue_orphans(self, *, expired_only: bool) -> list[Job]:
-        """Running jobs whose worker died (after a crash) go back to the queue, or fail when
-        their attempts are spent. A crash counts as an attempt: a file that kills the process
-        every time must not crash-loop it forever."""
-        now = time.time()
-        condition = "status = ?" + (" AND lease_until < ?" if expired_only else "")
-        params: tuple[Any, ...] = (RUNNING, now) if expired_only else (RUNNING,)
-        async with self.database.transaction() as tx:
-            rows = await tx.fetch_all(f"SELECT * FROM jobs WHERE {condition}", params)
-            orphans = [Job.from_row(row) for row in rows]
-            for job in orphans:
-                spent = job.attempts >= job.max_attempts
-                await tx.execute(
-                    """UPDATE jobs SET status = ?, error = ?, worker = NULL, lease_until = NULL,
-                           progress = 0, updated_at = ? WHERE id = ?""",
-                    (
-                        FAILED if spent else QUEUED,
-                        "interrupted too many times" if spent else "interrupted; re-queued",
-                        now,
-                        job.id,
-                    ),
-                )
-        return orphans
+    async def orphans(self, *, expired_only: bool) -> list[Job]:
+        """Running jobs whose worker is gone: all of them (one process per database), or those
+        whose lease ran out (several processes sharing one)."""
+        if expired_only:
+            rows = await self.database.fetch_all(
+                "SELECT * FROM jobs WHERE status = ? AND lease_until < ?", (RUNNING, time.time())
+            )
+        else:
+            rows = await self.database.fetch_all("SELECT * FROM jobs WHERE status = ?", (RUNNING,))
+        return [Job.from_row(row) for row in rows]
 
     async def get(self, job_id: str) -> Job | None:
         row = await self.database.fetch_one("SELECT * FROM jobs WHERE id = ?", (job_id,))

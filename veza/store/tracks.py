@@ -116,8 +116,8 @@ class TrackRepository:
             (PROCESSING, time.time(), track_id),
         )
 
-    async def mark_ready(self, track_id: str, measured: Measurements) -> None:
-        await self.database.execute(
+    async def mark_ready(self, track_id: str, measured: Measurements, tx: Executor) -> None:
+        await tx.execute(
             """UPDATE tracks SET status = ?, error = NULL, duration_s = ?, loudness_lufs = ?,
                    true_peak_dbtp = ?, gain_db = ?, renditions = ?, updated_at = ?
                WHERE id = ?""",
@@ -133,8 +133,8 @@ class TrackRepository:
             ),
         )
 
-    async def mark_failed(self, track_id: str, reason: str) -> None:
-        await self.database.execute(
+    async def mark_failed(self, track_id: str, reason: str, tx: Executor) -> None:
+        await tx.execute(
             "UPDATE tracks SET status = ?, error = ?, updated_at = ? WHERE id = ?",
             (FAILED, reason, time.time(), track_id),
         )
