@@ -6,8 +6,9 @@ Every call crosses into asyncio with `aio_as_trio`; the caller must run inside
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -22,6 +23,13 @@ except ImportError:  # the [postgres] extra is not installed
     asyncpg = None
 
 T = TypeVar("T")
+
+# Every wait on the network is bounded (a dead connection must not hang a request, or the
+# shutdown, forever).
+CONNECT_TIMEOUT_S = 10.0
+ACQUIRE_TIMEOUT_S = 10.0
+COMMAND_TIMEOUT_S = 30.0
+SHIELDED_TIMEOUT_S = 10.0
 
 _PLACEHOLDER = re.compile(r"\?")
 
@@ -46,6 +54,13 @@ async def _call(function: Callable[..., Awaitable[T]], *args: Any) -> T:
         raise IntegrityError(str(error)) from error
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
         raise DatabaseError(str(error)) from error
+
+
+@contextlib.contextmanager
+def _shielded() -> Iterator[trio.CancelScope]:
+    """Protected from cancellation (a commit or release must finish) but not for ever."""
+    with trio.CancelScope(shield=True, deadline=trio.current_time() + SHIELDED_TIMEOUT_S) as scope:
+        yield scope
 
 
 class _Connection(Executor):
@@ -75,21 +90,23 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Executor]:
-        connection = await _call(self._pool.acquire)
+        connection = await _call(functools.partial(self._pool.acquire, timeout=ACQUIRE_TIMEOUT_S))
         try:
             transaction = connection.transaction()
             await _call(transaction.start)
             try:
                 yield _Connection(connection)
-                with trio.CancelScope(shield=True):
+                with _shielded() as deadline:
                     await _call(transaction.commit)
+                if deadline.cancelled_caught:
+                    raise DatabaseError("PostgreSQL did not confirm the commit in time")
             except BaseException:
                 # A broken connection has nothing to roll back; the first error is the news.
-                with trio.CancelScope(shield=True), contextlib.suppress(DatabaseError):
+                with _shielded(), contextlib.suppress(DatabaseError):
                     await _call(transaction.rollback)
                 raise
         finally:
-            with trio.CancelScope(shield=True):
+            with _shielded():
                 await _call(self._pool.release, connection)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
@@ -105,8 +122,10 @@ class PostgresDatabase:
         await self.fetch_one("SELECT 1 AS one")
 
     async def aclose(self) -> None:
-        with trio.CancelScope(shield=True):
+        with _shielded() as deadline:
             await _call(self._pool.close)
+        if deadline.cancelled_caught:
+            self._pool.terminate()
 
 
 @asynccontextmanager
@@ -118,7 +137,12 @@ async def open_postgres(
     settings = {"search_path": search_path} if search_path else {}
     try:
         pool = await aio_as_trio(asyncpg.create_pool)(
-            url, min_size=min_size, max_size=max_size, server_settings=settings, timeout=10
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            server_settings=settings,
+            timeout=CONNECT_TIMEOUT_S,
+            command_timeout=COMMAND_TIMEOUT_S,
         )
     except (asyncpg.PostgresError, OSError, ValueError) as error:
         raise DatabaseError(f"cannot connect to PostgreSQL: {error}") from error
