@@ -49,6 +49,17 @@ async def test_username_and_email_keys_are_unique(repo: AccountsRepository) -> N
     assert found is not None and found.username == "User1" and found.disabled is False
 
 
+async def test_an_upgraded_hash_never_overwrites_a_changed_password(
+    repo: AccountsRepository,
+) -> None:
+    user_id = await add_user(repo, 1)
+    assert await repo.upgrade_password_hash(user_id, "$argon2id$placeholder", "new", 2.0) == 1
+    await repo.set_password_hash(user_id, "changed", 3.0)
+    assert await repo.upgrade_password_hash(user_id, "new", "rehashed", 4.0) == 0
+    found = await repo.user(user_id)
+    assert found is not None and found.password_hash == "changed"
+
+
 async def test_tokens_are_spent_once_and_sessions_revoked(repo: AccountsRepository) -> None:
     user_id = await add_user(repo, 1)
     async with repo.transaction() as tx:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import trio
 
 from tests.conftest import RunningServer
 from tests.transport.accounts_support import PASSWORD, bearer, fast_settings, register
 from tests.transport.test_http_edge import assert_error
+from veza.accounts.passwords import PasswordHasher
 from veza.config import Settings
+from veza.nursery.supervisor import run_veza
 
 
 @pytest.fixture
@@ -362,3 +367,55 @@ async def test_control_characters_and_odd_ids_are_client_errors(server: RunningS
         "/api/v1/auth/refresh", json={"refresh_token": "zz\u0000.secret"}
     )
     assert_error(refresh, 401, "invalid_token")
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[RunningServer]:
+    """A server of its own, for a test that restarts with other settings on the same data."""
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        running = await nursery.start(run_veza, settings, shutdown)
+        async with httpx.AsyncClient(base_url=running.urls[0], timeout=10) as client:
+            yield RunningServer(running=running, client=client, shutdown=shutdown)
+        shutdown.set()
+
+
+async def test_login_rehashes_with_new_parameters_outside_the_write_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with serving(fast_settings(tmp_path)) as before:
+        await register(before.client, "ursula")
+        old = await before.services.store.accounts.user_by_username_key("ursula")
+    assert old is not None and "m=1024,t=1,p=1" in old.password_hash
+
+    stronger = fast_settings(tmp_path, argon2_time_cost=2, argon2_memory_kib=2048)
+    async with serving(stronger) as after:
+        # While argon2 runs, another writer must get through: the rehash must not hold the
+        # one SQLite write lock (which would stall every write for the whole hash).
+        hash_password = PasswordHasher.hash
+        writers_blocked: list[bool] = []
+
+        async def hash_while_another_task_writes(self: PasswordHasher, password: str) -> str:
+            async def write() -> None:
+                async with after.services.store.database.transaction() as tx:
+                    await tx.execute("UPDATE users SET updated_at = updated_at WHERE id = ''")
+
+            with trio.move_on_after(2) as waited:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(write)
+            writers_blocked.append(waited.cancelled_caught)
+            return await hash_password(self, password)
+
+        monkeypatch.setattr(PasswordHasher, "hash", hash_while_another_task_writes)
+        login = await after.client.post(
+            "/api/v1/auth/login", json={"login": "ursula", "password": PASSWORD}
+        )
+        assert login.status_code == 200, login.text
+        assert writers_blocked == [False]
+        new = await after.services.store.accounts.user_by_username_key("ursula")
+        assert new is not None and "m=2048,t=2,p=1" in new.password_hash
+        monkeypatch.undo()
+        again = await after.client.post(
+            "/api/v1/auth/login", json={"login": "ursula", "password": PASSWORD}
+        )
+        assert again.status_code == 200, again.text

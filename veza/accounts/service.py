@@ -160,11 +160,15 @@ class Accounts:
         if user.disabled:
             log.info("login refused: user %s is disabled (from %s)", user.id, client.address)
             raise Forbidden("this account is disabled")
+        # The stored hash used older parameters: upgrade it while the password is known,
+        # hashing before the transaction so argon2 never holds the write lock.
+        new_hash = None
+        if self._hasher.needs_rehash(user.password_hash):
+            new_hash = await self._hasher.hash(password)
         now = self._clock()
         async with self._repo.transaction() as tx:
-            if self._hasher.needs_rehash(user.password_hash):
-                # The stored hash used older parameters: upgrade it while the password is known.
-                await tx.set_password_hash(user.id, await self._hasher.hash(password), now)
+            if new_hash is not None:
+                await tx.upgrade_password_hash(user.id, user.password_hash, new_hash, now)
             grant = await self._open_session(tx, user, client, now)
         log.info("login: user %s (from %s)", user.id, client.address)
         return grant

@@ -226,6 +226,15 @@ class AccountsRepository:
             (password_hash, now, user_id),
         )
 
+    async def upgrade_password_hash(
+        self, user_id: str, old_hash: str, new_hash: str, now: float
+    ) -> int:
+        """Replace the hash only if it is still `old_hash`: a password changed meanwhile wins."""
+        return await self._db.execute(
+            "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ? AND password_hash = ?",
+            (new_hash, now, user_id, old_hash),
+        )
+
     async def set_display_name(self, user_id: str, display_name: str | None, now: float) -> None:
         await self._db.execute(
             "UPDATE users SET display_name = ?, updated_at = ? WHERE id = ?",
