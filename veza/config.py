@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from veza.files import create_once, make_dirs
+
 ENV_PREFIX = "VEZA_"
 
 
@@ -236,18 +238,5 @@ def ensure_secret(settings: Settings) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(secret + "\n")
-        file.flush()
-        os.fsync(file.fileno())
-    try:
-        os.link(temporary, path)  # fails if another process won the race: use its secret
-    except FileExistsError:
-        secret = path.read_text().strip()
-    finally:
-        temporary.unlink()
-    return secret
+    make_dirs(settings.data_dir)
+    return create_once(path, (secrets.token_urlsafe(48) + "\n").encode()).decode().strip()

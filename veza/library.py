@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import shutil
 from collections.abc import Callable
@@ -14,6 +13,7 @@ import mutagen
 import trio
 
 from veza.errors import NotFound
+from veza.files import copy_atomically, make_dirs
 from veza.nursery.jobs import Commit, JobFailed, JobKind, JobProgress
 from veza.store import Store
 from veza.store.database import Executor
@@ -79,17 +79,6 @@ def safe_extension(filename: str) -> str:
     return extension if extension in KNOWN_EXTENSIONS else ".bin"
 
 
-def _copy_durably(source: Path, destination: Path) -> int:
-    """Copy to a temporary name, fsync, then rename: a crash never leaves a half original."""
-    temporary = destination.with_name(destination.name + ".part")
-    with source.open("rb") as reader, temporary.open("wb") as writer:
-        shutil.copyfileobj(reader, writer, 1 << 20)
-        writer.flush()
-        os.fsync(writer.fileno())
-    os.replace(temporary, destination)
-    return destination.stat().st_size
-
-
 class Library:
     def __init__(
         self,
@@ -130,10 +119,10 @@ class Library:
         track_id = secrets.token_hex(12)
         extension = safe_extension(source.name)
         directory = self.track_dir(track_id)
-        await trio.Path(directory).mkdir(parents=True)
+        await trio.to_thread.run_sync(make_dirs, directory)
         try:
             size = await trio.to_thread.run_sync(
-                _copy_durably, source, directory / f"original{extension}"
+                copy_atomically, source, directory / f"original{extension}"
             )
             found = await trio.to_thread.run_sync(read_tags, directory / f"original{extension}")
             given = tags or Tags()

@@ -6,9 +6,8 @@ is always complete; segments become visible in order, each followed by its playl
 
 from __future__ import annotations
 
+import functools
 import json
-import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,38 +17,8 @@ import trio
 from veza.audio import hls
 from veza.audio.ladder import Rendition
 from veza.audio.segmenter import Segment
+from veza.files import fsync_dir, make_dirs, remove_temporary_files, write_atomically
 from veza.transcode.result import TranscodeError
-
-TMP_SUFFIX = ".tmp"
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write, fsync and rename; the temporary file never survives, even on error."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def remove_temporary_files(out_dir: Path) -> None:
-    """Temporary files a crashed earlier run may have left."""
-    if out_dir.is_dir():
-        for leftover in out_dir.rglob(f".*{TMP_SUFFIX}"):
-            leftover.unlink(missing_ok=True)
 
 
 @dataclass
@@ -85,7 +54,7 @@ class SegmentWriter:
         def make() -> None:
             remove_temporary_files(self.out_dir)
             for name in self._tracks:
-                (self.out_dir / name).mkdir(parents=True, exist_ok=True)
+                make_dirs(self.out_dir / name)
 
         try:
             await trio.to_thread.run_sync(make)
@@ -139,14 +108,17 @@ class SegmentWriter:
 
         def sync_dirs() -> None:
             for name in self._tracks:
-                _fsync_dir(self.out_dir / name)
-            _fsync_dir(self.out_dir)
+                fsync_dir(self.out_dir / name)
+            fsync_dir(self.out_dir)
 
         await trio.to_thread.run_sync(sync_dirs)
 
     @staticmethod
     async def _write(path: Path, data: bytes) -> None:
         try:
-            await trio.to_thread.run_sync(write_atomically, path, data)
+            # Directories are synced once, in `finish`: a crash before it re-runs the job.
+            await trio.to_thread.run_sync(
+                functools.partial(write_atomically, path, data, sync_dir=False)
+            )
         except OSError as exc:
             raise TranscodeError(f"cannot write {path}: {exc.strerror or exc}") from None
