@@ -17,7 +17,7 @@ import trio
 
 from tests.audio.signals import aligned, fitted_gain, music
 from tests.support import require_tool
-from veza.audio import adts, hls, id3, mp3
+from veza.audio import adts, id3, mp3
 from veza.audio.frames import FrameSplitter
 from veza.audio.ladder import DEFAULT_LADDER, Rendition
 from veza.audio.loudness import LoudnessMeter
@@ -487,76 +487,6 @@ async def test_an_unwritable_output_is_an_error_with_a_reason(tmp_path: Path) ->
     blocker.write_text("a file where the output directory should go")
     with pytest.raises(TranscodeError, match="cannot create"):
         await run(source, blocker, ffmpeg=None)
-
-
-async def _serve_folder(
-    root: Path, token: str, listeners: list[trio.SocketListener], seen: list[str]
-) -> None:
-    """A tiny HTTP/1.0 file server that insists on `?token=` in every request, like the
-    server's signed HLS URLs."""
-
-    async def handle(stream: trio.SocketStream) -> None:
-        async with stream:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                chunk = await stream.receive_some(4096)
-                if not chunk:
-                    return
-                request += chunk
-            target = request.split(b" ")[1].decode()
-            seen.append(target)
-            path, _, query = target.partition("?")
-            file = root / path.lstrip("/")
-            if query != f"token={token}" or not await trio.Path(file).is_file():
-                await stream.send_all(b"HTTP/1.0 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
-                return
-            body = await trio.Path(file).read_bytes()
-            if file.suffix == ".m3u8":  # sign every URI the playlist emits
-                body = hls.rewrite_uris(body.decode(), lambda uri: f"{uri}?token={token}").encode()
-            head = f"HTTP/1.0 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            await stream.send_all(head + body)
-
-    await trio.serve_listeners(handle, listeners)
-
-
-async def test_signed_playlists_play_over_http(tmp_path: Path) -> None:
-    ffmpeg = require_tool("ffmpeg")
-    source = write(tmp_path / "in.wav", music(8.0))
-    out = tmp_path / "out"
-    result = await run(source, out)
-    seen: list[str] = []
-    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-    port = listeners[0].socket.getsockname()[1]
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(_serve_folder, out, "abc", listeners, seen)
-        for name in ("master.m3u8", "aac_128/index.m3u8"):
-            with trio.fail_after(60):
-                done = await trio.run_process(
-                    [
-                        ffmpeg,
-                        "-v",
-                        "error",
-                        "-nostdin",
-                        "-i",
-                        f"http://127.0.0.1:{port}/{name}?token=abc",
-                        "-map",
-                        "0:a:0",
-                        "-f",
-                        "f32le",
-                        "-ac",
-                        "2",
-                        "-ar",
-                        str(RATE),
-                        "pipe:1",
-                    ],
-                    capture_stdout=True,
-                    capture_stderr=True,
-                )
-            decoded = np.frombuffer(done.stdout, dtype="<f4").reshape(-1, 2)
-            rendition = result.renditions[0] if name == "master.m3u8" else result.renditions[2]
-            assert len(decoded) == rendition.samples, done.stderr.decode()
-        nursery.cancel_scope.cancel()
-    assert "/mp3_320/1.mp3?token=abc" in seen and "/aac_128/1.aac?token=abc" in seen
 
 
 def test_the_reason_comes_out_of_nested_nurseries_alone() -> None:

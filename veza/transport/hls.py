@@ -13,13 +13,15 @@ import trio
 from quart import Blueprint, Response, request
 from quart_schema import hide
 
+from veza.audio.hls import rewrite_uris
 from veza.errors import Forbidden, NotFound
 from veza.transport.context import services
 
 blueprint = Blueprint("hls", __name__)
 
 _TRACK_ID = re.compile(r"[0-9a-f]{24}")
-_SEGMENT = re.compile(r"(\d{1,6})\.(mp3|aac)")
+_SEGMENT = re.compile(r"([0-9]{1,6})\.(mp3|aac)")
+_EXPIRES = re.compile(r"[0-9]{1,12}")
 _CONTENT_TYPES = {"mp3": "audio/mpeg", "aac": "audio/aac"}
 
 
@@ -38,7 +40,7 @@ def sign(secret: str, track_id: str, expires: int) -> str:
 def verify(secret: str, track_id: str, token: str, now: float) -> None:
     """Raise Forbidden unless `token` was made by `sign` for this track and has not expired."""
     expires_text, _, signature = token.partition(".")
-    if not expires_text.isdigit() or len(expires_text) > 12:
+    if not _EXPIRES.fullmatch(expires_text):
         raise Forbidden("the playback token is malformed")
     expected = _signature(secret, track_id, int(expires_text))
     if not hmac.compare_digest(expected.encode(), signature.encode()):
@@ -48,32 +50,27 @@ def verify(secret: str, track_id: str, token: str, now: float) -> None:
 
 
 def with_token(playlist: str, token: str) -> str:
-    """Append the token to every URI line, so each request the player makes carries it."""
-    lines = []
-    for line in playlist.splitlines():
-        if line and not line.startswith("#"):
-            line = f"{line}{'&' if '?' in line else '?'}token={token}"
-        lines.append(line)
-    return "\n".join(lines) + "\n"
+    """The stored playlist with the token on every URI, so each request the player makes from
+    it carries the token too."""
+    return rewrite_uris(playlist, lambda uri: f"{uri}?token={token}")
 
 
-async def _authorised_track(track_id: str) -> tuple[str, list[str]]:
-    """Check the token; return it and the names of the track's renditions."""
+def _authorised(track_id: str) -> tuple[str, trio.Path]:
+    """Check the token; return it and the track's HLS folder."""
     if not _TRACK_ID.fullmatch(track_id):
         raise NotFound("no such track")
     token = request.args.get("token", "")
     verify(services().secret, track_id, token, time.time())
-    track = await services().library.get(track_id)
-    master = services().library.hls_dir(track.id) / "master.m3u8"
-    if not await trio.Path(master).exists():
-        raise NotFound("the track has no playable renditions yet")
-    return token, [r["name"] for r in track.renditions] or await _renditions_on_disk(track.id)
+    return token, trio.Path(services().library.hls_dir(track_id))
 
 
-async def _renditions_on_disk(track_id: str) -> list[str]:
-    # While a track is still transcoding its row has no renditions yet; the folders do.
-    hls = trio.Path(services().library.hls_dir(track_id))
-    return [path.name for path in await hls.iterdir() if await path.is_dir()]
+async def _rendition_dir(hls: trio.Path, rendition: str) -> trio.Path:
+    # Only a name the transcode itself created: the folders under the track's HLS folder
+    # (while a track is still transcoding, its row does not list them yet).
+    names = [path.name for path in await hls.iterdir()] if await hls.is_dir() else []
+    if rendition not in names or not await (hls / rendition).is_dir():
+        raise NotFound("no such rendition")
+    return hls / rendition
 
 
 async def _read(path: trio.Path) -> bytes:
@@ -92,31 +89,27 @@ def _playlist(text: str, token: str, *, final: bool) -> Response:
 @blueprint.get("/hls/<track_id>/master.m3u8")
 @hide
 async def master_playlist(track_id: str) -> Response:
-    token, _ = await _authorised_track(track_id)
-    hls = trio.Path(services().library.hls_dir(track_id))
+    token, hls = _authorised(track_id)
     return _playlist((await _read(hls / "master.m3u8")).decode(), token, final=True)
 
 
 @blueprint.get("/hls/<track_id>/<rendition>/index.m3u8")
 @hide
 async def media_playlist(track_id: str, rendition: str) -> Response:
-    token, renditions = await _authorised_track(track_id)
-    if rendition not in renditions:
-        raise NotFound("no such rendition")
-    path = trio.Path(services().library.hls_dir(track_id)) / rendition / "index.m3u8"
-    text = (await _read(path)).decode()
+    token, hls = _authorised(track_id)
+    text = (await _read(await _rendition_dir(hls, rendition) / "index.m3u8")).decode()
     return _playlist(text, token, final="#EXT-X-ENDLIST" in text)
 
 
 @blueprint.get("/hls/<track_id>/<rendition>/<segment>")
 @hide
 async def segment_file(track_id: str, rendition: str, segment: str) -> Response:
-    _, renditions = await _authorised_track(track_id)
+    _, hls = _authorised(track_id)
     match = _SEGMENT.fullmatch(segment)
-    if rendition not in renditions or match is None:
+    if match is None:
         raise NotFound("no such segment")
     number, extension = int(match.group(1)), match.group(2)
-    path = trio.Path(services().library.hls_dir(track_id)) / rendition / f"{number}.{extension}"
+    path = await _rendition_dir(hls, rendition) / f"{number}.{extension}"
     # Segments are small and immutable: one read in a thread, sent as one body.
     response = Response(await _read(path), content_type=_CONTENT_TYPES[extension])
     response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
