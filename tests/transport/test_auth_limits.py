@@ -56,6 +56,23 @@ async def test_hammering_an_account_slows_the_attacker_not_the_owner(
     assert owner.status_code == 200, owner.text
 
 
+async def test_email_and_username_of_one_account_share_its_buckets(
+    server: RunningServer, attacker: httpx.AsyncClient
+) -> None:
+    await register(server.client, "victim", email="victim@example.org")
+    forms = ["victim", "VICTIM@example.org", "Victim", "victim@example.org"]
+    statuses = [(await login(attacker, form, "guess")).status_code for form in forms]
+    assert statuses == [401, 401, 401, 429]
+
+
+async def test_unknown_accounts_are_limited_by_their_login(
+    server: RunningServer, attacker: httpx.AsyncClient
+) -> None:
+    statuses = [(await login(attacker, "Nobody", f"guess {i}")).status_code for i in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    assert (await login(attacker, "nobody@example.org", "guess")).status_code == 401
+
+
 async def test_an_address_is_limited_across_accounts_and_recovers(
     server: RunningServer, attacker: httpx.AsyncClient
 ) -> None:
@@ -87,12 +104,33 @@ async def test_register_refresh_and_reset_are_limited_too(
 ) -> None:
     for path, body in [
         ("/api/v1/auth/register", {"email": "e@example.org", "username": "same", "password": "x"}),
-        ("/api/v1/auth/refresh", {"refresh_token": "abc.def"}),
         ("/api/v1/auth/password-reset", {"email": "someone@example.org"}),
     ]:
         statuses = [(await attacker.post(path, json=body)).status_code for _ in range(5)]
         assert statuses[3:] == [429, 429], (path, statuses)
         assert statuses[0] != 429
+
+
+async def test_refresh_is_limited_by_the_tokens_owner_or_else_by_address(
+    server: RunningServer, attacker: httpx.AsyncClient
+) -> None:
+    # A token that does not verify names nobody: only the address bucket (8) applies, however
+    # its id is varied.
+    statuses = [
+        (
+            await attacker.post("/api/v1/auth/refresh", json={"refresh_token": f"id{i}.secret"})
+        ).status_code
+        for i in range(10)
+    ]
+    assert statuses == [401] * 8 + [429, 429]
+    # A genuine token counts against its owner, though every refresh brings a new token id.
+    token = (await register(server.client, "owner"))["refresh_token"]
+    statuses = []
+    for _ in range(4):
+        response = await server.client.post("/api/v1/auth/refresh", json={"refresh_token": token})
+        statuses.append(response.status_code)
+        token = response.json().get("refresh_token", token)
+    assert statuses == [200, 200, 200, 429]
 
 
 async def test_guessing_the_current_password_with_a_stolen_token_is_limited(

@@ -1,7 +1,7 @@
 """Accounts: users, passwords, sessions, tokens, roles and the permission table."""
 
 from veza.accounts.permissions import PERMISSIONS, Permission, Role, allows
-from veza.accounts.service import Accounts, Client, Grant, Principal
+from veza.accounts.service import Accounts, Client, Grant, Principal, Throttle
 
 __all__ = [
     "PERMISSIONS",
@@ -11,5 +11,6 @@ __all__ = [
     "Permission",
     "Principal",
     "Role",
+    "Throttle",
     "allows",
 ]

@@ -40,6 +40,15 @@ log = logging.getLogger("veza.audit")
 _TOUCH_EVERY_SECONDS = 60.0
 _USER_AGENT_MAX_CHARS = 256
 
+Throttle = Callable[[str], None]
+"""Called with the account a request concerns, once the service knows it and before the costly
+work; raises (RateLimited) to refuse the request. The account is a user id, or for a login that
+names nobody, `unknown:` and the normalised login."""
+
+
+def _unthrottled(account: str) -> None:
+    pass
+
 
 @dataclass(frozen=True)
 class Client:
@@ -141,8 +150,11 @@ class Accounts:
 
     # Sessions
 
-    async def login(self, *, login: str, password: str, client: Client) -> Grant:
-        """Unknown login and wrong password: the same hashing work, the same error."""
+    async def login(
+        self, *, login: str, password: str, client: Client, throttle: Throttle = _unthrottled
+    ) -> Grant:
+        """Unknown login and wrong password: the same lookup and hashing work, the same error.
+        `throttle` sees the user's id whichever login form names them."""
         kind, key = policy.login_key(login)
         if not key.isprintable():
             user = None  # no account has such a name; spare the database the question
@@ -150,6 +162,7 @@ class Accounts:
             user = await self._repo.user_by_email_key(key)
         else:
             user = await self._repo.user_by_username_key(key)
+        throttle(f"unknown:{key}" if user is None else user.id)
         if user is None:
             await self._hasher.verify_decoy(password)
             log.info("login failed: no such account (from %s)", client.address)
@@ -210,10 +223,11 @@ class Accounts:
             expires_in=self._tokens.ttl_seconds,
         )
 
-    async def refresh(self, refresh_token: str) -> Grant:
+    async def refresh(self, refresh_token: str, throttle: Throttle = _unthrottled) -> Grant:
         """A new pair for an unspent refresh token. A spent one presented again revokes the
         session (it was stolen or replayed), unless within the short grace window that lets two
-        concurrent refreshes of one client both succeed."""
+        concurrent refreshes of one client both succeed. `throttle` sees the id of the token's
+        user once its secret matches; a token that does not verify names nobody."""
         parts = split_opaque_token(refresh_token)
         if parts is None:
             raise InvalidToken()
@@ -225,6 +239,7 @@ class Accounts:
             if row is None or not same_digest(row.token_hash, presented):
                 raise InvalidToken()
             session = row.session
+            throttle(session.user_id)
             if session.revoked_at is not None or session.expires_at <= now or row.expires_at <= now:
                 raise InvalidToken()
             user = await tx.user(session.user_id)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from quart import Blueprint, request
 from quart_schema import validate_querystring, validate_request, validate_response
 
-from veza.accounts import Client, Grant, Permission, Role, policy
+from veza.accounts import Client, Grant, Permission, Role, Throttle, policy
 from veza.store.accounts import SessionRow, UserRow
 from veza.transport.context import services
 from veza.transport.guard import current_principal, public, require
@@ -150,6 +150,14 @@ def _limit(action: str, account: str | None) -> None:
     services().auth_limits.check(action, address=_client().address, account=account)
 
 
+def _throttle(action: str) -> Throttle:
+    """Take from the address bucket now; the account buckets once the service has resolved
+    the account (so an email and a username of one user share them)."""
+    limits, address = services().auth_limits, _client().address
+    limits.check_address(action, address)
+    return lambda account: limits.check_account(action, address=address, account=account)
+
+
 @blueprint.post("/api/v1/auth/register")
 @public
 @validate_request(RegisterRequest)
@@ -167,9 +175,9 @@ async def register(data: RegisterRequest) -> tuple[TokenPair, int]:
 @validate_request(LoginRequest)
 @validate_response(TokenPair)
 async def login(data: LoginRequest) -> TokenPair:
-    _limit("login", policy.login_key(data.login)[1])
+    throttle = _throttle("login")
     grant = await services().accounts.login(
-        login=data.login, password=data.password, client=_client()
+        login=data.login, password=data.password, client=_client(), throttle=throttle
     )
     return TokenPair.of(grant)
 
@@ -179,8 +187,8 @@ async def login(data: LoginRequest) -> TokenPair:
 @validate_request(RefreshRequest)
 @validate_response(TokenPair)
 async def refresh(data: RefreshRequest) -> TokenPair:
-    _limit("refresh", data.refresh_token.partition(".")[0])
-    return TokenPair.of(await services().accounts.refresh(data.refresh_token))
+    throttle = _throttle("refresh")
+    return TokenPair.of(await services().accounts.refresh(data.refresh_token, throttle))
 
 
 @blueprint.post("/api/v1/auth/logout")

@@ -89,7 +89,15 @@ class AuthLimits:
     def check(self, action: str, *, address: str, account: str | None) -> None:
         """Raise RateLimited when any bucket is full. Checked in order, so a request refused by
         a tighter bucket never drains the account-wide one."""
-        self._address[action].take(address)
+        self.check_address(action, address)
         if account:
-            self._pair[action].take(f"{account}\x00{address}")
-            self._account[action].take(account)
+            self.check_account(action, address=address, account=account)
+
+    def check_address(self, action: str, address: str) -> None:
+        """The first half of `check`, for a route that learns the account only later."""
+        self._address[action].take(address)
+
+    def check_account(self, action: str, *, address: str, account: str) -> None:
+        """The second half of `check`: the pair bucket, then the account-wide one."""
+        self._pair[action].take(f"{account}\x00{address}")
+        self._account[action].take(account)
