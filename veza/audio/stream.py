@@ -19,7 +19,6 @@ class RenditionStream:
         self.codec = codec
         self.target_s = target_s
         self.priming_samples = priming_samples
-        self.encoder_padding: int | None = None
         self._parse = mp3.parse_header if codec == "mp3" else adts.parse_header
         self._splitter = FrameSplitter(self._parse)
         self._segmenter: Segmenter | None = None
@@ -40,10 +39,6 @@ class RenditionStream:
     def samples(self) -> int:
         return 0 if self._segmenter is None else self._segmenter.position
 
-    @property
-    def frames_per_segment(self) -> int | None:
-        return None if self._segmenter is None else self._segmenter.frames
-
     def _take(self, frames: list[bytes]) -> list[Segment]:
         out: list[Segment] = []
         for frame in frames:
@@ -53,9 +48,9 @@ class RenditionStream:
                 self._first = False
                 tag = mp3.info_tag(frame) if self.codec == "mp3" else None
                 if tag is not None:
+                    # The padding needs no tag: it is what is left after the source's samples.
                     if tag.delay is not None:
                         self.priming_samples = tag.delay + MP3_DECODER_DELAY
-                    self.encoder_padding = tag.padding
                     continue
             if self._segmenter is None:
                 self._segmenter = Segmenter(

@@ -170,6 +170,8 @@ class SourceReader:
                 f"ffmpeg could not decode the source (exit status {code}): {tail.text()}"
             )
         await flush(last=True)
+        if assembler.leftover:
+            raise TranscodeError("ffmpeg's decoded output ended in the middle of a sample frame")
         self.source_frames //= 4 * self.info.channels
 
 
