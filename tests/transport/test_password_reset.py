@@ -13,6 +13,7 @@ import trio
 
 from tests.conftest import RunningServer
 from tests.transport.accounts_support import PASSWORD, bearer, fast_settings, register
+from tests.transport.test_auth_admin import administer, make_admin
 from tests.transport.test_http_edge import assert_error
 from veza.config import Settings
 
@@ -27,13 +28,21 @@ def settings(tmp_path: Path) -> Settings:
 
 async def mailed_token(caplog: pytest.LogCaptureFixture, to: str) -> str:
     """The token in the message the log sender wrote for `to`, waiting for the mailer task."""
+    return (await mailed_tokens(caplog, to, 1))[0]
+
+
+async def mailed_tokens(caplog: pytest.LogCaptureFixture, to: str, count: int) -> list[str]:
+    """The tokens of the first `count` messages the log sender wrote for `to`."""
     with trio.fail_after(5):
         while True:
+            tokens = []
             for record in caplog.records:
                 if record.name == "veza.mail" and f"mail to {to}" in record.getMessage():
                     found = _TOKEN.search(record.getMessage())
                     assert found is not None, record.getMessage()
-                    return found.group(1)
+                    tokens.append(found.group(1))
+            if len(tokens) >= count:
+                return tokens[:count]
             await trio.sleep(0.01)
 
 
@@ -103,6 +112,61 @@ async def test_bad_tokens_and_weak_passwords_are_refused_without_spending_the_to
         assert_error(await confirm(server, bad), 422, "validation_failed")
     assert_error(await confirm(server, token, "password1"), 422, "validation_failed")
     assert (await confirm(server, token)).status_code == 204
+
+
+async def test_a_reset_spends_every_outstanding_token_of_the_user(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="veza.mail")
+    await register(server.client, "alice")
+    await request_reset(server, "alice@example.org")
+    await request_reset(server, "alice@example.org")
+    first, second = await mailed_tokens(caplog, "alice@example.org", 2)
+    assert (await confirm(server, second)).status_code == 204
+    assert_error(await confirm(server, first, "yet another passphrase"), 422, "validation_failed")
+
+
+async def test_a_password_change_spends_outstanding_reset_tokens(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="veza.mail")
+    body = await register(server.client, "alice")
+    await request_reset(server, "alice@example.org")
+    token = await mailed_token(caplog, "alice@example.org")
+    changed = await server.client.patch(
+        "/api/v1/me",
+        json={"password": "my own new passphrase", "current_password": PASSWORD},
+        headers=bearer(body["access_token"]),
+    )
+    assert changed.status_code == 200, changed.text
+    assert_error(await confirm(server, token), 422, "validation_failed")
+
+
+async def test_disabling_spends_outstanding_reset_tokens(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="veza.mail")
+    admin = await make_admin(server)
+    user_id = (await register(server.client, "alice"))["user"]["id"]
+    await request_reset(server, "alice@example.org")
+    token = await mailed_token(caplog, "alice@example.org")
+    assert (await administer(server, admin, user_id, disabled=True)).status_code == 200
+    assert (await administer(server, admin, user_id, disabled=False)).status_code == 200
+    assert_error(await confirm(server, token), 422, "validation_failed")
+
+
+async def test_a_disabled_user_cannot_reset_their_password(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="veza.mail")
+    user_id = (await register(server.client, "alice"))["user"]["id"]
+    await request_reset(server, "alice@example.org")
+    token = await mailed_token(caplog, "alice@example.org")
+    # Disabled behind the service's back, so the token itself is still unspent.
+    await server.services.store.accounts.set_disabled(user_id, True, 0.0)
+    assert_error(await confirm(server, token), 422, "validation_failed")
+    login = await server.client.post("/api/v1/auth/login", json={"login": "alice", "password": NEW})
+    assert_error(login, 401, "invalid_credentials")
 
 
 class TestExpiry:

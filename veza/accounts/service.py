@@ -310,8 +310,8 @@ class Accounts:
         password: str | None = None,
         current_password: str | None = None,
     ) -> UserRow:
-        """`...` leaves the display name as it is. A new password needs the current one and
-        revokes every other session of the user."""
+        """`...` leaves the display name as it is. A new password needs the current one,
+        revokes every other session of the user and spends their outstanding reset tokens."""
         user = principal.user
         if not isinstance(display_name, EllipsisType):
             display_name = policy.check_display_name(display_name)
@@ -331,6 +331,7 @@ class Accounts:
             if new_hash is not None:
                 await tx.set_password_hash(user.id, new_hash, now)
                 await tx.revoke_user_sessions(user.id, now, except_session=principal.session_id)
+                await tx.use_reset_tokens_of(user.id, now)
             updated = await tx.user(user.id)
         assert updated is not None
         if new_hash is not None:
@@ -338,7 +339,8 @@ class Accounts:
         return updated
 
     async def confirm_password_reset(self, token: str, password: str) -> None:
-        """Set a new password with a reset token (single use) and revoke every session."""
+        """Set a new password with a reset token (single use; every other outstanding token of
+        the user is spent with it) and revoke every session. Disabled users cannot reset."""
         parts = split_opaque_token(token)
         invalid = ValidationFailed("token: invalid, expired or already used")
         if parts is None:
@@ -354,7 +356,7 @@ class Accounts:
         ):
             raise invalid
         user = await self._repo.user(row.user_id)
-        if user is None:
+        if user is None or user.disabled:
             raise invalid
         policy.check_password(password, context=(user.username, user.email))
         new_hash = await self._hasher.hash(password)
@@ -364,6 +366,7 @@ class Accounts:
             if used:
                 await tx.set_password_hash(user.id, new_hash, now)
                 await tx.revoke_user_sessions(user.id, now)
+                await tx.use_reset_tokens_of(user.id, now)
         if not used:
             raise invalid
         log.info("password reset: user %s; every session revoked", user.id)
@@ -381,7 +384,8 @@ class Accounts:
         role: Role | None = None,
         disabled: bool | None = None,
     ) -> UserRow:
-        """Change a user's role or disable them; disabling revokes all their sessions."""
+        """Change a user's role or disable them; disabling revokes all their sessions and
+        spends their outstanding reset tokens."""
         target = await self.user(user_id)
         if target.id == admin.user.id and ((role is not None and role != Role.ADMIN) or disabled):
             raise Conflict("an admin cannot demote or disable their own account")
@@ -393,6 +397,7 @@ class Accounts:
                 await tx.set_disabled(user_id, disabled, now)
                 if disabled:
                     await tx.revoke_user_sessions(user_id, now)
+                    await tx.use_reset_tokens_of(user_id, now)
             updated = await tx.user(user_id)
         assert updated is not None
         log.info(

@@ -383,6 +383,13 @@ class AccountsRepository:
         )
         return changed == 1
 
+    async def use_reset_tokens_of(self, user_id: str, now: float) -> int:
+        """Mark every unused reset token of the user used: none outlives a password change."""
+        return await self._db.execute(
+            "UPDATE password_resets SET used_at = ? WHERE user_id = ? AND used_at IS NULL",
+            (now, user_id),
+        )
+
     # Housekeeping
 
     async def purge(self, now: float) -> int:
