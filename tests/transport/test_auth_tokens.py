@@ -188,3 +188,20 @@ class TestLifetimes:
         )
         # The session itself is over: refreshing no longer helps.
         assert_error(await refresh(server, body["refresh_token"]), 401, "invalid_token")
+
+    async def test_an_expired_session_is_gone_for_revocation_too(
+        self, server: RunningServer
+    ) -> None:
+        first = await register(server.client, "alice")
+        listed = await server.client.get(
+            "/api/v1/me/sessions", headers=bearer(first["access_token"])
+        )
+        (expired,) = [s["id"] for s in listed.json()["items"]]
+        await trio.sleep(2.1)
+        second = await server.client.post(
+            "/api/v1/auth/login", json={"login": "alice", "password": PASSWORD}
+        )
+        revoke = await server.client.delete(
+            f"/api/v1/me/sessions/{expired}", headers=bearer(second.json()["access_token"])
+        )
+        assert_error(revoke, 404, "not_found")

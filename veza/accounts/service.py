@@ -240,7 +240,7 @@ class Accounts:
                 raise InvalidToken()
             session = row.session
             throttle(session.user_id)
-            if session.revoked_at is not None or session.expires_at <= now or row.expires_at <= now:
+            if not session.usable(now) or row.expires_at <= now:
                 raise InvalidToken()
             user = await tx.user(session.user_id)
             if user is None or user.disabled:
@@ -273,12 +273,7 @@ class Accounts:
         if found is None:
             raise InvalidToken()
         session, user = found
-        if (
-            session.user_id != claims.user_id
-            or session.revoked_at is not None
-            or session.expires_at <= now
-            or user.disabled
-        ):
+        if session.user_id != claims.user_id or not session.usable(now) or user.disabled:
             raise InvalidToken()
         if now - session.last_used_at > _TOUCH_EVERY_SECONDS:
             await self._repo.touch_session(session.id, now)
@@ -295,9 +290,10 @@ class Accounts:
         found = None
         if policy.looks_like_id(session_id):
             found = await self._repo.session_with_user(session_id)
-        if found is None or found[0].user_id != principal.user.id or found[0].revoked_at:
+        now = self._clock()
+        if found is None or found[0].user_id != principal.user.id or not found[0].usable(now):
             raise NotFound("no such session")
-        await self._repo.revoke_session(session_id, self._clock())
+        await self._repo.revoke_session(session_id, now)
         log.info("session revoked by user %s", principal.user.id)
 
     # Profile and passwords

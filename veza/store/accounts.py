@@ -123,6 +123,10 @@ class SessionRow:
             address=row[prefix + "address"],
         )
 
+    def usable(self, now: float) -> bool:
+        """Neither revoked nor past its absolute lifetime: the one test of a live session."""
+        return self.revoked_at is None and now < self.expires_at
+
 
 @dataclass(frozen=True)
 class RefreshTokenRow:
@@ -215,10 +219,6 @@ class AccountsRepository:
                 (after[0], after[0], after[1], limit),
             )
         return [UserRow.from_row(row) for row in rows]
-
-    async def count_users(self) -> int:
-        row = await self._db.fetch_one("SELECT COUNT(*) AS n FROM users")
-        return 0 if row is None else int(row["n"])
 
     async def set_password_hash(self, user_id: str, password_hash: str, now: float) -> None:
         await self._db.execute(
