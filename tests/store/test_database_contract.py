@@ -91,4 +91,6 @@ async def test_concurrent_migrations_apply_each_version_once(database: Database)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run)
         nursery.start_soon(run)
-    assert sorted(len(r) for r in results) == [0, len(MIGRATIONS)]
+    # Which caller applies which version depends on who gets the lock; none is applied twice.
+    applied = sorted(version for result in results for version in result)
+    assert applied == sorted(m.version for m in MIGRATIONS)
