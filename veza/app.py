@@ -21,7 +21,7 @@ from veza.nursery.jobs import Workers
 from veza.nursery.periodic import PeriodicTask
 from veza.store import Store
 from veza.transcode import TranscodeOptions
-from veza.transport import auth, hls, system
+from veza.transport import auth, hls, system, tracks
 from veza.transport.context import Services
 from veza.transport.guard import install_guard
 from veza.transport.http import install_http_edge
@@ -41,11 +41,12 @@ def create_app(context: Services) -> QuartTrio:
         info=Info(title="Veza", version=veza.__version__),
         security_schemes={"bearer": HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
     )
-    install_http_edge(app, context.settings.max_json_bytes)
+    install_http_edge(app, context.settings)
     install_guard(app)
     app.register_blueprint(system.blueprint)
     app.register_blueprint(hls.blueprint)
     app.register_blueprint(auth.blueprint)
+    app.register_blueprint(tracks.blueprint)
     return app
 
 
@@ -72,7 +73,9 @@ def build_services(settings: Settings, store: Store, secret: str) -> Services:
         ),
         cpu_limiter=cpu_limiter,
         max_attempts=settings.job_max_attempts,
+        upload_dir=settings.upload_dir,
         on_queued=lambda: workers.wake(),
+        on_deleted=lambda track_id: workers.cancel(track_id),
     )
     workers = Workers(
         store.jobs,
@@ -100,5 +103,10 @@ def periodic_tasks(context: Services) -> list[PeriodicTask]:
             "purge expired sessions and reset tokens",
             context.settings.account_cleanup_interval_seconds,
             context.accounts.purge_expired,
-        )
+        ),
+        PeriodicTask(
+            "remove orphaned media and abandoned uploads",
+            context.settings.orphan_cleanup_interval_seconds,
+            context.library.remove_orphans,
+        ),
     ]

@@ -124,6 +124,9 @@ class Settings:
     job_max_attempts: int = _setting(3, _positive_integer, "a positive integer")
     loudness_target_lufs: float = _setting(-14.0, _loudness, "a number from -70 to 0 (LUFS)")
     loudness_apply_gain: bool = _setting(True, _boolean, "true or false")
+    max_upload_bytes: int = _setting(2_147_483_648, _positive_integer, "a positive integer (bytes)")
+    stream_token_ttl_seconds: int = _setting(21_600, _positive_integer, "a positive integer")
+    orphan_cleanup_interval_seconds: float = _setting(3600.0, _positive_number, "a positive number")
     # Accounts, sessions and tokens (veza/accounts, veza/transport/auth.py).
     access_token_ttl_seconds: int = _setting(900, _positive_integer, "a positive integer")
     refresh_token_ttl_seconds: int = _setting(1_209_600, _positive_integer, "a positive integer")
@@ -166,6 +169,11 @@ class Settings:
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def upload_dir(self) -> Path:
+        """Where uploads are spooled while they arrive (same filesystem as media_dir)."""
+        return self.data_dir / "uploads"
 
     @property
     def worker_count(self) -> int:

@@ -68,6 +68,11 @@ class Conflict(VezaError):
 class PayloadTooLarge(VezaError):
     status, code, message = 413, "payload_too_large", "the request body is too large"
 
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message)
+        # The rest of the body is left unread, so the connection cannot carry another request.
+        self.headers["Connection"] = "close"
+
 
 class UnsupportedMediaType(VezaError):
     status, code, message = 415, "unsupported_media_type", "unsupported media type"

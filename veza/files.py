@@ -93,6 +93,15 @@ def copy_atomically(source: Path, destination: Path) -> int:
     return destination.stat().st_size
 
 
+def move_into_place(source: Path, destination: Path) -> int:
+    """Move a finished file (on the same filesystem) into place durably; return its size."""
+    with source.open("rb") as file:
+        os.fsync(file.fileno())
+    os.replace(source, destination)
+    fsync_dir(destination.parent)
+    return destination.stat().st_size
+
+
 def remove_temporary_files(directory: Path) -> None:
     """Temporary files a crash left behind under `directory`."""
     if directory.is_dir():

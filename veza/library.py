@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ import mutagen
 import trio
 
 from veza.errors import NotFound
-from veza.files import copy_atomically, make_dirs
+from veza.files import copy_atomically, make_dirs, move_into_place, remove_temporary_files
 from veza.nursery.jobs import Commit, JobFailed, JobKind, JobProgress
 from veza.store import Store
 from veza.store.database import Executor
@@ -88,10 +89,14 @@ class Library:
         transcode_options: TranscodeOptions,
         cpu_limiter: trio.CapacityLimiter,
         max_attempts: int,
+        upload_dir: Path,
         on_queued: Callable[[], object] = lambda: None,
+        on_deleted: Callable[[str], object] = lambda track_id: None,
     ) -> None:
         self.store = store
         self.media_dir = media_dir
+        self.upload_dir = upload_dir
+        self.on_deleted = on_deleted
         self.transcode_options = transcode_options
         self.cpu_limiter = cpu_limiter
         self.max_attempts = max_attempts
@@ -116,23 +121,39 @@ class Library:
         self, source: Path, *, owner_id: str | None = None, tags: Tags | None = None
     ) -> Track:
         """Copy a file into the library and queue its transcode; tags given win over the file's."""
+        return await self._add(source, source.name, owner_id, tags, copy_atomically)
+
+    async def add_upload(
+        self, spooled: Path, filename: str, *, owner_id: str, tags: Tags | None = None
+    ) -> Track:
+        """Move an uploaded file (spooled in the upload directory) into the library. `filename`
+        is the client's: it gives a title and an extension, never a path."""
+        return await self._add(spooled, filename, owner_id, tags, move_into_place)
+
+    async def _add(
+        self,
+        source: Path,
+        filename: str,
+        owner_id: str | None,
+        tags: Tags | None,
+        place: Callable[[Path, Path], int],
+    ) -> Track:
         track_id = secrets.token_hex(12)
-        extension = safe_extension(source.name)
+        extension = safe_extension(filename)
         directory = self.track_dir(track_id)
+        original = directory / f"original{extension}"
         await trio.to_thread.run_sync(make_dirs, directory)
         try:
-            size = await trio.to_thread.run_sync(
-                copy_atomically, source, directory / f"original{extension}"
-            )
-            found = await trio.to_thread.run_sync(read_tags, directory / f"original{extension}")
+            size = await trio.to_thread.run_sync(place, source, original)
+            found = await trio.to_thread.run_sync(read_tags, original)
             given = tags or Tags()
             new = NewTrack(
                 id=track_id,
                 owner_id=owner_id,
-                title=given.title or found.title or Path(source.name).stem[:500],
+                title=given.title or found.title or Path(filename).stem[:500] or "untitled",
                 artist=given.artist or found.artist,
                 album=given.album or found.album,
-                original_name=source.name[:500],
+                original_name=filename[:500],
                 original_ext=extension,
                 original_bytes=size,
             )
@@ -147,6 +168,45 @@ class Library:
             raise
         self.on_queued()
         return await self.get(track_id)
+
+    async def delete(self, track: Track) -> None:
+        """Remove a track, its job and every file it has; a transcode of it in this process is
+        cancelled first, so nothing writes into the folder as it goes."""
+        self.on_deleted(track.id)
+        async with self.store.database.transaction() as tx:
+            await self.store.jobs.delete_for(track.id, tx)
+            await self.store.tracks.delete(track.id, tx)
+        await trio.to_thread.run_sync(shutil.rmtree, self.track_dir(track.id), True)
+
+    async def prepare(self) -> None:
+        """Create the media and upload folders; what an earlier run was receiving is gone."""
+
+        def prepare_dirs() -> None:
+            make_dirs(self.media_dir)
+            make_dirs(self.upload_dir)
+            remove_temporary_files(self.upload_dir)
+
+        await trio.to_thread.run_sync(prepare_dirs)
+
+    async def remove_orphans(self, older_than_s: float = 3600.0) -> int:
+        """Track folders with no track (a delete cut short, another process's transcode of a
+        deleted track) and abandoned uploads, once they are old enough not to be in use."""
+        known = await self.store.tracks.ids()
+        cutoff = time.time() - older_than_s
+
+        def sweep() -> int:
+            removed = 0
+            for path in [*self.media_dir.iterdir(), *self.upload_dir.iterdir()]:
+                stale = path.stat().st_mtime < cutoff
+                if stale and (path.parent == self.upload_dir or path.name not in known):
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+                    removed += 1
+            return removed
+
+        removed = await trio.to_thread.run_sync(sweep)
+        if removed:
+            log.info("removed %d orphaned media folders or uploads", removed)
+        return removed
 
     def job_kinds(self) -> list[JobKind]:
         return [JobKind(TRANSCODE, self._transcode, self._transcode_failed)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import trio
@@ -74,6 +75,15 @@ async def test_malformed_json_is_400_and_oversized_json_is_413(server: RunningSe
     assert ok.json() == {"got": {"a": 1}}
     bad = await server.client.post("/test/echo", content=b'{"a": ', headers=headers)
     assert_error(bad, 400, "malformed_json")
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the limit still holds
+        yield b'{"a": "'
+        for _ in range(server.settings.max_json_bytes // 65536 + 2):
+            yield b"x" * 65536
+        yield b'"}'
+
+    streamed = await server.client.post("/test/echo", content=chunks(), headers=headers)
+    assert_error(streamed, 413, "payload_too_large")
     big = json.dumps({"a": "x" * (server.settings.max_json_bytes + 10)}).encode()
     assert_error(
         await server.client.post("/test/echo", content=big, headers=headers),

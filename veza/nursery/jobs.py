@@ -98,6 +98,13 @@ class Workers:
         self.lease_s = lease_s
         self.progress_listeners: list[Callable[[Job, float], Awaitable[None]]] = []
         self._work_arrived = trio.Event()
+        self._running: dict[str, trio.CancelScope] = {}  # by subject
+
+    def cancel(self, subject_id: str) -> None:
+        """Stop this process's job on `subject_id`, if one runs (its subject is going away)."""
+        scope = self._running.get(subject_id)
+        if scope is not None:
+            scope.cancel()
 
     def wake(self) -> None:
         """Tell idle workers that a job was queued by this process (others poll)."""
@@ -182,12 +189,16 @@ class Workers:
     async def _attempt(self, kind: JobKind, job: Job, worker: str, attempt: _Attempt) -> None:
         progress = JobProgress(self.queue, job, worker, listeners=self.progress_listeners)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._keep_lease, job, worker, attempt, nursery.cancel_scope)
+            self._running[job.subject_id] = nursery.cancel_scope
             try:
-                attempt.commit = await kind.run(job, progress)
-            except Exception as raised:
-                attempt.error = raised
-            nursery.cancel_scope.cancel()
+                nursery.start_soon(self._keep_lease, job, worker, attempt, nursery.cancel_scope)
+                try:
+                    attempt.commit = await kind.run(job, progress)
+                except Exception as raised:
+                    attempt.error = raised
+                nursery.cancel_scope.cancel()
+            finally:
+                del self._running[job.subject_id]
 
     async def _settle(self, job: Job, worker: str, attempt: _Attempt) -> None:
         """Record how the attempt ended. A database that cannot take the record leaves the job

@@ -106,6 +106,7 @@ async def run_veza(
     async with database_runtime(settings), trio.open_nursery() as root:
         store = await root.start(_hold_store, settings)
         services = build_services(settings, store, secret)
+        await services.library.prepare()
         async with trio.open_nursery() as nursery:
             if handle_signals:
                 await nursery.start(watch_signals, shutdown)

@@ -166,6 +166,16 @@ class JobQueue:
             rows = await self.database.fetch_all("SELECT * FROM jobs WHERE status = ?", (RUNNING,))
         return [Job.from_row(row) for row in rows]
 
+    async def delete_for(self, subject_id: str, tx: Executor) -> None:
+        await tx.execute("DELETE FROM jobs WHERE subject_id = ?", (subject_id,))
+
+    async def latest_for(self, subject_id: str) -> Job | None:
+        row = await self.database.fetch_one(
+            "SELECT * FROM jobs WHERE subject_id = ? ORDER BY created_at DESC LIMIT 1",
+            (subject_id,),
+        )
+        return None if row is None else Job.from_row(row)
+
     async def get(self, job_id: str) -> Job | None:
         row = await self.database.fetch_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return None if row is None else Job.from_row(row)

@@ -33,6 +33,7 @@ SCHEMA = (
 )
 
 PROCESSING, READY, FAILED = "processing", "ready", "failed"
+_SEARCHED = ("title", "artist", "album")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,12 @@ class Measurements:
     true_peak_dbtp: float | None
     gain_db: float
     renditions: list[dict[str, Any]]
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern (with ESCAPE '\\') matching `text` anywhere, its wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 class TrackRepository:
@@ -138,3 +145,32 @@ class TrackRepository:
             "UPDATE tracks SET status = ?, error = ?, updated_at = ? WHERE id = ?",
             (FAILED, reason, time.time(), track_id),
         )
+
+    async def delete(self, track_id: str, tx: Executor) -> None:
+        await tx.execute("DELETE FROM tracks WHERE id = ?", (track_id,))
+
+    async def ids(self) -> set[str]:
+        return {row["id"] for row in await self.database.fetch_all("SELECT id FROM tracks")}
+
+    async def list(
+        self, query: str | None, after: tuple[float, str] | None, limit: int
+    ) -> list[Track]:
+        """Newest first, optionally only those whose title, artist or album contains `query`
+        (case-insensitive), starting after the (created_at, id) key; at most `limit`."""
+        conditions: list[str] = []
+        params: list[object] = []
+        if query:
+            pattern = _contains(query.lower())
+            conditions.append(
+                "(" + " OR ".join(f"LOWER({c}) LIKE ? ESCAPE '\\'" for c in _SEARCHED) + ")"
+            )
+            params += [pattern] * len(_SEARCHED)
+        if after is not None:
+            conditions.append("(created_at < ? OR (created_at = ? AND id < ?))")
+            params += [after[0], after[0], after[1]]
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = await self.database.fetch_all(
+            f"SELECT * FROM tracks {where} ORDER BY created_at DESC, id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [Track.from_row(row) for row in rows]

@@ -3,7 +3,7 @@ the caller's profile and sessions, public profiles and user administration."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import BaseModel, Field
 from quart import Blueprint, request
@@ -14,6 +14,7 @@ from veza.store.accounts import SessionRow, UserRow
 from veza.transport.context import services
 from veza.transport.guard import current_principal, public, require
 from veza.transport.pagination import Page, PageQuery, decode_cursor, paginate
+from veza.transport.timestamps import utc
 
 blueprint = Blueprint("auth", __name__)
 
@@ -21,10 +22,6 @@ blueprint = Blueprint("auth", __name__)
 _SHORT = 320
 _PASSWORD = 4096
 _TOKEN = 512
-
-
-def _time(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
 
 
 class PublicUser(BaseModel):
@@ -41,7 +38,7 @@ class PublicUser(BaseModel):
             username=user.username,
             display_name=user.display_name,
             role=Role(user.role),
-            created_at=_time(user.created_at),
+            created_at=utc(user.created_at),
         )
 
 
@@ -121,9 +118,9 @@ class SessionInfo(BaseModel):
     def of(cls, session: SessionRow, current_id: str) -> SessionInfo:
         return cls(
             id=session.id,
-            created_at=_time(session.created_at),
-            last_used_at=_time(session.last_used_at),
-            expires_at=_time(session.expires_at),
+            created_at=utc(session.created_at),
+            last_used_at=utc(session.last_used_at),
+            expires_at=utc(session.expires_at),
             user_agent=session.user_agent,
             address=session.address,
             current=session.id == current_id,

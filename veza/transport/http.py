@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 import time
 import uuid
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
+import trio
 from quart import Response, g, jsonify, request
+from quart.formparser import FormDataParser
 from quart_schema import RequestSchemaValidationError
 from quart_trio import QuartTrio
 from quart_trio.wrappers import TrioRequest
-from werkzeug.exceptions import HTTPException
+from quart_trio.wrappers.request import TrioBody
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from veza import errors
+from veza.config import Settings
+from veza.files import TMP_SUFFIX
 from veza.transport.context import services
 
 log = logging.getLogger("veza.http")
@@ -46,6 +53,11 @@ async def _begin() -> None:
     g.request_id = supplied if _SANE_REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
     g.started = time.perf_counter()
     services().metrics.in_flight.inc()
+
+
+async def _remove_spooled(error: BaseException | None) -> None:
+    for path in getattr(request, "spooled", ()):
+        await trio.Path(path).unlink(missing_ok=True)
 
 
 async def _finish(response: Response) -> Response:
@@ -112,16 +124,62 @@ async def _unexpected(error: Exception) -> Response:
     return error_response(errors.VezaError())
 
 
-def _request_class(max_json_bytes: int) -> type[TrioRequest]:
+class CountedBody(TrioBody):
+    """Quart checks its limit against what is buffered, which a streaming consumer (the
+    multipart parser) keeps small: a chunked upload would never hit it. Count every byte."""
+
+    def __init__(self, expected_content_length: int | None, max_content_length: int | None):
+        super().__init__(expected_content_length, max_content_length)
+        self._received = 0
+
+    def append(self, data: bytes) -> None:
+        self._received += len(data)
+        limit = self._max_content_length
+        if limit is not None and self._received > limit and self._must_raise is None:
+            self._must_raise = RequestEntityTooLarge()
+            self.set_complete()
+        super().append(data)
+
+    async def __anext__(self) -> bytes:
+        # Quart looks at the error only before waiting for data; the cut-off must not end the
+        # stream as if it were whole.
+        try:
+            return await super().__anext__()
+        except StopAsyncIteration:
+            if self._must_raise is not None:
+                raise self._must_raise from None
+            raise
+
+
+def _request_class(settings: Settings) -> type[TrioRequest]:
     class VezaRequest(TrioRequest):
+        body_class = CountedBody
+
         """Bodies other than multipart uploads get the small JSON limit from the start, so an
-        oversized one is refused (413) before it is buffered."""
+        oversized one is refused (413) before it is buffered; uploads get theirs, and their
+        file parts are spooled to the upload directory, never held in memory."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            if self.mimetype != "multipart/form-data":
-                self.max_content_length = max_json_bytes
-                self.body = self.body_class(self.content_length, max_json_bytes)
+            self.spooled: list[Path] = []
+            is_upload = self.mimetype == "multipart/form-data"
+            limit = settings.max_upload_bytes if is_upload else settings.max_json_bytes
+            self.max_content_length = limit
+            self.body = self.body_class(self.content_length, limit)
+
+        def make_form_data_parser(self) -> FormDataParser:
+            return self.form_data_parser_class(
+                max_content_length=self.max_content_length,
+                max_form_memory_size=self.max_form_memory_size,
+                max_form_parts=self.max_form_parts,
+                cls=self.parameter_storage_class,
+                stream_factory=lambda *_: self.spool(),
+            )
+
+        def spool(self) -> IO[bytes]:
+            file = spool_upload(settings.upload_dir)
+            self.spooled.append(Path(file.name))
+            return file
 
         def on_json_loading_failed(self, error: Exception) -> Any:
             raise errors.MalformedJSON()
@@ -142,10 +200,19 @@ def _request_class(max_json_bytes: int) -> type[TrioRequest]:
     return VezaRequest
 
 
-def install_http_edge(app: QuartTrio, max_json_bytes: int) -> None:
-    app.request_class = _request_class(max_json_bytes)
+def spool_upload(directory: Path) -> IO[bytes]:
+    """A file in the upload directory for one uploaded part; a route may move it into place,
+    and whatever is still there when the request ends is removed."""
+    return tempfile.NamedTemporaryFile(
+        dir=directory, prefix=".upload-", suffix=TMP_SUFFIX, delete=False
+    )
+
+
+def install_http_edge(app: QuartTrio, settings: Settings) -> None:
+    app.request_class = _request_class(settings)
     app.before_request(_begin)
     app.after_request(_finish)
+    app.teardown_request(_remove_spooled)
     app.register_error_handler(errors.VezaError, _veza_error)
     app.register_error_handler(RequestSchemaValidationError, _schema_error)
     app.register_error_handler(HTTPException, _http_exception)
