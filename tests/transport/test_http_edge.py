@@ -10,6 +10,7 @@ import trio
 from quart import request
 
 from tests.conftest import RunningServer
+from tests.support import eventually
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> None:
@@ -111,6 +112,16 @@ async def test_metrics_count_requests_by_route_template_and_status(server: Runni
     assert 'veza_http_requests_total{method="GET",route="/health",status="200"} 1.0' in text
     assert 'route="unmatched",status="404"' in text
     assert "veza_http_request_duration_seconds_bucket" in text
+    job = await server.services.store.jobs.enqueue("no-such-kind", "x")  # fails when claimed
+
+    async def failed() -> bool:
+        found = await server.services.store.jobs.get(job.id)
+        return found is not None and found.status == "failed"
+
+    await eventually(failed)
+    text = (await server.client.get("/metrics")).text
+    assert 'veza_jobs{status="failed"} 1.0' in text
+    assert 'veza_jobs{status="queued"} 0.0' in text
 
 
 async def test_health_answers_while_a_slow_request_is_in_flight(server: RunningServer) -> None:

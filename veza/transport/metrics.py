@@ -23,10 +23,17 @@ class Metrics:
         self.in_flight = Gauge(
             "veza_http_requests_in_flight", "HTTP requests being answered", registry=self.registry
         )
+        self.jobs = Gauge(
+            "veza_jobs", "Jobs in the queue, by status", ["status"], registry=self.registry
+        )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
+
+    def set_job_counts(self, counts: dict[str, int]) -> None:
+        for status in ("queued", "running", "done", "failed"):
+            self.jobs.labels(status).set(counts.get(status, 0))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -53,4 +54,8 @@ async def status() -> tuple[dict[str, Any], int]:
 @blueprint.get("/metrics")
 @hide
 async def metrics() -> Response:
-    return Response(services().metrics.render(), content_type="text/plain; version=0.0.4")
+    context = services()
+    # Read at scrape time: the queue lives in the database, shared with other processes.
+    with contextlib.suppress(DatabaseError):
+        context.metrics.set_job_counts(await context.store.jobs.counts())
+    return Response(context.metrics.render(), content_type="text/plain; version=0.0.4")
