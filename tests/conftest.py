@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,11 +52,18 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path / "data")
 
 
-@pytest.fixture
-async def server(settings: Settings) -> AsyncIterator[RunningServer]:
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[RunningServer]:
+    """The real server on a loopback port for the body of the block, then shut down."""
     shutdown = trio.Event()
     async with trio.open_nursery() as nursery:
         running = await nursery.start(run_veza, settings, shutdown)
         async with httpx.AsyncClient(base_url=running.urls[0], timeout=10) as client:
             yield RunningServer(running=running, client=client, shutdown=shutdown)
         shutdown.set()
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[RunningServer]:
+    async with serving(settings) as running:
+        yield running

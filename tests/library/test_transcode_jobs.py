@@ -98,15 +98,26 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def test_sigterm_mid_transcode_exits_cleanly_and_requeues_the_job(tmp_path: Path) -> None:
+def start_transcoding(tmp_path: Path, seconds: int) -> tuple[ServeProcess, Path, str]:
+    """`veza serve` with one worker, a long track imported through the CLI, and the transcode
+    under way (30% done); returns the server, its data dir and the track id."""
     require_tool("ffmpeg")
     data = tmp_path / "data"
-    source = write_music(tmp_path / "long.wav", 120)
+    source = write_music(tmp_path / "long.wav", seconds)
     server = ServeProcess(data, VEZA_JOB_WORKERS="1")
     try:
         imported = run_veza("import", "--data-dir", str(data), str(source))
         assert imported.returncode == 0, imported.stderr
         wait_until(lambda: (s := _job_state(data / "veza.db")) is not None and s[1] >= 0.3)
+    except BaseException:
+        server.kill()
+        raise
+    return server, data, imported.stdout.split()[0]
+
+
+def test_sigterm_mid_transcode_exits_cleanly_and_requeues_the_job(tmp_path: Path) -> None:
+    server, data, track_id = start_transcoding(tmp_path, 120)
+    try:
         encoders = _children(server.process.pid)
         assert encoders, "the transcode runs FFmpeg children"
         code, seconds = server.stop(signal.SIGTERM)
@@ -116,7 +127,7 @@ def test_sigterm_mid_transcode_exits_cleanly_and_requeues_the_job(tmp_path: Path
     assert seconds < 5
     assert _job_state(data / "veza.db") == ("queued", 0.0, 0)
     assert [pid for pid in encoders if Path(f"/proc/{pid}").exists()] == []
-    hls = data / "media" / imported.stdout.split()[0] / "hls"
+    hls = data / "media" / track_id / "hls"
     assert [p for p in hls.rglob("*") if ".tmp" in p.name] == []
 
 
@@ -127,15 +138,8 @@ def _job_state(database: Path) -> tuple[str, float, int] | None:
 
 
 def test_a_server_killed_mid_transcode_resumes_the_job_on_restart(tmp_path: Path) -> None:
-    require_tool("ffmpeg")
-    data = tmp_path / "data"
-    source = write_music(tmp_path / "long.wav", 240)
-    server = ServeProcess(data, VEZA_JOB_WORKERS="1")
+    server, data, track_id = start_transcoding(tmp_path, 240)
     try:
-        imported = run_veza("import", "--data-dir", str(data), str(source))
-        assert imported.returncode == 0, imported.stderr
-        track_id = imported.stdout.split()[0]
-        wait_until(lambda: (s := _job_state(data / "veza.db")) is not None and s[1] >= 0.3)
         server.process.send_signal(signal.SIGKILL)
         server.process.wait()
     finally:

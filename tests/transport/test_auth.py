@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 import trio
 
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, serving
 from tests.transport.accounts_support import PASSWORD, bearer, fast_settings, register
 from tests.transport.test_http_edge import assert_error
 from veza.accounts.passwords import PasswordHasher
 from veza.config import Settings
-from veza.nursery.supervisor import run_veza
 
 
 @pytest.fixture
@@ -367,17 +363,6 @@ async def test_control_characters_and_odd_ids_are_client_errors(server: RunningS
         "/api/v1/auth/refresh", json={"refresh_token": "zz\u0000.secret"}
     )
     assert_error(refresh, 401, "invalid_token")
-
-
-@asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[RunningServer]:
-    """A server of its own, for a test that restarts with other settings on the same data."""
-    shutdown = trio.Event()
-    async with trio.open_nursery() as nursery:
-        running = await nursery.start(run_veza, settings, shutdown)
-        async with httpx.AsyncClient(base_url=running.urls[0], timeout=10) as client:
-            yield RunningServer(running=running, client=client, shutdown=shutdown)
-        shutdown.set()
 
 
 async def test_login_rehashes_with_new_parameters_outside_the_write_transaction(

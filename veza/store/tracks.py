@@ -37,7 +37,7 @@ _SEARCHED = ("title", "artist", "album")
 
 
 @dataclass(frozen=True)
-class Track:
+class NewTrack:
     id: str
     owner_id: str | None
     title: str
@@ -46,6 +46,10 @@ class Track:
     original_name: str
     original_ext: str
     original_bytes: int
+
+
+@dataclass(frozen=True)
+class Track(NewTrack):
     status: str
     error: str | None
     duration_s: float | None
@@ -59,18 +63,6 @@ class Track:
     def from_row(cls, row: Row) -> Track:
         fields = {k: row[k] for k in cls.__dataclass_fields__ if k != "renditions"}
         return cls(**fields, renditions=json.loads(row["renditions"]))
-
-
-@dataclass(frozen=True)
-class NewTrack:
-    id: str
-    owner_id: str | None
-    title: str
-    artist: str
-    album: str
-    original_name: str
-    original_ext: str
-    original_bytes: int
 
 
 @dataclass(frozen=True)
