@@ -1,66 +1,20 @@
-"""The test harness: the real app on an ephemeral loopback port, a fresh data dir per test."""
+"""Fixtures: settings for a fresh data dir per test, and the real server on a loopback port
+(tests/support/server.py)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-import trio
-from quart_trio import QuartTrio
 
-from veza.config import Settings, load_settings
-from veza.nursery.supervisor import Running, run_veza
-from veza.transport.context import Services
-
-
-@dataclass
-class RunningServer:
-    running: Running
-    client: httpx.AsyncClient
-    shutdown: trio.Event
-
-    @property
-    def url(self) -> str:
-        return self.running.urls[0]
-
-    @property
-    def app(self) -> QuartTrio:
-        """The live app: tests may add routes to it (a slow one, one that raises)."""
-        return self.running.app
-
-    @property
-    def services(self) -> Services:
-        return self.running.services
-
-    @property
-    def settings(self) -> Settings:
-        return self.services.settings
-
-
-def make_settings(data_dir: Path, **overrides: Any) -> Settings:
-    """Settings for a test: defaults only (the developer's environment is ignored)."""
-    return load_settings(None, environ={}, data_dir=data_dir, port=0, **overrides)
+from tests.support.server import RunningServer, make_settings, serving
+from veza.config import Settings
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path / "data")
-
-
-@asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[RunningServer]:
-    """The real server on a loopback port for the body of the block, then shut down."""
-    shutdown = trio.Event()
-    async with trio.open_nursery() as nursery:
-        running = await nursery.start(run_veza, settings, shutdown)
-        async with httpx.AsyncClient(base_url=running.urls[0], timeout=10) as client:
-            yield RunningServer(running=running, client=client, shutdown=shutdown)
-        shutdown.set()
 
 
 @pytest.fixture

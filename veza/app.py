@@ -1,4 +1,5 @@
-"""Composition root: builds the Quart-Trio app from settings and the services it serves."""
+"""Composition root: builds the domain services from settings and the store, and the Quart-Trio
+app that serves them."""
 
 from __future__ import annotations
 
@@ -11,26 +12,27 @@ from quart_trio import QuartTrio
 
 import veza
 from veza.accounts import Accounts
+from veza.accounts.mail import mail_sender
 from veza.accounts.passwords import PasswordHasher
 from veza.accounts.policy import common_passwords
 from veza.accounts.resets import PasswordResets
 from veza.config import Settings
-from veza.library import Library
-from veza.mail import mail_sender
 from veza.nursery.jobs import Workers
 from veza.nursery.periodic import PeriodicTask
+from veza.services import Health, Services
 from veza.store import Store
+from veza.tracks import MediaLayout, Tracks, TranscodeJobs
 from veza.transcode import TranscodeOptions
-from veza.transport import auth, hls, system, tracks
-from veza.transport.context import Services
+from veza.transport import hls
+from veza.transport.api import accounts, system, tracks
+from veza.transport.context import Edge, install_edge
 from veza.transport.guard import install_guard
 from veza.transport.http import install_http_edge
-from veza.transport.ratelimit import AuthLimits
 
 
-def create_app(context: Services) -> QuartTrio:
+def create_app(services: Services) -> QuartTrio:
     app = QuartTrio("veza")
-    app.extensions["veza"] = context
+    install_edge(app, Edge.for_services(services))
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
     QuartSchema(
         app,
@@ -41,11 +43,11 @@ def create_app(context: Services) -> QuartTrio:
         info=Info(title="Veza", version=veza.__version__),
         security_schemes={"bearer": HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
     )
-    install_http_edge(app, context.settings)
+    install_http_edge(app, services.settings)
     install_guard(app)
     app.register_blueprint(system.blueprint)
     app.register_blueprint(hls.blueprint)
-    app.register_blueprint(auth.blueprint)
+    app.register_blueprint(accounts.blueprint)
     app.register_blueprint(tracks.blueprint)
     return app
 
@@ -53,60 +55,53 @@ def create_app(context: Services) -> QuartTrio:
 def build_services(settings: Settings, store: Store, secret: str) -> Services:
     """Every long-lived service, built once per process from settings and the store."""
     common_passwords()  # loaded now rather than by the first registration's request
-    hasher = PasswordHasher(
-        time_cost=settings.argon2_time_cost,
-        memory_kib=settings.argon2_memory_kib,
-        parallelism=settings.argon2_parallelism,
-        concurrency=settings.password_hash_concurrency,
-    )
-    accounts = Accounts(settings, store.accounts, hasher, secret)
+    accounts = Accounts(settings, store, PasswordHasher.configured(settings), secret)
     resets = PasswordResets(
         store.accounts, mail_sender(settings), settings.password_reset_ttl_seconds
     )
+    media = MediaLayout(settings.media_dir)
     # Shared by every job: CPU-bound work (decode, resample, analysis) never exceeds the cores.
     cpu_limiter = trio.CapacityLimiter(os.cpu_count() or 1)
-    library = Library(
-        store,
-        settings.media_dir,
-        transcode_options=TranscodeOptions(
-            target_lufs=settings.loudness_target_lufs, apply_gain=settings.loudness_apply_gain
-        ),
-        cpu_limiter=cpu_limiter,
-        max_attempts=settings.job_max_attempts,
-        upload_dir=settings.upload_dir,
-        on_queued=lambda: workers.wake(),
-        on_deleted=lambda track_id: workers.cancel(track_id),
+    options = TranscodeOptions(
+        target_lufs=settings.loudness_target_lufs, apply_gain=settings.loudness_apply_gain
     )
     workers = Workers(
-        store.jobs,
-        library.job_kinds(),
+        store,
+        [TranscodeJobs(store, media, options, cpu_limiter).kind()],
         count=settings.worker_count,
         instance=f"{socket.gethostname()}:{os.getpid()}",
         recover_all_running=settings.database_backend == "sqlite",
     )
+    tracks = Tracks(
+        store,
+        media,
+        workers,
+        secret=secret,
+        stream_token_ttl_s=settings.stream_token_ttl_seconds,
+        upload_dir=settings.upload_dir,
+        max_attempts=settings.job_max_attempts,
+    )
     return Services(
         settings=settings,
-        store=store,
-        secret=secret,
         accounts=accounts,
         password_resets=resets,
-        auth_limits=AuthLimits(settings),
-        library=library,
+        tracks=tracks,
         workers=workers,
+        health=Health(store),
     )
 
 
-def periodic_tasks(context: Services) -> list[PeriodicTask]:
-    """Housekeeping that the supervisor runs every period for the life of the process."""
+def periodic_tasks(services: Services) -> list[PeriodicTask]:
+    """Housekeeping that runs every period for the life of the process."""
     return [
         PeriodicTask(
             "purge expired sessions and reset tokens",
-            context.settings.account_cleanup_interval_seconds,
-            context.accounts.purge_expired,
+            services.settings.account_cleanup_interval_seconds,
+            services.accounts.purge_expired,
         ),
         PeriodicTask(
             "remove orphaned media and abandoned uploads",
-            context.settings.orphan_cleanup_interval_seconds,
-            context.library.remove_orphans,
+            services.settings.orphan_cleanup_interval_seconds,
+            services.tracks.remove_orphans,
         ),
     ]

@@ -119,7 +119,7 @@ class Settings:
     max_json_bytes: int = _setting(1_048_576, _positive_integer, "a positive integer (bytes)")
     shutdown_grace_seconds: float = _setting(3.0, _positive_number, "a positive number")
     sqlite_readers: int = _setting(4, _positive_integer, "a positive integer")
-    # Media and the transcode jobs (veza/library.py, veza/nursery/jobs.py).
+    # Media and the transcode jobs (veza/tracks, veza/nursery/jobs.py).
     job_workers: int = _setting(0, _non_negative_integer, "0 (one per core) or a positive integer")
     job_max_attempts: int = _setting(3, _positive_integer, "a positive integer")
     loudness_target_lufs: float = _setting(-14.0, _loudness, "a number from -70 to 0 (LUFS)")
@@ -127,7 +127,7 @@ class Settings:
     max_upload_bytes: int = _setting(2_147_483_648, _positive_integer, "a positive integer (bytes)")
     stream_token_ttl_seconds: int = _setting(21_600, _positive_integer, "a positive integer")
     orphan_cleanup_interval_seconds: float = _setting(3600.0, _positive_number, "a positive number")
-    # Accounts, sessions and tokens (veza/accounts, veza/transport/auth.py).
+    # Accounts, sessions and tokens (veza/accounts, veza/transport/api/accounts.py).
     access_token_ttl_seconds: int = _setting(900, _positive_integer, "a positive integer")
     refresh_token_ttl_seconds: int = _setting(1_209_600, _positive_integer, "a positive integer")
     session_lifetime_seconds: int = _setting(2_592_000, _positive_integer, "a positive integer")

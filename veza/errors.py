@@ -93,3 +93,12 @@ class RateLimited(VezaError):
 
 class Unavailable(VezaError):
     status, code, message = 503, "unavailable", "service unavailable"
+
+
+class DatabaseError(Exception):
+    """The database could not do what was asked (unreachable, corrupt, locked too long).
+    Raised by the store; not a client's mistake, so not a VezaError."""
+
+
+class IntegrityError(DatabaseError):
+    """A uniqueness or foreign-key constraint refused the write."""

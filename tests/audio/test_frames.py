@@ -8,7 +8,7 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.audio.signals import music
+from tests.support.signals import music
 from veza.audio import adts, id3, mp3
 from veza.audio.frames import FrameSplitter, HeaderParser
 from veza.audio.lame import LameEncoder

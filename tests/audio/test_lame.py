@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.audio.signals import aligned, music
+from tests.support.signals import aligned, music
 from veza.audio import mp3
 from veza.audio.frames import FrameSplitter
 from veza.audio.ladder import PRIMING_SAMPLES

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.audio.signals import sine
+from tests.support.signals import sine
 from veza.audio.loudness import LoudnessMeter, k_weighting, track_gain
 from veza.audio.pcm import Normaliser
 

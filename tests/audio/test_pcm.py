@@ -10,7 +10,7 @@ import soundfile as sf
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.audio.signals import music, sine, snr
+from tests.support.signals import music, sine, snr
 from veza.audio.decode import PcmAssembler, SoundfileDecoder, soundfile_info
 from veza.audio.pcm import Normaliser, downmix_matrix, to_f32le, to_stereo
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.audio.signals import music
+from tests.support.signals import music
 from veza.audio import id3, mp3
 from veza.audio.frames import FrameSplitter
 from veza.audio.lame import LameEncoder

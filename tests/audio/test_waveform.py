@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.audio.signals import sine
+from tests.support.signals import sine
 from veza.audio.waveform import WaveformBuilder
 
 

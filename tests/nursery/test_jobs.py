@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.conftest import make_settings
 from tests.support import eventually
+from tests.support.server import make_settings
 from veza.nursery.jobs import Commit, JobFailed, JobKind, JobProgress, Workers
-from veza.store import Store, open_store
-from veza.store.database import Executor
+from veza.store import Store, Transaction, open_store
 from veza.store.jobs import Job
 
 
@@ -33,6 +32,7 @@ class Recorder:
         self.behaviour: str = "succeed"
         self.per_subject: dict[str, str] = {}
         self.started = trio.Event()
+        self.hanging = trio.Event()
         self.cancelled = trio.Event()
 
     async def run(self, job: Job, progress: JobProgress) -> Commit:
@@ -46,6 +46,7 @@ class Recorder:
             raise RuntimeError("bug")
         if behaviour == "hang":
             try:
+                self.hanging.set()
                 await trio.sleep_forever()
             finally:
                 self.cancelled.set()
@@ -53,13 +54,15 @@ class Recorder:
         if behaviour == "refused-write":
             sql = "INSERT INTO no_such_table VALUES (?)"
 
-        async def commit(tx: Executor) -> None:
-            await tx.execute(sql, (job.id,))
+        async def commit(tx: Transaction) -> None:
+            await tx.executor.execute(sql, (job.id,))
 
         return commit
 
-    async def failed(self, job: Job, reason: str, tx: Executor) -> None:
-        await tx.execute("INSERT INTO outcomes (job_id, outcome) VALUES (?, ?)", (job.id, reason))
+    async def failed(self, job: Job, reason: str, tx: Transaction) -> None:
+        await tx.executor.execute(
+            "INSERT INTO outcomes (job_id, outcome) VALUES (?, ?)", (job.id, reason)
+        )
 
     def kind(self) -> JobKind:
         return JobKind("test", self.run, self.failed)
@@ -74,7 +77,7 @@ def workers(
     store: Store, recorder: Recorder, count: int = 1, *, shared: bool = False, lease_s: float = 60
 ) -> Workers:
     return Workers(
-        store.jobs,
+        store,
         [recorder.kind()],
         count=count,
         instance="test",
@@ -82,6 +85,12 @@ def workers(
         poll_s=0.05,
         lease_s=lease_s,
     )
+
+
+async def claim(store: Store, worker: str, lease_s: float) -> Job | None:
+    """Claim a job as another process's worker would."""
+    async with store.transaction() as tx:
+        return await tx.jobs.claim(worker, lease_s)
 
 
 async def settled(store: Store, *job_ids: str) -> bool:
@@ -148,7 +157,7 @@ async def test_shutdown_puts_a_running_job_back_without_spending_an_attempt(stor
 
 async def test_a_job_left_running_by_a_crash_is_requeued_and_finished(store: Store) -> None:
     job = await store.jobs.enqueue("test", "subject")
-    claimed = await store.jobs.claim("dead-process/0", lease_s=600)
+    claimed = await claim(store, "dead-process/0", lease_s=600)
     assert claimed is not None and claimed.id == job.id
     recorder = Recorder()
     await run_until(store, recorder, job.id)
@@ -175,7 +184,7 @@ async def test_an_unknown_kind_fails_the_job(store: Store) -> None:
 
 async def test_a_job_whose_attempts_a_crash_spent_fails_its_subject(store: Store) -> None:
     job = await store.jobs.enqueue("test", "subject", max_attempts=1)
-    assert await store.jobs.claim("dead-process/0", lease_s=600) is not None
+    assert await claim(store, "dead-process/0", lease_s=600) is not None
     await run_until(store, Recorder(), job.id)
     failed = await store.jobs.get(job.id)
     assert failed is not None
@@ -222,9 +231,9 @@ async def test_a_worker_that_loses_its_lease_stops_and_records_nothing(store: St
 
 async def test_with_a_shared_database_only_expired_leases_are_recovered(store: Store) -> None:
     live = await store.jobs.enqueue("test", "live")
-    assert await store.jobs.claim("other-process/0", lease_s=600) is not None
+    assert await claim(store, "other-process/0", lease_s=600) is not None
     expired = await store.jobs.enqueue("test", "expired")
-    assert await store.jobs.claim("dead-process/0", lease_s=-1) is not None
+    assert await claim(store, "dead-process/0", lease_s=-1) is not None
     recorder = Recorder()
     async with trio.open_nursery() as nursery:
         await nursery.start(workers(store, recorder, shared=True).run)
@@ -233,3 +242,23 @@ async def test_with_a_shared_database_only_expired_leases_are_recovered(store: S
     assert recorder.runs == [expired.id]
     still = await store.jobs.get(live.id)
     assert still is not None and (still.status, still.worker) == ("running", "other-process/0")
+
+
+async def test_cancel_returns_once_the_job_has_stopped_and_its_outcome_is_recorded(
+    store: Store,
+) -> None:
+    recorder = Recorder()
+    recorder.behaviour = "hang"
+    job = await store.jobs.enqueue("test", "subject")
+    pool = workers(store, recorder)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(pool.run)
+        with trio.fail_after(10):
+            await recorder.hanging.wait()
+        await pool.cancel("subject")
+        # No checkpoint between the return and these checks: cancel itself waited.
+        assert recorder.cancelled.is_set()
+        released = await store.jobs.get(job.id)
+        assert released is not None and released.status == "queued"
+        await pool.cancel("subject")  # nothing runs on it any more: returns at once
+        nursery.cancel_scope.cancel()

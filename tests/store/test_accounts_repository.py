@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import pytest
 
+from veza.store import Store
 from veza.store.accounts import AccountsRepository
 from veza.store.database import Database, IntegrityError
 from veza.store.migrations import migrate
 
 
 @pytest.fixture
-async def repo(database: Database) -> AccountsRepository:
+async def store(database: Database) -> Store:
     await migrate(database)
-    return AccountsRepository(database, database)
+    return Store(database)
+
+
+@pytest.fixture
+def repo(store: Store) -> AccountsRepository:
+    return store.accounts
 
 
 async def add_user(repo: AccountsRepository, n: int, now: float = 1.0) -> str:
@@ -60,13 +66,15 @@ async def test_an_upgraded_hash_never_overwrites_a_changed_password(
     assert found is not None and found.password_hash == "changed"
 
 
-async def test_tokens_are_spent_once_and_sessions_revoked(repo: AccountsRepository) -> None:
+async def test_tokens_are_spent_once_and_sessions_revoked(
+    store: Store, repo: AccountsRepository
+) -> None:
     user_id = await add_user(repo, 1)
-    async with repo.transaction() as tx:
-        await tx.insert_session(
+    async with store.transaction() as tx:
+        await tx.accounts.insert_session(
             id="a" * 32, user_id=user_id, now=10.0, expires_at=100.0, user_agent="ua", address="::1"
         )
-        await tx.insert_refresh_token(
+        await tx.accounts.insert_refresh_token(
             id="t1", session_id="a" * 32, token_hash="d1", now=10.0, expires_at=50.0
         )
     token = await repo.refresh_token("t1")
@@ -88,7 +96,7 @@ async def test_users_page_in_creation_order(repo: AccountsRepository) -> None:
     assert [u.id for u in first + rest] == ids
 
 
-async def test_purge_removes_what_is_over(repo: AccountsRepository) -> None:
+async def test_purge_removes_what_is_over(store: Store, repo: AccountsRepository) -> None:
     user_id = await add_user(repo, 1)
     for n, (expires, revoked) in enumerate([(100.0, False), (5.0, False), (100.0, True)]):
         session_id = f"{n:032x}"
@@ -104,8 +112,8 @@ async def test_purge_removes_what_is_over(repo: AccountsRepository) -> None:
     await repo.insert_reset_token(
         id="r2", user_id=user_id, token_hash="d", now=1.0, expires_at=50.0
     )
-    async with repo.transaction() as tx:
-        assert await tx.purge(10.0) == 2 + 2 + 1
+    async with store.transaction() as tx:
+        assert await tx.accounts.purge(10.0) == 2 + 2 + 1
     assert [s.id for s in await repo.active_sessions(user_id, 10.0)] == [f"{0:032x}"]
     assert await repo.refresh_token("t0") is not None
     assert await repo.reset_token("r1") is None

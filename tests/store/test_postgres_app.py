@@ -7,11 +7,11 @@ from pathlib import Path
 import httpx
 import trio
 
-from tests.conftest import make_settings
-from tests.library.test_transcode_jobs import write_music
-from tests.store.conftest import postgres_schema
 from tests.support import eventually, require_postgres, require_tool
-from veza.nursery.supervisor import Running, run_veza
+from tests.support.postgres import postgres_schema
+from tests.support.server import make_settings
+from tests.support.tracks import write_music
+from veza.serve import Running, run_veza
 
 
 async def test_two_servers_on_one_postgres_share_the_job_queue(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ async def test_two_servers_on_one_postgres_share_the_job_queue(tmp_path: Path) -
                     status = (await client.get("/status")).json()
                 assert status["database"] == "postgresql"
                 assert status["checks"] == {"database": "ok", "jobs": "ok"}
-            library = servers[0].services.library
+            library = servers[0].services.tracks
             tracks = [
                 await library.import_file(write_music(tmp_path / f"t{i}.wav", 3)) for i in range(4)
             ]

@@ -5,21 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-import httpx
 import trio
 from quart import request
 
-from tests.conftest import RunningServer
 from tests.support import eventually
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    assert body["error"]["request_id"] == response.headers["x-request-id"]
+from tests.support.server import RunningServer, assert_error
 
 
 async def test_health_answers_ok(server: RunningServer) -> None:
@@ -42,7 +32,7 @@ async def test_status_reports_database_version_and_uptime(server: RunningServer)
 async def test_status_is_503_naming_the_database_when_it_is_unusable(
     server: RunningServer,
 ) -> None:
-    database = server.services.store.database
+    database = server.store.database
     await database.aclose()  # type: ignore[attr-defined]
     response = await server.client.get("/status")
     assert response.status_code == 503
@@ -112,10 +102,10 @@ async def test_metrics_count_requests_by_route_template_and_status(server: Runni
     assert 'veza_http_requests_total{method="GET",route="/health",status="200"} 1.0' in text
     assert 'route="unmatched",status="404"' in text
     assert "veza_http_request_duration_seconds_bucket" in text
-    job = await server.services.store.jobs.enqueue("no-such-kind", "x")  # fails when claimed
+    job = await server.store.jobs.enqueue("no-such-kind", "x")  # fails when claimed
 
     async def failed() -> bool:
-        found = await server.services.store.jobs.get(job.id)
+        found = await server.store.jobs.get(job.id)
         return found is not None and found.status == "failed"
 
     await eventually(failed)

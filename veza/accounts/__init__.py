@@ -2,6 +2,7 @@
 
 from veza.accounts.permissions import PERMISSIONS, Permission, Role, allows
 from veza.accounts.service import Accounts, Client, Grant, Principal, Throttle
+from veza.store.accounts import SessionRow, UserRow
 
 __all__ = [
     "PERMISSIONS",
@@ -11,6 +12,8 @@ __all__ = [
     "Permission",
     "Principal",
     "Role",
+    "SessionRow",
     "Throttle",
+    "UserRow",
     "allows",
 ]

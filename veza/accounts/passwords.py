@@ -8,6 +8,8 @@ import argon2
 import trio
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from veza.config import Settings
+
 
 class PasswordHasher:
     """argon2id with configured costs; at most `concurrency` hashes run at once, each in a
@@ -25,6 +27,16 @@ class PasswordHasher:
         )
         self._limiter = trio.CapacityLimiter(concurrency)
         self._decoy: str | None = None
+
+    @classmethod
+    def configured(cls, settings: Settings, *, concurrency: int | None = None) -> PasswordHasher:
+        """The hasher the settings describe; `concurrency` overrides theirs (a command line)."""
+        return cls(
+            time_cost=settings.argon2_time_cost,
+            memory_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+            concurrency=concurrency or settings.password_hash_concurrency,
+        )
 
     async def hash(self, password: str) -> str:
         return await trio.to_thread.run_sync(self._argon2.hash, password, limiter=self._limiter)

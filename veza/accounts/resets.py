@@ -13,8 +13,8 @@ from collections.abc import Callable
 import trio
 
 from veza.accounts import policy
+from veza.accounts.mail import Mail, MailSender
 from veza.accounts.tokens import new_opaque_token
-from veza.mail import Mail, MailSender
 from veza.store.accounts import AccountsRepository
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,9 @@ class PasswordResets:
             # Bounded on purpose: a flood of requests is dropped, not buffered.
             log.warning("password-reset queue is full; request dropped")
 
-    async def run(self) -> None:
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Work off queued requests until cancelled; one failure never stops the mailer."""
+        task_status.started()
         async for key in self._receive:
             try:
                 with trio.fail_after(_SEND_TIMEOUT_SECONDS):

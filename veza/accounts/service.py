@@ -30,7 +30,8 @@ from veza.errors import (
     NotFound,
     ValidationFailed,
 )
-from veza.store.accounts import AccountsRepository, SessionRow, UserRow
+from veza.store import Store, Transaction
+from veza.store.accounts import SessionRow, UserRow
 from veza.store.database import IntegrityError
 
 # Authentication events (ASVS 16.3.1): ids only, never passwords or tokens.
@@ -85,12 +86,12 @@ class Accounts:
     def __init__(
         self,
         settings: Settings,
-        repository: AccountsRepository,
+        store: Store,
         hasher: PasswordHasher,
         secret: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._repo = repository
+        self._store = store
         self._hasher = hasher
         self._clock = clock
         self._tokens = AccessTokens(secret, settings.access_token_ttl_seconds)
@@ -121,8 +122,8 @@ class Accounts:
         now = self._clock()
         user_id = secrets.token_hex(16)
         try:
-            async with self._repo.transaction() as tx:
-                await tx.insert_user(
+            async with self._store.transaction() as tx:
+                await tx.accounts.insert_user(
                     id=user_id,
                     username=username,
                     username_key=policy.username_key(username),
@@ -132,18 +133,18 @@ class Accounts:
                     role=role.value,
                     now=now,
                 )
-                user = await tx.user(user_id)
+                user = await tx.accounts.user(user_id)
                 assert user is not None
                 grant = None if client is None else await self._open_session(tx, user, client, now)
         except IntegrityError:
-            if await self._repo.user_by_username_key(policy.username_key(username)):
+            if await self._store.accounts.user_by_username_key(policy.username_key(username)):
                 raise Conflict("username: already taken") from None
             raise Conflict("email: already registered") from None
         log.info("account created: user %s, role %s", user.id, user.role)
         return user, grant
 
     async def user(self, user_id: str) -> UserRow:
-        user = await self._repo.user(user_id) if policy.looks_like_id(user_id) else None
+        user = await self._store.accounts.user(user_id) if policy.looks_like_id(user_id) else None
         if user is None:
             raise NotFound("no such user")
         return user
@@ -159,9 +160,9 @@ class Accounts:
         if not key.isprintable():
             user = None  # no account has such a name; spare the database the question
         elif kind == "email":
-            user = await self._repo.user_by_email_key(key)
+            user = await self._store.accounts.user_by_email_key(key)
         else:
-            user = await self._repo.user_by_username_key(key)
+            user = await self._store.accounts.user_by_username_key(key)
         throttle(f"unknown:{key}" if user is None else user.id)
         if user is None:
             await self._hasher.verify_decoy(password)
@@ -179,19 +180,19 @@ class Accounts:
         if self._hasher.needs_rehash(user.password_hash):
             new_hash = await self._hasher.hash(password)
         now = self._clock()
-        async with self._repo.transaction() as tx:
+        async with self._store.transaction() as tx:
             if new_hash is not None:
-                await tx.upgrade_password_hash(user.id, user.password_hash, new_hash, now)
+                await tx.accounts.upgrade_password_hash(user.id, user.password_hash, new_hash, now)
             grant = await self._open_session(tx, user, client, now)
         log.info("login: user %s (from %s)", user.id, client.address)
         return grant
 
     async def _open_session(
-        self, tx: AccountsRepository, user: UserRow, client: Client, now: float
+        self, tx: Transaction, user: UserRow, client: Client, now: float
     ) -> Grant:
         session_id = secrets.token_hex(16)
         expires_at = now + self._session_lifetime
-        await tx.insert_session(
+        await tx.accounts.insert_session(
             id=session_id,
             user_id=user.id,
             now=now,
@@ -203,10 +204,10 @@ class Accounts:
         return self._grant(user, session_id, refresh, now)
 
     async def _new_refresh_token(
-        self, tx: AccountsRepository, session_id: str, now: float, session_expires_at: float
+        self, tx: Transaction, session_id: str, now: float, session_expires_at: float
     ) -> OpaqueToken:
         refresh = new_opaque_token()
-        await tx.insert_refresh_token(
+        await tx.accounts.insert_refresh_token(
             id=refresh.id,
             session_id=session_id,
             token_hash=refresh.digest,
@@ -234,25 +235,25 @@ class Accounts:
         token_id, presented = parts
         now = self._clock()
         reused = False
-        async with self._repo.transaction() as tx:
-            row = await tx.refresh_token(token_id)
+        async with self._store.transaction() as tx:
+            row = await tx.accounts.refresh_token(token_id)
             if row is None or not same_digest(row.token_hash, presented):
                 raise InvalidToken()
             session = row.session
             throttle(session.user_id)
             if not session.usable(now) or row.expires_at <= now:
                 raise InvalidToken()
-            user = await tx.user(session.user_id)
+            user = await tx.accounts.user(session.user_id)
             if user is None or user.disabled:
                 raise InvalidToken()
-            spent_now = row.spent_at is None and await tx.spend_refresh_token(row.id, now)
+            spent_now = row.spent_at is None and await tx.accounts.spend_refresh_token(row.id, now)
             if not spent_now:
                 spent_at = now if row.spent_at is None else row.spent_at
                 if now - spent_at > self._reuse_grace:
-                    await tx.revoke_session(session.id, now)
+                    await tx.accounts.revoke_session(session.id, now)
                     reused = True
             if not reused:
-                await tx.touch_session(session.id, now)
+                await tx.accounts.touch_session(session.id, now)
                 refresh = await self._new_refresh_token(tx, session.id, now, session.expires_at)
                 grant = self._grant(user, session.id, refresh, now)
         # Raised after the commit: the revocation must stick.
@@ -268,7 +269,7 @@ class Accounts:
             claims = self._tokens.decode(access_token)
         except TokenError:
             raise InvalidToken() from None
-        found = await self._repo.session_with_user(claims.session_id)
+        found = await self._store.accounts.session_with_user(claims.session_id)
         now = self._clock()
         if found is None:
             raise InvalidToken()
@@ -276,24 +277,24 @@ class Accounts:
         if session.user_id != claims.user_id or not session.usable(now) or user.disabled:
             raise InvalidToken()
         if now - session.last_used_at > _TOUCH_EVERY_SECONDS:
-            await self._repo.touch_session(session.id, now)
+            await self._store.accounts.touch_session(session.id, now)
         return Principal(user, session.id)
 
     async def logout(self, principal: Principal) -> None:
-        await self._repo.revoke_session(principal.session_id, self._clock())
+        await self._store.accounts.revoke_session(principal.session_id, self._clock())
         log.info("logout: user %s", principal.user.id)
 
     async def sessions(self, principal: Principal) -> list[SessionRow]:
-        return await self._repo.active_sessions(principal.user.id, self._clock())
+        return await self._store.accounts.active_sessions(principal.user.id, self._clock())
 
     async def revoke_session(self, principal: Principal, session_id: str) -> None:
         found = None
         if policy.looks_like_id(session_id):
-            found = await self._repo.session_with_user(session_id)
+            found = await self._store.accounts.session_with_user(session_id)
         now = self._clock()
         if found is None or found[0].user_id != principal.user.id or not found[0].usable(now):
             raise NotFound("no such session")
-        await self._repo.revoke_session(session_id, now)
+        await self._store.accounts.revoke_session(session_id, now)
         log.info("session revoked by user %s", principal.user.id)
 
     # Profile and passwords
@@ -321,14 +322,16 @@ class Accounts:
                 raise Forbidden("current_password: wrong password")
             new_hash = await self._hasher.hash(password)
         now = self._clock()
-        async with self._repo.transaction() as tx:
+        async with self._store.transaction() as tx:
             if not isinstance(display_name, EllipsisType):
-                await tx.set_display_name(user.id, display_name, now)
+                await tx.accounts.set_display_name(user.id, display_name, now)
             if new_hash is not None:
-                await tx.set_password_hash(user.id, new_hash, now)
-                await tx.revoke_user_sessions(user.id, now, except_session=principal.session_id)
-                await tx.use_reset_tokens_of(user.id, now)
-            updated = await tx.user(user.id)
+                await tx.accounts.set_password_hash(user.id, new_hash, now)
+                await tx.accounts.revoke_user_sessions(
+                    user.id, now, except_session=principal.session_id
+                )
+                await tx.accounts.use_reset_tokens_of(user.id, now)
+            updated = await tx.accounts.user(user.id)
         assert updated is not None
         if new_hash is not None:
             log.info("password changed: user %s; other sessions revoked", user.id)
@@ -342,7 +345,7 @@ class Accounts:
         if parts is None:
             raise invalid
         token_id, presented = parts
-        row = await self._repo.reset_token(token_id)
+        row = await self._store.accounts.reset_token(token_id)
         now = self._clock()
         if (
             row is None
@@ -351,18 +354,18 @@ class Accounts:
             or row.expires_at <= now
         ):
             raise invalid
-        user = await self._repo.user(row.user_id)
+        user = await self._store.accounts.user(row.user_id)
         if user is None or user.disabled:
             raise invalid
         policy.check_password(password, context=(user.username, user.email))
         new_hash = await self._hasher.hash(password)
         used = False
-        async with self._repo.transaction() as tx:
-            used = await tx.use_reset_token(token_id, now)
+        async with self._store.transaction() as tx:
+            used = await tx.accounts.use_reset_token(token_id, now)
             if used:
-                await tx.set_password_hash(user.id, new_hash, now)
-                await tx.revoke_user_sessions(user.id, now)
-                await tx.use_reset_tokens_of(user.id, now)
+                await tx.accounts.set_password_hash(user.id, new_hash, now)
+                await tx.accounts.revoke_user_sessions(user.id, now)
+                await tx.accounts.use_reset_tokens_of(user.id, now)
         if not used:
             raise invalid
         log.info("password reset: user %s; every session revoked", user.id)
@@ -370,7 +373,7 @@ class Accounts:
     # Administration
 
     async def list_users(self, after: tuple[float, str] | None, limit: int) -> list[UserRow]:
-        return await self._repo.list_users(after, limit)
+        return await self._store.accounts.list_users(after, limit)
 
     async def administer(
         self,
@@ -386,15 +389,15 @@ class Accounts:
         if target.id == admin.user.id and ((role is not None and role != Role.ADMIN) or disabled):
             raise Conflict("an admin cannot demote or disable their own account")
         now = self._clock()
-        async with self._repo.transaction() as tx:
+        async with self._store.transaction() as tx:
             if role is not None:
-                await tx.set_role(user_id, role.value, now)
+                await tx.accounts.set_role(user_id, role.value, now)
             if disabled is not None:
-                await tx.set_disabled(user_id, disabled, now)
+                await tx.accounts.set_disabled(user_id, disabled, now)
                 if disabled:
-                    await tx.revoke_user_sessions(user_id, now)
-                    await tx.use_reset_tokens_of(user_id, now)
-            updated = await tx.user(user_id)
+                    await tx.accounts.revoke_user_sessions(user_id, now)
+                    await tx.accounts.use_reset_tokens_of(user_id, now)
+            updated = await tx.accounts.user(user_id)
         assert updated is not None
         log.info(
             "user %s changed by admin %s: role %s, disabled %s",
@@ -407,5 +410,5 @@ class Accounts:
 
     async def purge_expired(self) -> int:
         """Delete expired and revoked sessions, old refresh tokens and spent reset tokens."""
-        async with self._repo.transaction() as tx:
-            return await tx.purge(self._clock())
+        async with self._store.transaction() as tx:
+            return await tx.accounts.purge(self._clock())

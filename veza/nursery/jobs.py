@@ -7,19 +7,29 @@ import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import IntEnum
 
 import trio
 
-from veza.store.database import DatabaseError, Executor
-from veza.store.jobs import Job, JobQueue
+from veza.store import Store, Transaction
+from veza.store.database import DatabaseError
+from veza.store.jobs import Job
 
 log = logging.getLogger(__name__)
 
 # Recording an outcome is shielded from cancellation, so it gets a deadline of its own.
 SETTLE_TIMEOUT_S = 15.0
 
-Commit = Callable[[Executor], Awaitable[None]]
+Commit = Callable[[Transaction], Awaitable[None]]
+
+
+class Priority(IntEnum):
+    """Claim order: a person waiting on an upload goes before background work (folder scans,
+    re-transcodes after a ladder change); within a priority, oldest first."""
+
+    INTERACTIVE = 0
+    BACKGROUND = 10
 
 
 class JobFailed(Exception):
@@ -36,12 +46,13 @@ class _LostJob(Exception):
 
 @dataclass
 class JobProgress:
-    """Progress reports from a running job, written to the store at a bounded rate."""
+    """Progress reports from a running job, written to the store at a bounded rate; each one
+    written is also handed to `recorded` (its kind's hook), at the same rate."""
 
-    queue: JobQueue
+    store: Store
     job: Job
     worker: str
-    listeners: list[Callable[[Job, float], Awaitable[None]]] = field(default_factory=list)
+    recorded: Callable[[Job, float], object]
     min_interval_s: float = 0.5
     _last_time: float = -math.inf
 
@@ -50,9 +61,8 @@ class JobProgress:
         if now - self._last_time < self.min_interval_s and fraction < 1.0:
             return
         self._last_time = now
-        await self.queue.set_progress(self.job, self.worker, fraction)
-        for listener in self.listeners:
-            await listener(self.job, fraction)
+        await self.store.jobs.set_progress(self.job, self.worker, fraction)
+        self.recorded(self.job, fraction)
 
 
 @dataclass(frozen=True)
@@ -61,11 +71,13 @@ class JobKind:
 
     `run` returns the write that records its result; the worker makes it in the same
     transaction that marks the job done, so a crash can never leave one without the other.
-    `failed` is likewise called inside the transaction that marks the job failed."""
+    `failed` is likewise called inside the transaction that marks the job failed. Either may
+    register work to follow the commit with `tx.on_commit` (publishing an event)."""
 
     name: str
     run: Callable[[Job, JobProgress], Awaitable[Commit]]
-    failed: Callable[[Job, str, Executor], Awaitable[None]]
+    failed: Callable[[Job, str, Transaction], Awaitable[None]]
+    progressed: Callable[[Job, float], object] = lambda job, fraction: None
 
 
 @dataclass
@@ -75,10 +87,18 @@ class _Attempt:
     lease_lost: bool = False
 
 
+class _Running:
+    """A job running in this process: how to stop it, and an event set once it has stopped."""
+
+    def __init__(self, scope: trio.CancelScope) -> None:
+        self.scope = scope
+        self.stopped = trio.Event()
+
+
 class Workers:
     def __init__(
         self,
-        queue: JobQueue,
+        store: Store,
         kinds: list[JobKind],
         *,
         count: int,
@@ -87,7 +107,7 @@ class Workers:
         poll_s: float = 1.0,
         lease_s: float = 60.0,
     ) -> None:
-        self.queue = queue
+        self.store = store
         self.kinds = {kind.name: kind for kind in kinds}
         self.count = count
         self.instance = instance
@@ -96,15 +116,17 @@ class Workers:
         self.recover_all_running = recover_all_running
         self.poll_s = poll_s
         self.lease_s = lease_s
-        self.progress_listeners: list[Callable[[Job, float], Awaitable[None]]] = []
         self._work_arrived = trio.Event()
-        self._running: dict[str, trio.CancelScope] = {}  # by subject
+        self._running: dict[str, _Running] = {}  # by subject
 
-    def cancel(self, subject_id: str) -> None:
-        """Stop this process's job on `subject_id`, if one runs (its subject is going away)."""
-        scope = self._running.get(subject_id)
-        if scope is not None:
-            scope.cancel()
+    async def cancel(self, subject_id: str) -> None:
+        """Stop this process's job on `subject_id`, if one runs (its subject is going away), and
+        return once it has stopped: its `finally` blocks have run and its outcome is recorded,
+        so nothing it owned still writes."""
+        running = self._running.get(subject_id)
+        if running is not None:
+            running.scope.cancel()
+            await running.stopped.wait()
 
     def wake(self) -> None:
         """Tell idle workers that a job was queued by this process (others poll)."""
@@ -124,11 +146,11 @@ class Workers:
         """Jobs whose worker died go back to the queue, or fail once their attempts are spent:
         a crash counts as an attempt, so a file that kills the process every time cannot
         crash-loop it forever."""
-        for orphan in await self.queue.orphans(expired_only=expired_only):
+        for orphan in await self.store.jobs.orphans(expired_only=expired_only):
             if orphan.attempts >= orphan.max_attempts:
                 with contextlib.suppress(_LostJob):  # another process recovered it first
                     await self._fail(orphan, orphan.worker, "interrupted too many times")
-            elif await self.queue.requeue(
+            elif await self.store.jobs.requeue(
                 orphan, orphan.worker, "interrupted; re-queued", refund_attempt=False
             ):
                 log.warning("job %s (%s) was interrupted; re-queued", orphan.id, orphan.kind)
@@ -144,7 +166,8 @@ class Workers:
     async def _work(self, worker: str) -> None:
         while True:
             try:
-                job = await self.queue.claim(worker, self.lease_s)
+                async with self.store.transaction() as tx:
+                    job = await tx.jobs.claim(worker, self.lease_s)
             except DatabaseError as error:
                 # The database being unusable for a while must not take the server down;
                 # /status reports it, and the worker tries again.
@@ -163,7 +186,7 @@ class Workers:
         while True:
             await trio.sleep(self.lease_s / 3)
             try:
-                held = await self.queue.extend_lease(job, worker, self.lease_s)
+                held = await self.store.jobs.extend_lease(job, worker, self.lease_s)
             except DatabaseError as error:
                 log.warning("job %s: cannot extend its lease: %s", job.id, error)
                 continue
@@ -179,26 +202,29 @@ class Workers:
             attempt.error = JobFailed(f"unknown job kind {job.kind!r}")
         else:
             log.info("job %s (%s) started, attempt %d", job.id, job.kind, job.attempts)
+        running = _Running(trio.CancelScope())
+        self._running[job.subject_id] = running
         try:
-            if kind is not None:
-                await self._attempt(kind, job, worker, attempt)
+            with running.scope:
+                if kind is not None:
+                    await self._attempt(kind, job, worker, attempt)
         finally:
-            with trio.CancelScope(shield=True):
-                await self._settle(job, worker, attempt)
-
-    async def _attempt(self, kind: JobKind, job: Job, worker: str, attempt: _Attempt) -> None:
-        progress = JobProgress(self.queue, job, worker, listeners=self.progress_listeners)
-        async with trio.open_nursery() as nursery:
-            self._running[job.subject_id] = nursery.cancel_scope
             try:
-                nursery.start_soon(self._keep_lease, job, worker, attempt, nursery.cancel_scope)
-                try:
-                    attempt.commit = await kind.run(job, progress)
-                except Exception as raised:
-                    attempt.error = raised
-                nursery.cancel_scope.cancel()
+                with trio.CancelScope(shield=True):
+                    await self._settle(job, worker, attempt)
             finally:
                 del self._running[job.subject_id]
+                running.stopped.set()
+
+    async def _attempt(self, kind: JobKind, job: Job, worker: str, attempt: _Attempt) -> None:
+        progress = JobProgress(self.store, job, worker, kind.progressed)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._keep_lease, job, worker, attempt, nursery.cancel_scope)
+            try:
+                attempt.commit = await kind.run(job, progress)
+            except Exception as raised:
+                attempt.error = raised
+            nursery.cancel_scope.cancel()
 
     async def _settle(self, job: Job, worker: str, attempt: _Attempt) -> None:
         """Record how the attempt ended. A database that cannot take the record leaves the job
@@ -211,7 +237,7 @@ class Workers:
                     await self._finish(job, worker, attempt.commit)
                 elif attempt.error is not None:
                     await self._failed_attempt(job, worker, attempt.error)
-                elif await self.queue.requeue(job, worker, None, refund_attempt=True):
+                elif await self.store.jobs.requeue(job, worker, None, refund_attempt=True):
                     log.info("job %s (%s) interrupted; re-queued", job.id, job.kind)
             except DatabaseError as error:
                 log.error("job %s (%s): cannot record its outcome: %s", job.id, job.kind, error)
@@ -221,8 +247,8 @@ class Workers:
             log.error("job %s (%s): recording its outcome timed out", job.id, job.kind)
 
     async def _finish(self, job: Job, worker: str, commit: Commit) -> None:
-        async with self.queue.database.transaction() as tx:
-            if not await self.queue.finish(job, worker, tx):
+        async with self.store.transaction() as tx:
+            if not await tx.jobs.finish(job, worker):
                 raise _LostJob
             await commit(tx)
         log.info("job %s (%s) done", job.id, job.kind)
@@ -234,14 +260,14 @@ class Workers:
         log.error("job %s (%s) crashed", job.id, job.kind, exc_info=error)
         reason = f"internal error: {type(error).__name__}"
         if job.attempts < job.max_attempts:
-            await self.queue.requeue(job, worker, reason, refund_attempt=False)
+            await self.store.jobs.requeue(job, worker, reason, refund_attempt=False)
         else:
             await self._fail(job, worker, reason)
 
     async def _fail(self, job: Job, worker: str | None, reason: str) -> None:
         kind = self.kinds.get(job.kind)
-        async with self.queue.database.transaction() as tx:
-            if not await self.queue.fail(job, worker, reason, tx):
+        async with self.store.transaction() as tx:
+            if not await tx.jobs.fail(job, worker, reason):
                 raise _LostJob
             if kind is not None:
                 await kind.failed(job, reason, tx)

@@ -2,27 +2,63 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from veza.config import Settings
 from veza.errors import Unavailable
 from veza.store.accounts import AccountsRepository
-from veza.store.database import Database, DatabaseError
+from veza.store.database import Database, DatabaseError, Executor
 from veza.store.jobs import JobQueue
 from veza.store.migrations import migrate
 from veza.store.sqlite import open_sqlite
 from veza.store.tracks import TrackRepository
 
 
-class Store:
-    """The one entry point to persistence; repositories hang off it as attributes."""
+class Repositories:
+    """One repository per noun, every one bound to the same executor."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.accounts = AccountsRepository(executor)
+        self.jobs = JobQueue(executor)
+        self.tracks = TrackRepository(executor)
+
+
+class Transaction(Repositories):
+    """The repositories inside one transaction: every statement commits together, or none do.
+    Work that must follow the commit (publishing an event) is registered with `on_commit` and
+    runs only once the commit succeeded."""
+
+    def __init__(self, executor: Executor) -> None:
+        super().__init__(executor)
+        self.executor = executor
+        self._on_commit: list[Callable[[], object]] = []
+
+    def on_commit(self, callback: Callable[[], object]) -> None:
+        self._on_commit.append(callback)
+
+
+class Store(Repositories):
+    """The one entry point to persistence. Its repositories run each statement on its own;
+    `transaction()` hands out the same repositories bound to one transaction. That is the one
+    transaction idiom: every multi-statement change, of one noun or several, is written as
+
+        async with store.transaction() as tx:
+            await tx.tracks.create(new)
+            await tx.jobs.enqueue(...)
+    """
 
     def __init__(self, database: Database) -> None:
+        super().__init__(database)
         self.database = database
-        self.accounts = AccountsRepository(database, database)
-        self.jobs = JobQueue(database)
-        self.tracks = TrackRepository(database)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self.database.transaction() as executor:
+            tx = Transaction(executor)
+            yield tx
+        for callback in tx._on_commit:
+            callback()
 
     async def check(self) -> None:
         """Raise Unavailable naming the part that failed, for readiness probes."""
@@ -76,4 +112,13 @@ async def open_store(settings: Settings, *, apply_migrations: bool = True) -> As
         yield Store(database)
 
 
-__all__ = ["Database", "DatabaseError", "Store", "database_runtime", "open_database", "open_store"]
+__all__ = [
+    "Database",
+    "DatabaseError",
+    "Repositories",
+    "Store",
+    "Transaction",
+    "database_runtime",
+    "open_database",
+    "open_store",
+]

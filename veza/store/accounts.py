@@ -5,11 +5,9 @@ Portable SQL only; secrets are never stored, only their SHA-256 digests.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from veza.store.database import Database, Executor, Row
+from veza.store.database import Executor, Row
 
 SCHEMA = (
     """CREATE TABLE users (
@@ -151,19 +149,10 @@ def _prefixed(table: str, columns: str, prefix: str) -> str:
 
 
 class AccountsRepository:
-    """Queries over one executor: the database itself, or a transaction from `transaction()`."""
+    """Queries over one executor: the database itself, or a transaction (see Store)."""
 
-    def __init__(self, executor: Executor, database: Database | None = None) -> None:
+    def __init__(self, executor: Executor) -> None:
         self._db = executor
-        self._database = database
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AccountsRepository]:
-        """A repository whose statements all commit together, or none do."""
-        if self._database is None:
-            raise RuntimeError("already inside a transaction")
-        async with self._database.transaction() as tx:
-            yield AccountsRepository(tx)
 
     # Users
 

@@ -6,6 +6,10 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
+from veza.errors import DatabaseError, IntegrityError
+
+__all__ = ["Database", "DatabaseError", "Executor", "IntegrityError", "Params", "Row"]
+
 Row = dict[str, Any]
 Params = Sequence[Any]
 
@@ -35,11 +39,3 @@ class Database(Executor, Protocol):
     async def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""
         ...
-
-
-class DatabaseError(Exception):
-    """The database could not do what was asked (unreachable, corrupt, locked too long)."""
-
-
-class IntegrityError(DatabaseError):
-    """A uniqueness or foreign-key constraint refused the write."""

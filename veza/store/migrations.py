@@ -35,6 +35,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "accounts", accounts.SCHEMA),
     Migration(3, "jobs", jobs.SCHEMA),
     Migration(4, "tracks", tracks.SCHEMA),
+    Migration(5, "job priority", jobs.PRIORITY),
 )
 
 

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from veza.store.database import Database, Executor, Row
+from veza.store.database import Executor, Row
 
 SCHEMA = (
     """CREATE TABLE tracks (
@@ -81,12 +81,14 @@ def _contains(text: str) -> str:
 
 
 class TrackRepository:
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    """Queries over one executor: the database itself, or a transaction (see Store)."""
 
-    async def create(self, track: NewTrack, tx: Executor) -> None:
+    def __init__(self, executor: Executor) -> None:
+        self._db = executor
+
+    async def create(self, track: NewTrack) -> None:
         now = time.time()
-        await tx.execute(
+        await self._db.execute(
             """INSERT INTO tracks (id, owner_id, title, artist, album, original_name,
                    original_ext, original_bytes, status, created_at, updated_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -106,17 +108,17 @@ class TrackRepository:
         )
 
     async def get(self, track_id: str) -> Track | None:
-        row = await self.database.fetch_one("SELECT * FROM tracks WHERE id = ?", (track_id,))
+        row = await self._db.fetch_one("SELECT * FROM tracks WHERE id = ?", (track_id,))
         return None if row is None else Track.from_row(row)
 
     async def mark_processing(self, track_id: str) -> None:
-        await self.database.execute(
+        await self._db.execute(
             "UPDATE tracks SET status = ?, error = NULL, updated_at = ? WHERE id = ?",
             (PROCESSING, time.time(), track_id),
         )
 
-    async def mark_ready(self, track_id: str, measured: Measurements, tx: Executor) -> None:
-        await tx.execute(
+    async def mark_ready(self, track_id: str, measured: Measurements) -> None:
+        await self._db.execute(
             """UPDATE tracks SET status = ?, error = NULL, duration_s = ?, loudness_lufs = ?,
                    true_peak_dbtp = ?, gain_db = ?, renditions = ?, updated_at = ?
                WHERE id = ?""",
@@ -132,17 +134,17 @@ class TrackRepository:
             ),
         )
 
-    async def mark_failed(self, track_id: str, reason: str, tx: Executor) -> None:
-        await tx.execute(
+    async def mark_failed(self, track_id: str, reason: str) -> None:
+        await self._db.execute(
             "UPDATE tracks SET status = ?, error = ?, updated_at = ? WHERE id = ?",
             (FAILED, reason, time.time(), track_id),
         )
 
-    async def delete(self, track_id: str, tx: Executor) -> None:
-        await tx.execute("DELETE FROM tracks WHERE id = ?", (track_id,))
+    async def delete(self, track_id: str) -> None:
+        await self._db.execute("DELETE FROM tracks WHERE id = ?", (track_id,))
 
     async def ids(self) -> set[str]:
-        return {row["id"] for row in await self.database.fetch_all("SELECT id FROM tracks")}
+        return {row["id"] for row in await self._db.fetch_all("SELECT id FROM tracks")}
 
     async def list(
         self, query: str | None, after: tuple[float, str] | None, limit: int
@@ -161,7 +163,7 @@ class TrackRepository:
             conditions.append("(created_at < ? OR (created_at = ? AND id < ?))")
             params += [after[0], after[0], after[1]]
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        rows = await self.database.fetch_all(
+        rows = await self._db.fetch_all(
             f"SELECT * FROM tracks {where} ORDER BY created_at DESC, id DESC LIMIT ?",
             (*params, limit),
         )

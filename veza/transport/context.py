@@ -1,36 +1,39 @@
-"""The services a request handler may reach, attached to the Quart app by the composition root."""
+"""What a request handler may reach: the domain services, and the edge's own state (metrics,
+rate limits), attached to the Quart app by the composition root."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from quart import current_app
+from quart_trio import QuartTrio
 
-from veza.accounts import Accounts
-from veza.accounts.resets import PasswordResets
-from veza.config import Settings
-from veza.library import Library
-from veza.nursery.jobs import Workers
-from veza.store import Store
+from veza.services import Services
 from veza.transport.metrics import Metrics
 from veza.transport.ratelimit import AuthLimits
 
+_KEY = "veza"
+
 
 @dataclass
-class Services:
-    settings: Settings
-    store: Store
-    secret: str
-    accounts: Accounts
-    password_resets: PasswordResets
+class Edge:
+    services: Services
+    metrics: Metrics
     auth_limits: AuthLimits
-    library: Library
-    workers: Workers
-    metrics: Metrics = field(default_factory=Metrics)
-    started_at: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def for_services(cls, services: Services) -> Edge:
+        return cls(services, Metrics(), AuthLimits(services.settings))
+
+
+def install_edge(app: QuartTrio, edge: Edge) -> None:
+    app.extensions[_KEY] = edge
+
+
+def edge() -> Edge:
+    found: Edge = current_app.extensions[_KEY]
+    return found
 
 
 def services() -> Services:
-    found: Services = current_app.extensions["veza"]
-    return found
+    return edge().services

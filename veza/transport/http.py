@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from veza import errors
 from veza.config import Settings
 from veza.files import TMP_SUFFIX
-from veza.transport.context import services
+from veza.transport.context import edge
 
 log = logging.getLogger("veza.http")
 
@@ -52,7 +52,7 @@ async def _begin() -> None:
     supplied = request.headers.get("X-Request-ID", "")
     g.request_id = supplied if _SANE_REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
     g.started = time.perf_counter()
-    services().metrics.in_flight.inc()
+    edge().metrics.in_flight.inc()
 
 
 async def _remove_spooled(error: BaseException | None) -> None:
@@ -67,7 +67,7 @@ async def _finish(response: Response) -> Response:
         return response
     seconds = time.perf_counter() - started
     route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-    metrics = services().metrics
+    metrics = edge().metrics
     metrics.in_flight.dec()
     metrics.observe(request.method, route, response.status_code, seconds)
     log.info(

@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
@@ -76,3 +76,16 @@ def paginate(rows: Sequence[T], limit: int, key: Callable[[T], Key]) -> tuple[li
     if len(rows) <= limit or not items:
         return items, None
     return items, encode_cursor(key(items[-1]))
+
+
+async def page_of(
+    query: PageQuery,
+    shape: tuple[type, ...],
+    fetch: Callable[[Any, int], Awaitable[Sequence[T]]],
+    key: Callable[[T], Key],
+) -> tuple[list[T], str | None]:
+    """The one recipe for a list route: decode the cursor against the key's `shape`, fetch
+    `limit + 1` rows after it with `fetch(after, limit)`, and cut the page."""
+    after = decode_cursor(query.cursor, shape)
+    rows = await fetch(after, query.limit + 1)
+    return paginate(rows, query.limit, key)

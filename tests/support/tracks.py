@@ -1,0 +1,36 @@
+"""Tracks for tests: music-like audio files, and waiting for a track to settle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from tests.support import eventually
+from tests.support.server import RunningServer
+from veza.store.tracks import Track
+
+
+def write_music(path: Path, seconds: float, rate: int = 44100) -> Path:
+    """A few tones under a slow envelope plus a little noise: cheap to make, not trivial to code."""
+    t = np.arange(int(seconds * rate)) / rate
+    envelope = 0.6 + 0.4 * np.sin(2 * np.pi * 0.25 * t)
+    left = sum(0.15 * np.sin(2 * np.pi * f * t) for f in (220.0, 330.0, 440.0))
+    right = sum(0.15 * np.sin(2 * np.pi * f * t) for f in (247.0, 370.0, 494.0))
+    noise = np.random.default_rng(7).normal(0, 0.01, (t.size, 2))
+    audio = np.stack([left * envelope, right * envelope], axis=1) + noise
+    sf.write(path, audio.astype(np.float32), rate, subtype="PCM_16")
+    return path
+
+
+async def wait_for_track(server: RunningServer, track_id: str) -> Track:
+    found: list[Track] = []
+
+    async def settled() -> bool:
+        track = await server.services.tracks.get(track_id)
+        found[:] = [track]
+        return track.status != "processing"
+
+    await eventually(settled, limit_s=60)
+    return found[0]

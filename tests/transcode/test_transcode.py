@@ -1,0 +1,502 @@
+"""transcode() end to end: real files in tmp_path, real FFmpeg children, decoded and compared."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import m3u8
+import numpy as np
+import pytest
+import soundfile as sf
+import trio
+
+from tests.support import require_tool
+from tests.support.signals import aligned, fitted_gain, music
+from veza.audio import adts, id3, mp3
+from veza.audio.frames import FrameSplitter
+from veza.audio.ladder import DEFAULT_LADDER, Rendition
+from veza.audio.loudness import LoudnessMeter
+from veza.transcode import TranscodeError, TranscodeOptions, TranscodeResult, transcode
+
+RATE = 44100
+SAMPLES_PER_FRAME = {"mp3": 1152, "aac": 1024}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(path: Path, signal: np.ndarray, rate: int = RATE, **kwargs: object) -> Path:
+    sf.write(path, signal, rate, **kwargs)  # type: ignore[arg-type]
+    return path
+
+
+def decode(path: Path, *extra: str) -> np.ndarray:
+    """Decode anything FFmpeg opens (a playlist included) to float32 stereo at 44.1 kHz."""
+    ffmpeg = require_tool("ffmpeg")
+    done = subprocess.run(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-nostdin",
+            *extra,
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-f",
+            "f32le",
+            "-ac",
+            "2",
+            "-ar",
+            str(RATE),
+            "pipe:1",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    return np.frombuffer(done.stdout, dtype="<f4").reshape(-1, 2)
+
+
+async def run(
+    source: Path, out: Path, *, ladder: Sequence[Rendition] = DEFAULT_LADDER, **options: object
+) -> TranscodeResult:
+    return await transcode(
+        source,
+        out,
+        ladder=ladder,
+        options=TranscodeOptions(**options),  # type: ignore[arg-type]
+        limiter=trio.CapacityLimiter(2),
+    )
+
+
+def segment_files(out: Path, rendition: str) -> list[Path]:
+    files = [p for p in (out / rendition).iterdir() if p.suffix in (".mp3", ".aac")]
+    return sorted(files, key=lambda p: int(p.stem))
+
+
+def payload(segment: bytes) -> bytes:
+    """A segment without its ID3 tag: the coded frames."""
+    size = id3.tag_length(segment)
+    assert size is not None, "every segment starts with an ID3 tag"
+    return segment[size:]
+
+
+def check_rendition(
+    out: Path, result: TranscodeResult, name: str, source: np.ndarray, *, min_snr: float
+) -> np.ndarray:
+    """Playlist, segments and decoded audio of one rendition; returns the decoded audio."""
+    info = next(r for r in result.renditions if r.name == name)
+    per_frame = SAMPLES_PER_FRAME[info.codec]
+    playlist = m3u8.load(str(out / name / "index.m3u8"))
+    assert playlist.playlist_type == "vod" and playlist.is_endlist
+    assert playlist.target_duration == 6 and playlist.is_independent_segments
+    files = segment_files(out, name)
+    assert [s.uri for s in playlist.segments] == [p.name for p in files]
+    assert len(files) == info.segment_count
+    parse = mp3.parse_header if info.codec == "mp3" else adts.parse_header
+    position = 0
+    for segment, path in zip(playlist.segments, files, strict=True):
+        data = path.read_bytes()
+        # the PRIV timestamp is the running sample count on the 90 kHz clock
+        assert id3.read_priv_timestamp(data) == round(position * 90000 / RATE)
+        splitter = FrameSplitter(parse)
+        frames = splitter.feed(payload(data)) + splitter.finish()
+        assert splitter.skipped_bytes == 0, "a segment holds whole frames only"
+        samples = len(frames) * per_frame
+        assert segment.duration == samples / RATE  # exact EXTINF
+        assert segment.duration <= 6.5
+        position += samples
+    assert position == info.samples
+
+    decoded = decode(out / name / "index.m3u8")
+    # the duration: all the source, after the priming, within one frame
+    extra = len(decoded) - info.priming_samples - len(source)
+    assert 0 <= extra < per_frame, (name, extra)
+    assert extra == info.padding_samples
+    # the signal: aligned at the declared priming, close to the source
+    lag, quality = aligned(source, decoded)
+    assert lag == info.priming_samples
+    assert quality > min_snr, (name, quality)
+    # no gap at the joins: the playlist decodes exactly like the uncut stream
+    whole = out / f"{name}.whole.{info.extension}"
+    whole.write_bytes(b"".join(payload(p.read_bytes()) for p in files))
+    assert np.array_equal(decode(whole), decoded)
+    whole.unlink()
+    # and no click there: the error near a join is like the error anywhere else
+    error = decoded[lag : lag + len(source), 0] - source[:, 0] * fitted_gain(source, decoded[lag:])
+    windows = np.sqrt(np.mean(error[: len(error) // 1024 * 1024].reshape(-1, 1024) ** 2, axis=1))
+    typical = float(np.median(windows))
+    joins = np.cumsum(info.segment_samples)[:-1] - lag
+    for join in joins:
+        window = int(join) // 1024
+        assert windows[max(0, window - 1) : window + 2].max() < 4 * typical + 1e-4, (name, join)
+    return decoded
+
+
+async def test_default_ladder_end_to_end(tmp_path: Path) -> None:
+    require_tool("ffmpeg")
+    signal = music(14.0)
+    source = write(tmp_path / "in.flac", signal, subtype="PCM_24")
+    out = tmp_path / "out"
+    progress: list[float] = []
+
+    async def on_progress(value: float) -> None:
+        progress.append(value)
+
+    result = await transcode(source, out, limiter=trio.CapacityLimiter(2), on_progress=on_progress)
+    assert result.frames == len(signal) and result.duration_s == pytest.approx(14.0)
+    assert result.decoder == "soundfile" and result.notices == ()
+    assert [r.name for r in result.renditions] == ["mp3_320", "mp3_128", "aac_128"]
+    assert progress == sorted(progress) and progress[-1] == 1.0 and len(progress) > 5
+
+    gain = 10 ** (result.loudness.gain_db / 20)
+    for name, min_snr in (("mp3_320", 30.0), ("mp3_128", 22.0), ("aac_128", 22.0)):
+        decoded = check_rendition(out, result, name, signal * np.float32(gain), min_snr=min_snr)
+        if name == "mp3_320":
+            meter = LoudnessMeter(RATE)
+            meter.feed(decoded)
+            assert meter.integrated() == pytest.approx(-14.0, abs=0.3)  # the target, reached
+
+    loudness = result.loudness
+    assert loudness.integrated_lufs is not None and loudness.true_peak_dbtp is not None
+    assert loudness.gain_db == pytest.approx(-14.0 - loudness.integrated_lufs)
+    assert loudness.true_peak_dbtp + loudness.gain_db <= -1.0
+
+    master = m3u8.load(str(out / "master.m3u8"))
+    variants = {p.uri: p.stream_info for p in master.playlists}
+    assert set(variants) == {f"{r}/index.m3u8" for r in ("mp3_320", "mp3_128", "aac_128")}
+    for r in result.renditions:
+        info = variants[f"{r.name}/index.m3u8"]
+        assert info.codecs == r.hls_codec
+        assert info.bandwidth == r.peak_bandwidth >= info.average_bandwidth == r.average_bandwidth
+        assert abs(info.average_bandwidth - 1000 * r.bitrate_kbps) < 0.06 * 1000 * r.bitrate_kbps
+    # FFmpeg's HLS demuxer plays the master playlist from the folder
+    assert len(decode(out / "master.m3u8")) == result.renditions[0].samples
+
+    waveform = (out / "waveform.json").read_text()
+    assert '"peaks":[[' in waveform and '"seconds":[[' in waveform
+    assert not list(out.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("name", "seconds", "rate", "channels", "kwargs"),
+    [
+        ("mono-u8.wav", 1.5, 22050, 1, {"subtype": "PCM_U8"}),
+        ("stereo-24.flac", 2.0, 48000, 2, {"subtype": "PCM_24"}),
+        ("surround-float.wav", 1.5, 96000, 6, {"subtype": "FLOAT"}),
+        ("short.wav", 0.5, 44100, 2, {"subtype": "PCM_16"}),
+        ("stereo.aiff", 1.0, 44100, 2, {"subtype": "PCM_16"}),
+        ("vorbis.ogg", 2.0, 48000, 2, {"subtype": "VORBIS"}),
+        ("lame.mp3", 2.0, 44100, 2, {"format": "MP3"}),
+    ],
+)
+async def test_sources_of_every_shape(
+    tmp_path: Path, name: str, seconds: float, rate: int, channels: int, kwargs: dict[str, object]
+) -> None:
+    require_tool("ffmpeg")
+    source = write(tmp_path / name, music(seconds, rate, channels=channels) * 0.8, rate, **kwargs)
+    out = tmp_path / "out"
+    result = await run(source, out)
+    assert result.source_sample_rate == rate and result.source_channels == channels
+    assert result.decoder == "soundfile"
+    if not name.endswith(".mp3"):  # libsndfile's MP3 reader adds the encoder's delay
+        assert abs(result.frames - round(seconds * RATE)) <= 2
+    for rendition in result.renditions:
+        decoded = decode(out / rendition.name / "index.m3u8")
+        extra = len(decoded) - rendition.priming_samples - result.frames
+        assert 0 <= extra < SAMPLES_PER_FRAME[rendition.codec]
+        assert np.max(np.abs(decoded)) > 0.05
+
+
+async def test_what_libsndfile_cannot_read_is_decoded_by_ffmpeg(tmp_path: Path) -> None:
+    ffmpeg = require_tool("ffmpeg")
+    signal = music(3.0, 48000)
+    wav = write(tmp_path / "in.wav", signal, 48000)
+    m4a = tmp_path / "in.m4a"
+    await trio.run_process(
+        [ffmpeg, "-v", "error", "-i", str(wav), "-c:a", "aac", "-b:a", "192k", str(m4a)]
+    )
+    result = await run(m4a, tmp_path / "out")
+    assert result.decoder == "ffmpeg" and result.source_sample_rate == 48000
+    assert result.duration_s == pytest.approx(3.0, abs=0.03)
+    decoded = decode(tmp_path / "out" / "mp3_320" / "index.m3u8")
+    _, quality = aligned(music(3.0, RATE), decoded, max_lag=4096)
+    assert quality > 15  # AAC then MP3: two lossy generations
+
+    with pytest.raises(TranscodeError, match="FFmpeg is not available"):
+        await run(m4a, tmp_path / "out2", ffmpeg=None)
+
+
+async def test_without_ffmpeg_mp3_uses_libsndfile_and_aac_is_skipped(tmp_path: Path) -> None:
+    require_tool("ffmpeg")  # to check the output; the transcode itself does not use it
+    signal = music(7.0)
+    source = write(tmp_path / "in.wav", signal)
+    out = tmp_path / "out"
+    result = await run(source, out, ffmpeg=None)
+    assert [r.name for r in result.renditions] == ["mp3_320", "mp3_128"]
+    assert len(result.notices) == 1 and "aac_128" in result.notices[0]
+    assert not (out / "aac_128").exists()
+    gain = np.float32(10 ** (result.loudness.gain_db / 20))
+    check_rendition(out, result, "mp3_320", signal * gain, min_snr=30.0)
+    check_rendition(out, result, "mp3_128", signal * gain, min_snr=22.0)
+    master = m3u8.load(str(out / "master.m3u8"))
+    assert len(master.playlists) == 2
+
+
+async def test_gain_can_be_measured_without_being_applied(tmp_path: Path) -> None:
+    require_tool("ffmpeg")
+    signal = music(3.0) * np.float32(0.25)
+    source = write(tmp_path / "in.wav", signal, subtype="FLOAT")
+    result = await run(source, tmp_path / "out", ladder=[DEFAULT_LADDER[0]], apply_gain=False)
+    assert result.loudness.gain_db == 0.0
+    assert result.loudness.suggested_gain_db > 3.0  # a quiet track would have been raised
+    decoded = decode(tmp_path / "out" / "mp3_320" / "index.m3u8")
+    lag = result.renditions[0].priming_samples
+    assert fitted_gain(signal, decoded[lag:]) == pytest.approx(1.0, abs=0.02)
+
+
+async def test_digital_silence_is_encoded_without_gain(tmp_path: Path) -> None:
+    require_tool("ffmpeg")
+    source = write(tmp_path / "silence.wav", np.zeros((2 * RATE, 2), np.float32))
+    result = await run(source, tmp_path / "out", ladder=[DEFAULT_LADDER[2]])
+    assert result.loudness.integrated_lufs is None and result.loudness.true_peak_dbtp is None
+    assert result.loudness.gain_db == 0.0
+    decoded = decode(tmp_path / "out" / "aac_128" / "index.m3u8")
+    assert len(decoded) == result.renditions[0].samples and np.max(np.abs(decoded)) < 1e-4
+
+
+def _flac(tmp_path: Path) -> bytes:
+    return write(tmp_path / "good.flac", music(3.0), subtype="PCM_16").read_bytes()
+
+
+def _wav(tmp_path: Path) -> bytes:
+    return write(tmp_path / "good.wav", music(2.0), subtype="PCM_16").read_bytes()
+
+
+def _damaged(data: bytes, size: int = 3000) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + np.random.default_rng(5).bytes(size) + data[middle + size :]
+
+
+def _m4a(tmp_path: Path) -> bytes:
+    wav = write(tmp_path / "for-m4a.wav", music(3.0))
+    m4a = tmp_path / "good.m4a"
+    subprocess.run(
+        [require_tool("ffmpeg"), "-v", "error", "-i", str(wav), "-c:a", "aac", str(m4a)], check=True
+    )
+    return m4a.read_bytes()
+
+
+BAD_INPUTS = {
+    "corrupt.flac": (lambda tmp: _damaged(_flac(tmp)), "damaged or truncated"),
+    "corrupt.m4a": (lambda tmp: _damaged(_m4a(tmp)), "could not decode the source"),
+    "empty.wav": (lambda tmp: b"", "empty"),
+    "notes.mp3": (lambda tmp: b"this is not audio at all\n" * 200, "not a readable audio file"),
+    "random.flac": (lambda tmp: np.random.default_rng(1).bytes(50_000), "not a readable audio"),
+    "truncated.wav": (lambda tmp: _wav(tmp)[: 44 + 40_000], "truncated"),
+    "truncated.flac": (lambda tmp: _flac(tmp)[: len(_flac(tmp)) // 2], "damaged or truncated"),
+    "huge-fmt.wav": (
+        lambda tmp: (
+            b"RIFF"
+            + (0xFFFFFFF0).to_bytes(4, "little")
+            + b"WAVEfmt "
+            + (0xFFFFFF00).to_bytes(4, "little")
+            + b"\x01\x00" * 20
+        ),
+        "not a readable",
+    ),
+    # an HLS playlist posing as a song must not make FFmpeg read other local files
+    "playlist.mp3": (
+        lambda tmp: (
+            f"#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\n"
+            f"file:{_wav(tmp) and tmp / 'good.wav'}\n#EXT-X-ENDLIST\n".encode()
+        ),
+        "Format not on whitelist",
+    ),
+    "huge-id3.mp3": (
+        lambda tmp: b"ID3\x04\x00\x00\x7f\x7f\x7f\x7f" + b"\x00" * 5000,
+        "not a readable audio file",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+async def test_bad_inputs_fail_with_a_reason(tmp_path: Path, name: str) -> None:
+    require_tool("ffmpeg")
+    make, reason = BAD_INPUTS[name]
+    source = tmp_path / name
+    source.write_bytes(make(tmp_path))
+    with pytest.raises(TranscodeError, match=reason) as caught:
+        await run(source, tmp_path / "out")
+    assert len(caught.value.reason) > 10
+    assert not list((tmp_path / "out").rglob("*.tmp")) if (tmp_path / "out").exists() else True
+
+
+async def test_a_data_chunk_longer_than_the_file_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
+    # What recorders that stream WAV leave behind (size 0xFFFFFFFF): libsndfile, like players,
+    # reads the samples that are there.
+    require_tool("ffmpeg")
+    wav = _wav(tmp_path)
+    source = tmp_path / "streamed.wav"
+    source.write_bytes(wav[:40] + (0xFFFFFFF0).to_bytes(4, "little") + wav[44 : 44 + 4 * RATE])
+    result = await run(source, tmp_path / "out", ladder=[DEFAULT_LADDER[1]])
+    assert result.frames == RATE
+
+
+def _fake_ffmpeg(tmp_path: Path, body: str) -> str:
+    script = tmp_path / "ffmpeg"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("echo \"Unknown encoder 'libmp3lame'\" >&2; exit 1", "Unknown encoder 'libmp3lame'"),
+        (
+            "head -c 300000 >/dev/null; echo 'Conversion failed!' >&2; exit 3",
+            r"exit status 3\): Conversion failed!",
+        ),
+    ],
+)
+async def test_a_failing_encoder_child_is_an_error_with_its_stderr(
+    tmp_path: Path, body: str, expected: str
+) -> None:
+    # A stand-in for a broken FFmpeg install (an external program, not our code).
+    source = write(tmp_path / "in.wav", music(5.0))
+    ffmpeg = _fake_ffmpeg(tmp_path, body)
+    with pytest.raises(TranscodeError, match=expected):
+        await run(source, tmp_path / "out", ffmpeg=ffmpeg)
+    assert _children() == []
+
+
+def _children() -> list[str]:
+    """Live (not yet reaped or still running) child processes of this test process."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rfind(")") + 2 :].split()
+        if int(fields[1]) == os.getpid():
+            found.append(raw[raw.find("(") + 1 : raw.rfind(")")])
+    return found
+
+
+@pytest.mark.parametrize("cancel_at", [0.02, 0.4, 0.7])
+async def test_cancelling_leaves_only_complete_files_and_no_children(
+    tmp_path: Path, cancel_at: float
+) -> None:
+    require_tool("ffmpeg")
+    source = write(tmp_path / "in.flac", music(40.0))
+    out = tmp_path / "out"
+    seen_event_playlist = False
+
+    async def on_progress(value: float) -> None:
+        nonlocal seen_event_playlist
+        index = out / "mp3_128" / "index.m3u8"
+        if await trio.Path(index).exists():
+            playlist = m3u8.loads(await trio.Path(index).read_text())
+            if value < 1.0:
+                assert playlist.playlist_type == "event" and not playlist.is_endlist
+                seen_event_playlist = seen_event_playlist or bool(playlist.segments)
+            for segment in playlist.segments:  # everything listed is there, whole
+                assert await trio.Path(out / "mp3_128" / segment.uri).exists()
+        # past `cancel_at`, and (but for the earliest case) once segments are visible
+        if value >= cancel_at and (seen_event_playlist or cancel_at < 0.1 or value >= 1.0):
+            scope.cancel()
+
+    with trio.CancelScope() as scope:
+        await transcode(source, out, limiter=trio.CapacityLimiter(2), on_progress=on_progress)
+    assert scope.cancelled_caught
+    assert _children() == []
+    assert not list(out.rglob("*.tmp"))
+    if cancel_at >= 0.4:
+        assert seen_event_playlist  # the first segments were playable while encoding went on
+    for rendition in DEFAULT_LADDER:
+        if not (out / rendition.name).exists():
+            continue
+        parse = mp3.parse_header if rendition.codec == "mp3" else adts.parse_header
+        for path in segment_files(out, rendition.name):
+            splitter = FrameSplitter(parse)
+            frames = splitter.feed(payload(path.read_bytes())) + splitter.finish()
+            assert frames and splitter.skipped_bytes == 0, path
+
+
+@pytest.mark.slow
+async def test_a_long_track_keeps_time(tmp_path: Path) -> None:
+    require_tool("ffmpeg")
+    minutes = 3
+    signal = music(60.0 * minutes, 22050, channels=1)
+    source = write(tmp_path / "long.flac", signal, 22050, subtype="PCM_16")
+    result = await run(source, tmp_path / "out", ladder=[Rendition("mp3_64", "mp3", 64)])
+    assert result.frames == 60 * minutes * RATE
+    rendition = result.renditions[0]
+    assert rendition.segment_count == -(-rendition.samples // (230 * 1152))
+    files = segment_files(tmp_path / "out", "mp3_64")
+    stamps = [id3.read_priv_timestamp(p.read_bytes()[:100]) for p in files]
+    assert stamps == [round(i * 230 * 1152 * 90000 / RATE) for i in range(len(files))]
+    decoded = decode(tmp_path / "out" / "master.m3u8")
+    assert 0 <= len(decoded) - rendition.priming_samples - result.frames < 1152
+
+
+def test_command_line(tmp_path: Path) -> None:
+    require_tool("ffmpeg")
+    source = write(tmp_path / "in.wav", music(4.0))
+    out = tmp_path / "out"
+    code = (
+        "import sys; from pathlib import Path; from veza.transcode import "
+        "run_transcode_command as run; sys.exit(run(Path(sys.argv[1]), Path(sys.argv[2])))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(source), str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "100.0%" in done.stderr
+    assert "mp3_320" in done.stdout and "LUFS" in done.stdout
+    assert abs(len(decode(out / "master.m3u8")) - 4 * RATE) < 2 * 1152
+
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"nope")
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(bad), str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "error: not a readable audio file" in done.stderr
+
+
+async def test_an_unwritable_output_is_an_error_with_a_reason(tmp_path: Path) -> None:
+    source = write(tmp_path / "in.wav", music(1.0))
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where the output directory should go")
+    with pytest.raises(TranscodeError, match="cannot create"):
+        await run(source, blocker, ffmpeg=None)
+
+
+def test_the_reason_comes_out_of_nested_nurseries_alone() -> None:
+    from veza.transcode.pipeline import single_error
+
+    reason = TranscodeError("mp3_320: ffmpeg encoder failed")
+    side_effect = trio.BrokenResourceError()
+    nested = ExceptionGroup("outer", [ExceptionGroup("inner", [reason]), side_effect])
+    assert single_error(nested) is reason
+    bug = ExceptionGroup("outer", [reason, KeyError("bug")])
+    assert single_error(bug) is bug
+    cancelled = BaseExceptionGroup("outer", [reason, KeyboardInterrupt()])
+    assert single_error(cancelled) is cancelled

@@ -1,0 +1,62 @@
+"""The periodic purge: revoked or expired sessions, their refresh tokens and old reset tokens
+leave the database while the server runs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import trio
+
+from tests.support.accounts import bearer, fast_settings, register
+from tests.support.server import RunningServer
+from veza.app import periodic_tasks
+from veza.config import Settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return fast_settings(
+        tmp_path, account_cleanup_interval_seconds=0.2, password_reset_ttl_seconds=1
+    )
+
+
+async def count(server: RunningServer, table: str) -> int:
+    row = await server.store.database.fetch_one(f"SELECT COUNT(*) AS n FROM {table}")
+    assert row is not None
+    return int(row["n"])
+
+
+async def eventually(server: RunningServer, **counts: int) -> None:
+    """Wait (at most 5 s) until each table holds the given number of rows."""
+    with trio.fail_after(5):
+        while True:
+            found = {table: await count(server, table) for table in counts}
+            if found == counts:
+                return
+            await trio.sleep(0.05)
+
+
+async def test_purge_is_one_of_the_periodic_tasks(server: RunningServer) -> None:
+    names = [task.name for task in periodic_tasks(server.services)]
+    assert any("sessions" in name for name in names)
+
+
+async def test_revoked_sessions_and_expired_reset_tokens_are_purged(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="veza.accounts.mail")
+    body = await register(server.client, "alice")
+    kept = await register(server.client, "bob")
+    await server.client.post("/api/v1/auth/refresh", json={"refresh_token": body["refresh_token"]})
+    assert await count(server, "sessions") == 2
+    assert await count(server, "refresh_tokens") == 3
+    await server.client.post("/api/v1/auth/logout", headers=bearer(body["access_token"]))
+    await eventually(server, sessions=1, refresh_tokens=1)
+    me = await server.client.get("/api/v1/me", headers=bearer(kept["access_token"]))
+    assert me.status_code == 200
+
+    await server.client.post("/api/v1/auth/password-reset", json={"email": "bob@example.org"})
+    await eventually(server, password_resets=1)  # the mailer made a token
+    await eventually(server, password_resets=0)  # expired after 1 s, then purged

@@ -1,0 +1,54 @@
+"""The `veza` command: serve, migrate, check, import, transcode, user; one module each."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+import veza
+from veza.cli import check, imports, migrate, serve, transcode, user
+from veza.cli.options import settings_from
+from veza.config import ConfigError, Settings
+from veza.errors import DatabaseError
+from veza.logs import configure_logging
+
+Run = Callable[[Settings, argparse.Namespace], int]
+
+# The commands that read settings, by name; `transcode` needs none.
+_COMMANDS: dict[str, Run] = {
+    "serve": serve.run,
+    "migrate": migrate.run,
+    "check": check.run,
+    "import": imports.run,
+    "user": user.run,
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="veza", description=veza.__doc__)
+    parser.add_argument("--version", action="version", version=f"veza {veza.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (serve, migrate, check, transcode, imports, user):
+        module.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    if arguments.command == "transcode":
+        configure_logging("text", "warning")
+        return transcode.run(arguments)
+    try:
+        settings = settings_from(arguments)
+    except ConfigError as error:
+        print(f"veza: configuration error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        return _COMMANDS[arguments.command](settings, arguments)
+    except DatabaseError as error:
+        print(f"veza: database error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

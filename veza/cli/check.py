@@ -1,0 +1,38 @@
+"""`veza check`: validate the settings and the database, and print what was found."""
+
+from __future__ import annotations
+
+import argparse
+
+import trio
+
+from veza.cli.options import Commands, add_config_options
+from veza.config import Settings
+from veza.store import open_database
+from veza.store.migrations import applied_versions, latest_version
+
+HELP = "validate the settings and the database, and print what was found"
+
+
+def add_parser(commands: Commands) -> None:
+    add_config_options(commands.add_parser("check", help=HELP, description=HELP.capitalize()))
+
+
+def run(settings: Settings, arguments: argparse.Namespace) -> int:
+    print(f"settings: ok (data dir {settings.data_dir.resolve()})")
+    print(f"listen: http://{settings.host}:{settings.port}")
+
+    async def main() -> list[int]:
+        async with open_database(settings) as database:
+            await database.ping()
+            return await applied_versions(database)
+
+    versions = trio.run(main)
+    current = max(versions, default=0)
+    state = (
+        "up to date"
+        if current == latest_version()
+        else f"needs `veza migrate` (latest {latest_version()})"
+    )
+    print(f"database: ok ({settings.database_backend}, schema version {current}, {state})")
+    return 0

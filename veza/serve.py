@@ -1,0 +1,101 @@
+"""The process tree of `veza serve`: the store, then the services that use it, then shutdown.
+
+root nursery
+├── store              (opened first, closed last)
+└── services nursery
+    ├── signals        (first SIGINT/SIGTERM: graceful shutdown; second: exit at once)
+    ├── periodic tasks
+    ├── job workers    (each job in its own nursery: FFmpeg children, segment writer)
+    ├── reset mailer   (works off password-reset requests)
+    └── http           (Hypercorn; stops accepting on shutdown, then the rest is cancelled)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
+from quart_trio import QuartTrio
+
+from veza.app import build_services, create_app, periodic_tasks
+from veza.config import Settings, ensure_secret
+from veza.nursery.periodic import run_periodic
+from veza.nursery.signals import watch_signals
+from veza.services import Services
+from veza.store import Store, database_runtime, open_store
+
+log = logging.getLogger(__name__)
+
+
+async def _hold_store(settings: Settings, *, task_status: trio.TaskStatus[Store]) -> None:
+    async with open_store(settings) as store:
+        task_status.started(store)
+        await trio.sleep_forever()
+
+
+def _hypercorn_config(settings: Settings) -> HypercornConfig:
+    config = HypercornConfig()
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    config.bind = [f"{host}:{settings.port}"]
+    config.graceful_timeout = settings.shutdown_grace_seconds
+    config.accesslog = None
+    # Through our logging set-up (text or JSON lines) rather than Hypercorn's own stderr handler.
+    config.errorlog = logging.getLogger("hypercorn.error")
+    return config
+
+
+@dataclass(frozen=True)
+class Running:
+    """What a started Veza hands its owner: where it listens and what it serves."""
+
+    urls: list[str]
+    app: QuartTrio
+    services: Services
+    store: Store
+    secret: str
+
+
+async def _serve_http(
+    app: QuartTrio,
+    settings: Settings,
+    shutdown: trio.Event,
+    on_stopped: Callable[[], object],
+    *,
+    task_status: trio.TaskStatus[list[str]],
+) -> None:
+    config = _hypercorn_config(settings)
+    await hypercorn_serve(app, config, shutdown_trigger=shutdown.wait, task_status=task_status)
+    on_stopped()
+
+
+async def run_veza(
+    settings: Settings,
+    shutdown: trio.Event,
+    *,
+    handle_signals: bool = False,
+    task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run Veza until `shutdown` is set (or a signal arrives); report the bound URLs once ready."""
+    secret = await trio.to_thread.run_sync(ensure_secret, settings)
+    async with database_runtime(settings), trio.open_nursery() as root:
+        store = await root.start(_hold_store, settings)
+        services = build_services(settings, store, secret)
+        await services.tracks.prepare()
+        async with trio.open_nursery() as nursery:
+            if handle_signals:
+                await nursery.start(watch_signals, shutdown)
+            await nursery.start(run_periodic, periodic_tasks(services))
+            await nursery.start(services.workers.run)
+            await nursery.start(services.password_resets.run)
+            app = create_app(services)
+            urls = await nursery.start(
+                _serve_http, app, settings, shutdown, nursery.cancel_scope.cancel
+            )
+            log.info("listening on %s; data in %s", " ".join(urls), settings.data_dir.resolve())
+            task_status.started(Running(urls, app, services, store, secret))
+        root.cancel_scope.cancel()
+    log.info("stopped")

@@ -1,0 +1,43 @@
+"""The domain services the edges call: one object per noun, built once per process by the
+composition root (veza/app.py). Routes reach these, never the store."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from veza.accounts import Accounts
+from veza.accounts.resets import PasswordResets
+from veza.config import Settings
+from veza.nursery.jobs import Workers
+from veza.store import Store
+from veza.tracks import Tracks
+
+
+class Health:
+    """What a readiness probe asks: can the database answer, and how big is the job queue."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.started_at = time.monotonic()
+
+    async def check_database(self) -> None:
+        """Raise Unavailable naming the part that failed."""
+        await self._store.check()
+
+    async def job_counts(self) -> dict[str, int]:
+        """Jobs by status; read each time: the queue may be shared with other processes."""
+        return await self._store.jobs.counts()
+
+    def uptime_s(self) -> float:
+        return time.monotonic() - self.started_at
+
+
+@dataclass
+class Services:
+    settings: Settings
+    accounts: Accounts
+    password_resets: PasswordResets
+    tracks: Tracks
+    workers: Workers
+    health: Health = field(repr=False)

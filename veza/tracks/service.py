@@ -1,0 +1,249 @@
+"""The tracks service: taking in an original file, browsing and reading the catalogue, deleting,
+and the ways to listen (signed HLS, the original, the waveform). Knows nothing of HTTP."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from veza.accounts import Permission, Principal
+from veza.errors import Conflict, Forbidden, NotFound
+from veza.files import copy_atomically, make_dirs, move_into_place, remove_temporary_files
+from veza.nursery.jobs import Priority, Workers
+from veza.store import Store
+from veza.store.tracks import PROCESSING, READY, NewTrack, Track
+from veza.tracks import playback
+from veza.tracks.media import MediaLayout
+from veza.tracks.tags import TAG_MAX_CHARS, Tags, read_tags, safe_extension
+from veza.tracks.transcoding import TRANSCODE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Playback:
+    """A grant to play one track: the token every HLS URI carries, valid until `expires_at`."""
+
+    track_id: str
+    token: str
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class HlsFile:
+    body: bytes
+    content_type: str
+    final: bool  # a finished playlist or a segment: it never changes
+
+
+class Tracks:
+    def __init__(
+        self,
+        store: Store,
+        layout: MediaLayout,
+        workers: Workers,
+        *,
+        secret: str,
+        stream_token_ttl_s: int,
+        upload_dir: Path,
+        max_attempts: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self.media = layout  # where its files live (read by tests and housekeeping)
+        self._workers = workers
+        self._secret = secret
+        self._stream_token_ttl_s = stream_token_ttl_s
+        self._upload_dir = upload_dir
+        self._max_attempts = max_attempts
+        self._clock = clock
+
+    # Reading the catalogue
+
+    async def get(self, track_id: str) -> Track:
+        track = await self._store.tracks.get(track_id)
+        if track is None:
+            raise NotFound("no such track")
+        return track
+
+    async def list(
+        self, query: str | None, after: tuple[float, str] | None, limit: int
+    ) -> list[Track]:
+        """Newest first; `query` searches title, artist and album."""
+        return await self._store.tracks.list(query, after, limit)
+
+    async def progress(self, track: Track) -> float:
+        """How much of the track's transcode is done, 0 to 1."""
+        if track.status == READY:
+            return 1.0
+        if track.status != PROCESSING:  # only a track still processing is worth a query
+            return 0.0
+        job = await self._store.jobs.latest_for(track.id)
+        return job.progress if job is not None else 0.0
+
+    # Taking files in
+
+    async def import_file(
+        self, source: Path, *, owner_id: str | None = None, tags: Tags | None = None
+    ) -> Track:
+        """Copy a file into the library and queue its transcode; tags given win over the file's."""
+        return await self._add(source, source.name, owner_id, tags, copy_atomically)
+
+    async def add_upload(
+        self, spooled: Path, filename: str, *, owner_id: str, tags: Tags | None = None
+    ) -> Track:
+        """Move an uploaded file (spooled in the upload directory) into the library. `filename`
+        is the client's: it gives a title and an extension, never a path."""
+        return await self._add(spooled, filename, owner_id, tags, move_into_place)
+
+    async def _add(
+        self,
+        source: Path,
+        filename: str,
+        owner_id: str | None,
+        tags: Tags | None,
+        place: Callable[[Path, Path], int],
+    ) -> Track:
+        track_id = secrets.token_hex(12)
+        extension = safe_extension(filename)
+        directory = self.media.track_dir(track_id)
+        original = directory / f"original{extension}"
+        await trio.to_thread.run_sync(make_dirs, directory)
+        try:
+            size = await trio.to_thread.run_sync(place, source, original)
+            found = await trio.to_thread.run_sync(read_tags, original)
+            given = tags or Tags()
+            fallback_title = Path(filename).stem[:TAG_MAX_CHARS] or "untitled"
+            new = NewTrack(
+                id=track_id,
+                owner_id=owner_id,
+                title=given.title or found.title or fallback_title,
+                artist=given.artist or found.artist,
+                album=given.album or found.album,
+                original_name=filename[:TAG_MAX_CHARS],
+                original_ext=extension,
+                original_bytes=size,
+            )
+            async with self._store.transaction() as tx:
+                await tx.tracks.create(new)
+                await tx.jobs.enqueue(
+                    TRANSCODE,
+                    track_id,
+                    max_attempts=self._max_attempts,
+                    priority=Priority.INTERACTIVE,
+                )
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(shutil.rmtree, directory, True)
+            raise
+        self._workers.wake()
+        return await self.get(track_id)
+
+    # Removing
+
+    async def delete(self, principal: Principal, track_id: str) -> None:
+        """Remove a track, its job and every file it has. Its owner may, and so may a moderator
+        or an admin. A transcode of it in this process is stopped first, so nothing writes into
+        the folder as it goes."""
+        track = await self.get(track_id)
+        if track.owner_id != principal.user.id and not principal.can(Permission.MODERATE):
+            raise Forbidden("only the track's owner or a moderator may delete it")
+        await self._workers.cancel(track.id)
+        async with self._store.transaction() as tx:
+            await tx.jobs.delete_for(track.id)
+            await tx.tracks.delete(track.id)
+        await trio.to_thread.run_sync(shutil.rmtree, self.media.track_dir(track.id), True)
+
+    # Listening
+
+    async def playback(self, track_id: str) -> Playback:
+        """A signed grant to play the track; Conflict while it has nothing to play yet."""
+        track = await self.get(track_id)
+        master = trio.Path(self.media.hls_dir(track.id) / playback.MASTER)
+        if not await master.exists():
+            raise Conflict(f"the track is not playable yet ({track.status})")
+        expires = int(self._clock()) + self._stream_token_ttl_s
+        return Playback(track.id, playback.sign(self._secret, track.id, expires), expires)
+
+    async def hls_playlist(self, track_id: str, token: str, rendition: str | None) -> HlsFile:
+        """The master playlist (no rendition) or a rendition's media playlist, signed."""
+        playback.verify(self._secret, track_id, token, self._clock())
+        hls = self.media.hls_dir(track_id)
+        if rendition is None:
+            path, final = hls / playback.MASTER, True
+        else:
+            path = await playback.rendition_dir(hls, rendition) / playback.MEDIA_PLAYLIST
+        text = (await _read(path)).decode()
+        if rendition is not None:
+            final = "#EXT-X-ENDLIST" in text
+        signed = playback.signed_playlist(text, token).encode()
+        return HlsFile(signed, "application/vnd.apple.mpegurl", final)
+
+    async def hls_segment(self, track_id: str, token: str, rendition: str, segment: str) -> HlsFile:
+        playback.verify(self._secret, track_id, token, self._clock())
+        name, content_type = playback.segment_name(segment)
+        folder = await playback.rendition_dir(self.media.hls_dir(track_id), rendition)
+        return HlsFile(await _read(folder / name), content_type, final=True)
+
+    async def original(self, track_id: str) -> tuple[Path, str]:
+        """The uploaded file as it came, and its content type."""
+        track = await self.get(track_id)
+        mimetype = mimetypes.guess_type(f"x{track.original_ext}")[0] or "application/octet-stream"
+        return self.media.original(track), mimetype
+
+    async def waveform(self, track_id: str) -> bytes:
+        """Min/max peaks for drawing, as JSON; Conflict until the transcode made them."""
+        track = await self.get(track_id)
+        path = trio.Path(self.media.hls_dir(track.id) / "waveform.json")
+        try:
+            return await path.read_bytes()
+        except FileNotFoundError:
+            raise Conflict(f"the waveform is not ready yet ({track.status})") from None
+
+    # Housekeeping
+
+    async def prepare(self) -> None:
+        """Create the media and upload folders; what an earlier run was receiving is gone."""
+
+        def prepare_dirs() -> None:
+            make_dirs(self.media.media_dir)
+            make_dirs(self._upload_dir)
+            remove_temporary_files(self._upload_dir)
+
+        await trio.to_thread.run_sync(prepare_dirs)
+
+    async def remove_orphans(self, older_than_s: float = 3600.0) -> int:
+        """Track folders with no track (a delete cut short, another process's transcode of a
+        deleted track) and abandoned uploads, once they are old enough not to be in use."""
+        known = await self._store.tracks.ids()
+        cutoff = self._clock() - older_than_s
+        media_dir, upload_dir = self.media.media_dir, self._upload_dir
+
+        def sweep() -> int:
+            removed = 0
+            for path in [*media_dir.iterdir(), *upload_dir.iterdir()]:
+                stale = path.stat().st_mtime < cutoff
+                if stale and (path.parent == upload_dir or path.name not in known):
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+                    removed += 1
+            return removed
+
+        removed = await trio.to_thread.run_sync(sweep)
+        if removed:
+            log.info("removed %d orphaned media folders or uploads", removed)
+        return removed
+
+
+async def _read(path: Path) -> bytes:
+    try:
+        return await trio.Path(path).read_bytes()
+    except FileNotFoundError:
+        raise NotFound("no such file") from None

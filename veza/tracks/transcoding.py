@@ -1,0 +1,89 @@
+"""The transcode job kind: turns a track's original into its HLS renditions, and records the
+result (or the failure) on the track in the transaction that settles the job."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+import trio
+
+from veza.nursery.jobs import Commit, JobFailed, JobKind, JobProgress
+from veza.store import Store, Transaction
+from veza.store.jobs import Job
+from veza.store.tracks import Measurements
+from veza.tracks.media import MediaLayout
+from veza.transcode import TranscodeError, TranscodeOptions, TranscodeResult, transcode
+
+log = logging.getLogger(__name__)
+
+TRANSCODE = "transcode"
+
+
+class TranscodeJobs:
+    def __init__(
+        self,
+        store: Store,
+        layout: MediaLayout,
+        options: TranscodeOptions,
+        cpu_limiter: trio.CapacityLimiter,
+    ) -> None:
+        self._store = store
+        self._layout = layout
+        self._options = options
+        self._cpu_limiter = cpu_limiter
+
+    def kind(self) -> JobKind:
+        return JobKind(TRANSCODE, self._run, self._failed)
+
+    async def _run(self, job: Job, progress: JobProgress) -> Commit:
+        track = await self._store.tracks.get(job.subject_id)
+        if track is None:
+            raise JobFailed("the track no longer exists")
+        hls = self._layout.hls_dir(track.id)
+        # Whatever an interrupted attempt left behind goes; this attempt starts clean.
+        await trio.to_thread.run_sync(shutil.rmtree, hls, True)
+        await self._store.tracks.mark_processing(track.id)
+        try:
+            result = await transcode(
+                self._layout.original(track),
+                hls,
+                options=self._options,
+                limiter=self._cpu_limiter,
+                on_progress=progress.report,
+            )
+        except TranscodeError as error:
+            raise JobFailed(error.reason) from error
+        for notice in result.notices:
+            log.warning("track %s: %s", track.id, notice)
+        measured = _measurements(result)
+
+        async def commit(tx: Transaction) -> None:
+            await tx.tracks.mark_ready(track.id, measured)
+
+        return commit
+
+    async def _failed(self, job: Job, reason: str, tx: Transaction) -> None:
+        await tx.tracks.mark_failed(job.subject_id, reason)
+
+
+def _measurements(result: TranscodeResult) -> Measurements:
+    renditions = [
+        {
+            "name": r.name,
+            "codec": r.codec,
+            "bitrate_kbps": r.bitrate_kbps,
+            "codecs": r.hls_codec,
+            "segments": r.segment_count,
+            "peak_bandwidth": r.peak_bandwidth,
+            "average_bandwidth": r.average_bandwidth,
+        }
+        for r in result.renditions
+    ]
+    return Measurements(
+        duration_s=result.duration_s,
+        loudness_lufs=result.loudness.integrated_lufs,
+        true_peak_dbtp=result.loudness.true_peak_dbtp,
+        gain_db=result.loudness.gain_db,
+        renditions=renditions,
+    )

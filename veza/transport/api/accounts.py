@@ -1,0 +1,296 @@
+"""HTTP routes for accounts: registration, login, token refresh, logout, password reset,
+the caller's profile and sessions, public profiles and user administration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+from quart import Blueprint, request
+from quart_schema import validate_querystring, validate_request, validate_response
+
+from veza.accounts import (
+    Client,
+    Grant,
+    Permission,
+    Role,
+    SessionRow,
+    Throttle,
+    UserRow,
+    policy,
+)
+from veza.transport.context import edge, services
+from veza.transport.guard import current_principal, public, require
+from veza.transport.pagination import Page, PageQuery, page_of
+from veza.transport.timestamps import utc
+
+blueprint = Blueprint("auth", __name__)
+
+# Generous upper bounds on what is parsed at all; the account policy has the real rules.
+_SHORT = 320
+_PASSWORD = 4096
+_TOKEN = 512
+
+
+class PublicUser(BaseModel):
+    id: str
+    username: str
+    display_name: str | None
+    role: Role
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: UserRow) -> PublicUser:
+        return cls(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=Role(user.role),
+            created_at=utc(user.created_at),
+        )
+
+
+class Me(PublicUser):
+    email: str
+
+    @classmethod
+    def of(cls, user: UserRow) -> Me:
+        return cls(**PublicUser.of(user).model_dump(), email=user.email)
+
+
+class AdminUser(Me):
+    disabled: bool
+
+    @classmethod
+    def of(cls, user: UserRow) -> AdminUser:
+        return cls(**Me.of(user).model_dump(), disabled=user.disabled)
+
+
+class TokenPair(BaseModel):
+    user: Me
+    access_token: str
+    refresh_token: str
+    token_type: str = "Bearer"
+    expires_in: int = Field(description="seconds until the access token expires")
+
+    @classmethod
+    def of(cls, grant: Grant) -> TokenPair:
+        return cls(
+            user=Me.of(grant.user),
+            access_token=grant.access_token,
+            refresh_token=grant.refresh_token,
+            expires_in=grant.expires_in,
+        )
+
+
+class RegisterRequest(BaseModel):
+    email: str = Field(max_length=_SHORT)
+    username: str = Field(max_length=_SHORT)
+    password: str = Field(max_length=_PASSWORD)
+
+
+class LoginRequest(BaseModel):
+    login: str = Field(max_length=_SHORT, description="the email address or the username")
+    password: str = Field(max_length=_PASSWORD)
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(max_length=_TOKEN)
+
+
+class ResetRequest(BaseModel):
+    email: str = Field(max_length=_SHORT)
+
+
+class ResetConfirmation(BaseModel):
+    token: str = Field(max_length=_TOKEN)
+    password: str = Field(max_length=_PASSWORD)
+
+
+class ProfileChange(BaseModel):
+    display_name: str | None = Field(default=None, max_length=_SHORT)
+    password: str | None = Field(default=None, max_length=_PASSWORD)
+    current_password: str | None = Field(default=None, max_length=_PASSWORD)
+
+
+class SessionInfo(BaseModel):
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str
+    address: str
+    current: bool
+
+    @classmethod
+    def of(cls, session: SessionRow, current_id: str) -> SessionInfo:
+        return cls(
+            id=session.id,
+            created_at=utc(session.created_at),
+            last_used_at=utc(session.last_used_at),
+            expires_at=utc(session.expires_at),
+            user_agent=session.user_agent,
+            address=session.address,
+            current=session.id == current_id,
+        )
+
+
+class Sessions(BaseModel):
+    items: list[SessionInfo]
+
+
+class UserAdministration(BaseModel):
+    role: Role | None = None
+    disabled: bool | None = None
+
+
+def _client() -> Client:
+    return Client(
+        address=request.remote_addr or "unknown",
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+
+
+def _limit(action: str, account: str | None) -> None:
+    edge().auth_limits.check(action, address=_client().address, account=account)
+
+
+def _throttle(action: str) -> Throttle:
+    """Take from the address bucket now; the account buckets once the service has resolved
+    the account (so an email and a username of one user share them)."""
+    limits, address = edge().auth_limits, _client().address
+    limits.check_address(action, address)
+    return lambda account: limits.check_account(action, address=address, account=account)
+
+
+@blueprint.post("/api/v1/auth/register")
+@public
+@validate_request(RegisterRequest)
+@validate_response(TokenPair, 201)
+async def register(data: RegisterRequest) -> tuple[TokenPair, int]:
+    _limit("register", policy.username_key(data.username))
+    grant = await services().accounts.register(
+        email=data.email, username=data.username, password=data.password, client=_client()
+    )
+    return TokenPair.of(grant), 201
+
+
+@blueprint.post("/api/v1/auth/login")
+@public
+@validate_request(LoginRequest)
+@validate_response(TokenPair)
+async def login(data: LoginRequest) -> TokenPair:
+    throttle = _throttle("login")
+    grant = await services().accounts.login(
+        login=data.login, password=data.password, client=_client(), throttle=throttle
+    )
+    return TokenPair.of(grant)
+
+
+@blueprint.post("/api/v1/auth/refresh")
+@public
+@validate_request(RefreshRequest)
+@validate_response(TokenPair)
+async def refresh(data: RefreshRequest) -> TokenPair:
+    throttle = _throttle("refresh")
+    return TokenPair.of(await services().accounts.refresh(data.refresh_token, throttle))
+
+
+@blueprint.post("/api/v1/auth/logout")
+@require()
+async def logout() -> tuple[str, int]:
+    await services().accounts.logout(current_principal())
+    return "", 204
+
+
+@blueprint.post("/api/v1/auth/password-reset")
+@public
+@validate_request(ResetRequest)
+async def password_reset(data: ResetRequest) -> tuple[dict[str, str], int]:
+    """Always 202: whether the address belongs to anyone is never revealed."""
+    _limit("password_reset", policy.email_key(data.email))
+    services().password_resets.request(data.email)
+    return {"status": "accepted"}, 202
+
+
+@blueprint.post("/api/v1/auth/password-reset/confirm")
+@public
+@validate_request(ResetConfirmation)
+async def password_reset_confirm(data: ResetConfirmation) -> tuple[str, int]:
+    await services().accounts.confirm_password_reset(data.token, data.password)
+    return "", 204
+
+
+@blueprint.get("/api/v1/me")
+@require()
+@validate_response(Me)
+async def me() -> Me:
+    principal = current_principal()
+    return Me.of(principal.user)
+
+
+@blueprint.patch("/api/v1/me")
+@require()
+@validate_request(ProfileChange)
+@validate_response(Me)
+async def update_me(data: ProfileChange) -> Me:
+    changes = data.model_fields_set
+    principal = current_principal()
+    if data.password is not None:
+        # A stolen access token must not become a fast oracle for the current password.
+        _limit("password_change", principal.user.id)
+    user = await services().accounts.update_profile(
+        principal,
+        display_name=data.display_name if "display_name" in changes else ...,
+        password=data.password,
+        current_password=data.current_password,
+    )
+    return Me.of(user)
+
+
+@blueprint.get("/api/v1/me/sessions")
+@require()
+@validate_response(Sessions)
+async def my_sessions() -> Sessions:
+    principal = current_principal()
+    rows = await services().accounts.sessions(principal)
+    return Sessions(items=[SessionInfo.of(row, principal.session_id) for row in rows])
+
+
+@blueprint.delete("/api/v1/me/sessions/<session_id>")
+@require()
+async def revoke_my_session(session_id: str) -> tuple[str, int]:
+    await services().accounts.revoke_session(current_principal(), session_id)
+    return "", 204
+
+
+@blueprint.get("/api/v1/users/<user_id>")
+@require(Permission.READ)
+@validate_response(PublicUser)
+async def user_profile(user_id: str) -> PublicUser:
+    return PublicUser.of(await services().accounts.user(user_id))
+
+
+@blueprint.get("/api/v1/admin/users")
+@require(Permission.MANAGE_USERS)
+@validate_querystring(PageQuery)
+@validate_response(Page[AdminUser])
+async def list_users(query_args: PageQuery) -> Page[AdminUser]:
+    items, next_cursor = await page_of(
+        query_args,
+        (float, str),
+        services().accounts.list_users,
+        lambda user: (user.created_at, user.id),
+    )
+    return Page[AdminUser](items=[AdminUser.of(user) for user in items], next_cursor=next_cursor)
+
+
+@blueprint.patch("/api/v1/admin/users/<user_id>")
+@require(Permission.MANAGE_USERS)
+@validate_request(UserAdministration)
+@validate_response(AdminUser)
+async def administer_user(user_id: str, data: UserAdministration) -> AdminUser:
+    user = await services().accounts.administer(
+        current_principal(), user_id, role=data.role, disabled=data.disabled
+    )
+    return AdminUser.of(user)
