@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from veza.config import ConfigError, Settings, ensure_secret, load_settings
+from veza.config import ConfigError, Settings, _integer_in, ensure_secret, list_of, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,3 +92,26 @@ def test_secret_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
     assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
     configured = load_settings(None, environ={"VEZA_SECRET_KEY": "k" * 40}, data_dir=tmp_path)
     assert ensure_secret(configured) == "k" * 40
+
+
+def test_list_settings_read_a_toml_array_or_comma_separated_text() -> None:
+    parse = list_of(str)
+    assert parse(["https://a.example", "https://b.example"]) == (
+        "https://a.example",
+        "https://b.example",
+    )
+    assert parse(" https://a.example, https://b.example ,") == (
+        "https://a.example",
+        "https://b.example",
+    )
+    assert parse("") == ()
+    with pytest.raises(ValueError):
+        parse(3)
+    with pytest.raises(ValueError):
+        list_of(_integer_in(1))(["1", "x"])
+
+
+def test_by_default_one_transcode_runs_per_two_cores(tmp_path: Path) -> None:
+    settings = load_settings(None, environ={}, data_dir=tmp_path)
+    assert settings.worker_count == max(1, (os.cpu_count() or 1) // 2)
+    assert load_settings(None, environ={"VEZA_JOB_WORKERS": "3"}).worker_count == 3

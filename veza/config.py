@@ -99,6 +99,21 @@ def _choice(*choices: str) -> Callable[[object], str]:
     return parse
 
 
+def list_of(item: Callable[[object], Any]) -> Callable[[object], tuple[Any, ...]]:
+    """The one rule for every list setting: a TOML array in the config file, or text with
+    comma-separated items in a VEZA_* variable (`a.example,b.example`); items are trimmed,
+    empty ones dropped, each parsed by `item`. A tuple, so Settings stays hashable."""
+
+    def parse(raw: object) -> tuple[Any, ...]:
+        if isinstance(raw, str):
+            raw = [part.strip() for part in raw.split(",") if part.strip()]
+        if not isinstance(raw, list | tuple):
+            raise ValueError
+        return tuple(item(value) for value in raw)
+
+    return parse
+
+
 def _setting(default: Any, parse: Callable[[object], Any], expected: str) -> Any:
     return field(default=default, metadata={"parse": parse, "expected": expected})
 
@@ -119,8 +134,20 @@ class Settings:
     max_json_bytes: int = _setting(1_048_576, _positive_integer, "a positive integer (bytes)")
     shutdown_grace_seconds: float = _setting(3.0, _positive_number, "a positive number")
     sqlite_readers: int = _setting(4, _positive_integer, "a positive integer")
+    # Limits of the HTTP server (Hypercorn) for every connection.
+    http_read_timeout_seconds: int = _setting(60, _positive_integer, "a positive integer")
+    http_keep_alive_timeout_seconds: float = _setting(5.0, _positive_number, "a positive number")
+    http_max_header_bytes: int = _setting(
+        16_384, _integer_in(1024, 1_048_576), "an integer from 1024 to 1048576 (bytes)"
+    )
+    http_app_queue_size: int = _setting(10, _integer_in(1, 1000), "an integer from 1 to 1000")
+    websocket_max_message_bytes: int = _setting(
+        65_536, _integer_in(1024, 16_777_216), "an integer from 1024 to 16777216 (bytes)"
+    )
     # Media and the transcode jobs (veza/tracks, veza/nursery/jobs.py).
-    job_workers: int = _setting(0, _non_negative_integer, "0 (one per core) or a positive integer")
+    job_workers: int = _setting(
+        0, _non_negative_integer, "0 (one per two cores) or a positive integer"
+    )
     job_max_attempts: int = _setting(3, _positive_integer, "a positive integer")
     loudness_target_lufs: float = _setting(-14.0, _loudness, "a number from -70 to 0 (LUFS)")
     loudness_apply_gain: bool = _setting(True, _boolean, "true or false")
@@ -177,7 +204,9 @@ class Settings:
 
     @property
     def worker_count(self) -> int:
-        return self.job_workers or os.cpu_count() or 1
+        """Transcodes at once. Each runs one FFmpeg encoder per rendition in parallel, so by
+        default one transcode per two cores keeps the machine answering requests."""
+        return self.job_workers or max(1, (os.cpu_count() or 1) // 2)
 
     @property
     def database_backend(self) -> str:

@@ -37,11 +37,18 @@ async def _hold_store(settings: Settings, *, task_status: trio.TaskStatus[Store]
         await trio.sleep_forever()
 
 
-def _hypercorn_config(settings: Settings) -> HypercornConfig:
+def hypercorn_config(settings: Settings) -> HypercornConfig:
     config = HypercornConfig()
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     config.bind = [f"{host}:{settings.port}"]
     config.graceful_timeout = settings.shutdown_grace_seconds
+    # Every bound explicit, from our settings rather than Hypercorn's defaults.
+    config.read_timeout = settings.http_read_timeout_seconds
+    config.keep_alive_timeout = settings.http_keep_alive_timeout_seconds
+    config.h11_max_incomplete_size = settings.http_max_header_bytes
+    config.h2_max_header_list_size = settings.http_max_header_bytes
+    config.max_app_queue_size = settings.http_app_queue_size
+    config.websocket_max_message_size = settings.websocket_max_message_bytes
     config.accesslog = None
     # Through our logging set-up (text or JSON lines) rather than Hypercorn's own stderr handler.
     config.errorlog = logging.getLogger("hypercorn.error")
@@ -67,7 +74,7 @@ async def _serve_http(
     *,
     task_status: trio.TaskStatus[list[str]],
 ) -> None:
-    config = _hypercorn_config(settings)
+    config = hypercorn_config(settings)
     await hypercorn_serve(app, config, shutdown_trigger=shutdown.wait, task_status=task_status)
     on_stopped()
 
