@@ -1,0 +1,197 @@
+"""The in-process event bus: topics to subscriptions, each with a bounded queue.
+
+`publish` is synchronous and never waits: each matching subscription gets the event with
+`send_nowait` on its own memory channel. A subscription whose queue is full has fallen behind;
+it is dropped on the spot (unregistered, its queue discarded) and its next `receive` raises
+`SubscriptionLagged`, so its owner resynchronises from the store. Nothing is buffered without
+bound and a slow subscriber never slows the publisher or the other subscribers.
+
+A subscription is an async context manager owned by the subscriber's task: it is registered on
+entry and unregistered on exit, whatever ends the block. The bus starts no task of its own.
+Events reach a subscription in publish order. Must be used from the Trio thread (a worker
+thread publishes through `trio.from_thread.run_sync(bus.publish, ...)`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Literal
+
+import trio
+
+from veza.events.event import Event
+from veza.events.relay import Relay, encode_message
+from veza.events.topics import check_topic
+
+DEFAULT_QUEUE_SIZE = 256
+
+
+class SubscriptionLagged(Exception):
+    """The subscription fell behind and was dropped; resynchronise from the store."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event as a subscriber receives it, with the topic it was published on."""
+
+    topic: str
+    event: Event
+
+
+@dataclass(frozen=True)
+class BusStats:
+    subscriptions: int  # open subscriptions (a dropped one no longer counts)
+    topics: int  # topics with at least one subscription
+    published: int  # events given to publish or deliver
+    dropped: int  # subscriptions dropped for lagging
+
+
+class EventBus:
+    def __init__(self, *, relay: Relay | None = None) -> None:
+        """`relay`, when given, carries every published event to other processes (see
+        `veza.events.relay`)."""
+        self._relay = relay
+        self._by_topic: dict[str, set[Subscription]] = {}
+        self._open: set[Subscription] = set()
+        self._published = 0
+        self._dropped = 0
+
+    def subscribe(self, *topics: str, size: int = DEFAULT_QUEUE_SIZE) -> Subscription:
+        """A subscription to `topics`, holding at most `size` undelivered events; use it as
+        `async with bus.subscribe(...) as subscription: async for delivery in subscription`."""
+        return Subscription(self, topics, size)
+
+    def publish(self, topic: str, event: Event) -> None:
+        """Deliver `event` to this process' subscribers of `topic` and hand it to the relay.
+
+        Never blocks. Always encoded, before any delivery: an event that could not cross to
+        another process fails here (TypeError) with or without a relay configured.
+        """
+        message = encode_message(check_topic(topic), event)
+        self._fan_out(topic, event)
+        if self._relay is not None:
+            self._relay.forward(message)
+
+    def deliver(self, topic: str, event: Event) -> None:
+        """Deliver `event` to this process' subscribers of `topic` only: what a relay calls for
+        an event published by another process. Never blocks, never forwards."""
+        self._fan_out(check_topic(topic), event)
+
+    def stats(self) -> BusStats:
+        return BusStats(len(self._open), len(self._by_topic), self._published, self._dropped)
+
+    def _fan_out(self, topic: str, event: Event) -> None:
+        self._published += 1
+        delivery = Delivery(topic, event)
+        # A copy: a lagging subscription leaves the set while we walk it.
+        for subscription in tuple(self._by_topic.get(topic, ())):
+            if not subscription._offer(delivery):
+                self._dropped += 1
+
+    def _register(self, subscription: Subscription, topics: Iterable[str]) -> None:
+        self._open.add(subscription)
+        for name in topics:
+            self._by_topic.setdefault(name, set()).add(subscription)
+
+    def _unregister(self, subscription: Subscription, topics: Iterable[str]) -> None:
+        for name in topics:
+            subscribers = self._by_topic.get(name)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._by_topic[name]
+
+    def _close(self, subscription: Subscription) -> None:
+        self._unregister(subscription, subscription.topics)
+        self._open.discard(subscription)
+
+
+class Subscription:
+    """Events of some topics for one subscriber, in publish order; see `EventBus.subscribe`.
+
+    Registered only inside its `async with` block. After a drop, every `receive` raises
+    `SubscriptionLagged` at once: what is still queued comes before a gap, and the subscriber
+    has to resynchronise from the store anyway, so handing it stale events first would only
+    delay that.
+    """
+
+    def __init__(self, bus: EventBus, topics: Iterable[str], size: int) -> None:
+        if size < 1:
+            raise ValueError(f"a subscription queue holds at least one event, not {size}")
+        self._bus = bus
+        self._topics = {check_topic(name) for name in topics}
+        self._size = size
+        self._send, self._receive = trio.open_memory_channel[Delivery](size)
+        self._state: Literal["new", "open", "lagged", "closed"] = "new"
+
+    @property
+    def topics(self) -> frozenset[str]:
+        return frozenset(self._topics)
+
+    def add(self, topic: str) -> None:
+        """Receive the events of `topic` too, from now on."""
+        check_topic(topic)
+        self._topics.add(topic)
+        if self._state == "open":
+            self._bus._register(self, [topic])
+
+    def discard(self, topic: str) -> None:
+        """Stop receiving the events of `topic` (those already queued stay)."""
+        check_topic(topic)
+        self._topics.discard(topic)
+        if self._state == "open":
+            self._bus._unregister(self, [topic])
+
+    async def receive(self) -> Delivery:
+        """The next delivery; raises SubscriptionLagged once the subscription was dropped."""
+        if self._state == "new":
+            raise RuntimeError("enter the subscription (async with) before receiving")
+        if self._state == "lagged":
+            raise self._lagged()
+        return await self._receive.receive()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Delivery:
+        return await self.receive()
+
+    async def __aenter__(self) -> Subscription:
+        if self._state != "new":
+            raise RuntimeError("a subscription can be entered only once")
+        self._state = "open"
+        self._bus._register(self, self._topics)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # No checkpoint here: cancellation cannot leave the subscription registered.
+        self._bus._close(self)
+        self._state = "closed"
+        self._send.close()
+        self._receive.close()
+
+    def _offer(self, delivery: Delivery) -> bool:
+        """Queue `delivery`; False if the queue was full and the subscription is now dropped."""
+        try:
+            self._send.send_nowait(delivery)
+        except trio.WouldBlock:
+            self._state = "lagged"
+            self._bus._close(self)
+            # Both ends: the queued events are stale now, and memory is freed at once.
+            self._send.close()
+            self._receive.close()
+            return False
+        return True
+
+    def _lagged(self) -> SubscriptionLagged:
+        topics = ", ".join(sorted(self._topics))
+        return SubscriptionLagged(
+            f"dropped: more than {self._size} events were waiting (topics: {topics})"
+        )
