@@ -17,6 +17,7 @@ from veza.accounts.passwords import PasswordHasher
 from veza.accounts.policy import common_passwords
 from veza.accounts.resets import PasswordResets
 from veza.config import Settings
+from veza.events import EventBus
 from veza.nursery.jobs import Workers
 from veza.nursery.periodic import PeriodicTask
 from veza.services import Health, Services
@@ -59,6 +60,7 @@ def build_services(settings: Settings, store: Store, secret: str) -> Services:
     resets = PasswordResets(
         store.accounts, mail_sender(settings), settings.password_reset_ttl_seconds
     )
+    events = EventBus()
     media = MediaLayout(settings.media_dir)
     # Shared by every job: CPU-bound work (decode, resample, analysis) never exceeds the cores.
     cpu_limiter = trio.CapacityLimiter(os.cpu_count() or 1)
@@ -67,7 +69,7 @@ def build_services(settings: Settings, store: Store, secret: str) -> Services:
     )
     workers = Workers(
         store,
-        [TranscodeJobs(store, media, options, cpu_limiter).kind()],
+        [TranscodeJobs(store, media, options, cpu_limiter, events).kind()],
         count=settings.worker_count,
         instance=f"{socket.gethostname()}:{os.getpid()}",
         recover_all_running=settings.database_backend == "sqlite",
@@ -87,6 +89,7 @@ def build_services(settings: Settings, store: Store, secret: str) -> Services:
         password_resets=resets,
         tracks=tracks,
         workers=workers,
+        events=events,
         health=Health(store),
     )
 

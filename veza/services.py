@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from veza.accounts import Accounts
 from veza.accounts.resets import PasswordResets
 from veza.config import Settings
+from veza.events import EventBus
 from veza.nursery.jobs import Workers
 from veza.store import Store
 from veza.tracks import Tracks
@@ -40,4 +41,5 @@ class Services:
     password_resets: PasswordResets
     tracks: Tracks
     workers: Workers
+    events: EventBus
     health: Health = field(repr=False)

@@ -8,10 +8,12 @@ import shutil
 
 import trio
 
+from veza.events import EventBus
 from veza.nursery.jobs import Commit, JobFailed, JobKind, JobProgress
 from veza.store import Store, Transaction
 from veza.store.jobs import Job
 from veza.store.tracks import Measurements
+from veza.tracks.events import TrackFailed, TrackProgress, TrackReady, track_topic
 from veza.tracks.media import MediaLayout
 from veza.transcode import TranscodeError, TranscodeOptions, TranscodeResult, transcode
 
@@ -21,20 +23,29 @@ TRANSCODE = "transcode"
 
 
 class TranscodeJobs:
+    """The job kind, and the events it publishes on `track:{id}`: progress as it goes, then
+    ready or failed once the outcome is committed."""
+
     def __init__(
         self,
         store: Store,
         layout: MediaLayout,
         options: TranscodeOptions,
         cpu_limiter: trio.CapacityLimiter,
+        events: EventBus,
     ) -> None:
         self._store = store
         self._layout = layout
         self._options = options
         self._cpu_limiter = cpu_limiter
+        self._events = events
 
     def kind(self) -> JobKind:
-        return JobKind(TRANSCODE, self._run, self._failed)
+        return JobKind(TRANSCODE, self._run, self._failed, self._progressed)
+
+    def _progressed(self, job: Job, fraction: float) -> None:
+        track_id = job.subject_id
+        self._events.publish(track_topic(track_id), TrackProgress(track_id, fraction))
 
     async def _run(self, job: Job, progress: JobProgress) -> Commit:
         track = await self._store.tracks.get(job.subject_id)
@@ -58,13 +69,19 @@ class TranscodeJobs:
             log.warning("track %s: %s", track.id, notice)
         measured = _measurements(result)
 
+        ready = TrackReady(track.id, measured.duration_s)
+
         async def commit(tx: Transaction) -> None:
             await tx.tracks.mark_ready(track.id, measured)
+            tx.on_commit(lambda: self._events.publish(track_topic(track.id), ready))
 
         return commit
 
     async def _failed(self, job: Job, reason: str, tx: Transaction) -> None:
-        await tx.tracks.mark_failed(job.subject_id, reason)
+        track_id = job.subject_id
+        await tx.tracks.mark_failed(track_id, reason)
+        failed = TrackFailed(track_id, reason)
+        tx.on_commit(lambda: self._events.publish(track_topic(track_id), failed))
 
 
 def _measurements(result: TranscodeResult) -> Measurements:
