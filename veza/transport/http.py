@@ -5,25 +5,26 @@ from __future__ import annotations
 
 import logging
 import re
-import tempfile
 import time
 import uuid
-from pathlib import Path
-from typing import IO, Any
+from collections.abc import Generator
+from typing import Any
 
 import trio
-from quart import Response, g, jsonify, request
+from hypercorn.typing import ASGIReceiveCallable, ASGIReceiveEvent
+from quart import Request, Response, g, jsonify, request
 from quart.formparser import FormDataParser
 from quart_schema import RequestSchemaValidationError
 from quart_trio import QuartTrio
+from quart_trio.asgi import TrioASGIHTTPConnection
 from quart_trio.wrappers import TrioRequest
 from quart_trio.wrappers.request import TrioBody
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from veza import errors
 from veza.config import Settings
-from veza.files import TMP_SUFFIX
 from veza.transport.context import edge
+from veza.transport.uploads import Spool, SpoolingFormDataParser, remove_spools
 
 log = logging.getLogger("veza.http")
 
@@ -56,8 +57,11 @@ async def _begin() -> None:
 
 
 async def _remove_spooled(error: BaseException | None) -> None:
-    for path in getattr(request, "spooled", ()):
-        await trio.Path(path).unlink(missing_ok=True)
+    spooled = list(getattr(request, "spooled", ()))
+    if spooled:
+        # Shielded: a request cut off by its client ends cancelled, and its parts must go too.
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(remove_spools, spooled)
 
 
 async def _finish(response: Response) -> Response:
@@ -124,13 +128,43 @@ async def _unexpected(error: Exception) -> Response:
     return error_response(errors.VezaError())
 
 
+# How much of a body is read ahead of a consumer that streams it (the multipart parser).
+READ_AHEAD = 256 * 1024
+
+
 class CountedBody(TrioBody):
     """Quart checks its limit against what is buffered, which a streaming consumer (the
-    multipart parser) keeps small: a chunked upload would never hit it. Count every byte."""
+    multipart parser) keeps small: a chunked upload would never hit it. Count every byte.
+
+    Quart also buffers whatever arrives, however far its consumer is behind (a disk slower than
+    the network). `room` lets the reader of the connection wait until a streaming consumer has
+    taken what is buffered, so the client is held back instead; a consumer that wants the whole
+    body at once (`await body`: JSON, at most the small JSON limit) lifts that wait."""
 
     def __init__(self, expected_content_length: int | None, max_content_length: int | None):
         super().__init__(expected_content_length, max_content_length)
         self._received = 0
+        self._taken = trio.Event()
+        self._whole_wanted = False
+
+    async def room(self) -> None:
+        while (
+            len(self._data) >= READ_AHEAD
+            and not self._whole_wanted
+            and self._must_raise is None
+            and not self._complete.is_set()
+        ):
+            self._taken = trio.Event()
+            await self._taken.wait()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        self._whole_wanted = True
+        self._taken.set()
+        return super().__await__()
+
+    def clear(self) -> None:
+        super().clear()
+        self._taken.set()
 
     def append(self, data: bytes) -> None:
         self._received += len(data)
@@ -144,11 +178,30 @@ class CountedBody(TrioBody):
         # Quart looks at the error only before waiting for data; the cut-off must not end the
         # stream as if it were whole.
         try:
-            return await super().__anext__()
+            data = await super().__anext__()
         except StopAsyncIteration:
             if self._must_raise is not None:
                 raise self._must_raise from None
             raise
+        self._taken.set()
+        return data
+
+
+class PacedConnection(TrioASGIHTTPConnection):
+    """Quart-Trio's HTTP connection, reading the next piece of a body from the server only
+    when the body has room for it (`CountedBody.room`)."""
+
+    async def handle_messages(  # type: ignore[override]
+        self, nursery: trio.Nursery, request: Request, receive: ASGIReceiveCallable
+    ) -> None:
+        body = request.body
+
+        async def paced() -> ASGIReceiveEvent:
+            if isinstance(body, CountedBody):
+                await body.room()
+            return await receive()
+
+        await super().handle_messages(nursery, request, paced)
 
 
 def _request_class(settings: Settings) -> type[TrioRequest]:
@@ -161,25 +214,25 @@ def _request_class(settings: Settings) -> type[TrioRequest]:
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.spooled: list[Path] = []
+            self.spooled: list[Spool] = []
             is_upload = self.mimetype == "multipart/form-data"
             limit = settings.max_upload_bytes if is_upload else settings.max_json_bytes
             self.max_content_length = limit
             self.body = self.body_class(self.content_length, limit)
 
         def make_form_data_parser(self) -> FormDataParser:
-            return self.form_data_parser_class(
+            return SpoolingFormDataParser(
+                open_spool=self.open_spool,
                 max_content_length=self.max_content_length,
                 max_form_memory_size=self.max_form_memory_size,
                 max_form_parts=self.max_form_parts,
                 cls=self.parameter_storage_class,
-                stream_factory=lambda *_: self.spool(),
             )
 
-        def spool(self) -> IO[bytes]:
-            file = spool_upload(settings.upload_dir)
-            self.spooled.append(Path(file.name))
-            return file
+        async def open_spool(self) -> Spool:
+            spool = await Spool.create(settings.upload_dir)
+            self.spooled.append(spool)  # no checkpoint in between: a cancellation finds it here
+            return spool
 
         def on_json_loading_failed(self, error: Exception) -> Any:
             raise errors.MalformedJSON()
@@ -200,16 +253,9 @@ def _request_class(settings: Settings) -> type[TrioRequest]:
     return VezaRequest
 
 
-def spool_upload(directory: Path) -> IO[bytes]:
-    """A file in the upload directory for one uploaded part; a route may move it into place,
-    and whatever is still there when the request ends is removed."""
-    return tempfile.NamedTemporaryFile(
-        dir=directory, prefix=".upload-", suffix=TMP_SUFFIX, delete=False
-    )
-
-
 def install_http_edge(app: QuartTrio, settings: Settings) -> None:
     app.request_class = _request_class(settings)
+    app.asgi_http_class = PacedConnection
     app.before_request(_begin)
     app.after_request(_finish)
     app.teardown_request(_remove_spooled)
