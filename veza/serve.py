@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import trio
 from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve as hypercorn_serve
+from hypercorn.config import Sockets
+from hypercorn.trio.run import worker_serve
+from hypercorn.utils import wrap_app
 from quart_trio import QuartTrio
 
 from veza.app import build_services, create_app, periodic_tasks
@@ -66,16 +68,37 @@ class Running:
     secret: str
 
 
+class StartupFailed(Exception):
+    """Veza cannot start (the port is taken, say); the message is one line for the operator."""
+
+
+def _listen(config: HypercornConfig, settings: Settings) -> Sockets:
+    """Bind the listening sockets first, so a port in use stops start-up with one clear line
+    before anything else is opened."""
+    try:
+        sockets = config.create_sockets()
+        for sock in sockets.insecure_sockets:
+            sock.listen(config.backlog)
+    except OSError as error:
+        address = f"{settings.host}:{settings.port}"
+        raise StartupFailed(f"cannot listen on {address}: {error.strerror}") from None
+    return sockets
+
+
 async def _serve_http(
     app: QuartTrio,
-    settings: Settings,
+    config: HypercornConfig,
+    sockets: Sockets,
     shutdown: trio.Event,
     on_stopped: Callable[[], object],
     *,
     task_status: trio.TaskStatus[list[str]],
 ) -> None:
-    config = hypercorn_config(settings)
-    await hypercorn_serve(app, config, shutdown_trigger=shutdown.wait, task_status=task_status)
+    # Hypercorn's own `serve`, given the sockets we bound (its `serve` always binds anew).
+    wrapped = wrap_app(app, config.wsgi_max_body_size, None)
+    await worker_serve(
+        wrapped, config, sockets=sockets, shutdown_trigger=shutdown.wait, task_status=task_status
+    )
     on_stopped()
 
 
@@ -86,7 +109,25 @@ async def run_veza(
     handle_signals: bool = False,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run Veza until `shutdown` is set (or a signal arrives); report the bound URLs once ready."""
+    """Run Veza until `shutdown` is set (or a signal arrives); report the bound URLs once ready.
+    Raises StartupFailed when it cannot listen."""
+    config = hypercorn_config(settings)
+    sockets = _listen(config, settings)
+    try:
+        await _run(settings, config, sockets, shutdown, handle_signals, task_status)
+    finally:
+        for sock in sockets.insecure_sockets:
+            sock.close()  # already closed when Hypercorn served them; not if start-up failed
+
+
+async def _run(
+    settings: Settings,
+    config: HypercornConfig,
+    sockets: Sockets,
+    shutdown: trio.Event,
+    handle_signals: bool,
+    task_status: trio.TaskStatus[Running],
+) -> None:
     secret = await trio.to_thread.run_sync(ensure_secret, settings)
     async with database_runtime(settings), trio.open_nursery() as root:
         store = await root.start(_hold_store, settings)
@@ -100,7 +141,7 @@ async def run_veza(
             await nursery.start(services.password_resets.run)
             app = create_app(services)
             urls = await nursery.start(
-                _serve_http, app, settings, shutdown, nursery.cancel_scope.cancel
+                _serve_http, app, config, sockets, shutdown, nursery.cancel_scope.cancel
             )
             log.info("listening on %s; data in %s", " ".join(urls), settings.data_dir.resolve())
             task_status.started(Running(urls, app, services, store, secret))

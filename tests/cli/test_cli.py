@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -73,3 +74,28 @@ def test_serve_logs_json_lines_when_asked(tmp_path: Path) -> None:
     request = next(e for e in entries if e["logger"] == "veza.http")
     assert request["status"] == 200 and request["request_id"]
     assert request["message"].startswith("GET /health 200")
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = run_veza("serve", "--data-dir", str(tmp_path / "data"), "--port", port)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"veza: cannot listen on 127.0.0.1:{port}: Address already in use"]
+    assert not (tmp_path / "data").exists()  # nothing was opened before the port
+
+
+def test_check_never_creates_a_database_and_every_command_says_its_data_dir(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "typo"
+    check = run_veza("check", "--data-dir", str(data))
+    assert check.returncode == 0, check.stderr
+    assert "database: none yet" in check.stdout and str(data.resolve()) in check.stdout
+    assert not data.exists()
+    migrate = run_veza("migrate", "--data-dir", str(data))
+    assert f"veza: data in {data.resolve()}" in migrate.stderr.splitlines()
+    assert "applied" in migrate.stdout

@@ -15,6 +15,10 @@ from veza.logs import configure_logging
 
 Run = Callable[[Settings, argparse.Namespace], int]
 
+# `serve` logs its data directory and `check` prints it; the other commands say it on stderr,
+# keeping stdout for their results.
+_SAYS_ITS_DATA_DIR = {"serve", "check"}
+
 # The commands that read settings, by name; `transcode` needs none.
 _COMMANDS: dict[str, Run] = {
     "serve": serve.run,
@@ -45,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"veza: configuration error: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level)
+    if arguments.command not in _SAYS_ITS_DATA_DIR:
+        print(f"veza: data in {settings.data_dir.resolve()}", file=sys.stderr)
     try:
         return _COMMANDS[arguments.command](settings, arguments)
     except DatabaseError as error:

@@ -21,6 +21,10 @@ def add_parser(commands: Commands) -> None:
 def run(settings: Settings, arguments: argparse.Namespace) -> int:
     print(f"settings: ok (data dir {settings.data_dir.resolve()})")
     print(f"listen: http://{settings.host}:{settings.port}")
+    if settings.database_backend == "sqlite" and not settings.sqlite_path.exists():
+        # Looking must not create: an empty database here would hide a mistyped --data-dir.
+        print(f"database: none yet at {settings.sqlite_path} (`veza serve` or `veza migrate`)")
+        return 0
 
     async def main() -> list[int]:
         async with open_database(settings) as database:

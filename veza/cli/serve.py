@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import trio
 
 from veza.cli.options import Commands, add_config_options
 from veza.config import Settings
-from veza.serve import run_veza
+from veza.serve import StartupFailed, run_veza
 
 
 def add_parser(commands: Commands) -> None:
@@ -22,5 +23,11 @@ def run(settings: Settings, arguments: argparse.Namespace) -> int:
     async def main() -> None:
         await run_veza(settings, trio.Event(), handle_signals=True)
 
-    trio.run(main)
-    return 0
+    failures: list[BaseException] = []
+    try:
+        trio.run(main)
+    except* StartupFailed as failed:
+        failures.extend(failed.exceptions)
+    for failure in failures[:1]:
+        print(f"veza: {failure}", file=sys.stderr)
+    return 1 if failures else 0
