@@ -155,6 +155,7 @@ class Settings:
     stream_token_ttl_seconds: int = _setting(21_600, _positive_integer, "a positive integer")
     orphan_cleanup_interval_seconds: float = _setting(3600.0, _positive_number, "a positive number")
     # Accounts, sessions and tokens (veza/accounts, veza/transport/api/accounts.py).
+    registration: str = _setting("open", _choice("open", "closed"), "open or closed")
     access_token_ttl_seconds: int = _setting(900, _positive_integer, "a positive integer")
     refresh_token_ttl_seconds: int = _setting(1_209_600, _positive_integer, "a positive integer")
     session_lifetime_seconds: int = _setting(2_592_000, _positive_integer, "a positive integer")

@@ -98,6 +98,7 @@ class Accounts:
         self._refresh_ttl = settings.refresh_token_ttl_seconds
         self._session_lifetime = settings.session_lifetime_seconds
         self._reuse_grace = settings.refresh_reuse_grace_seconds
+        self._registration_open = settings.registration == "open"
 
     # Accounts
 
@@ -108,6 +109,10 @@ class Accounts:
         return user
 
     async def register(self, *, email: str, username: str, password: str, client: Client) -> Grant:
+        """Self-service sign-up, when the server is open to it; otherwise admins create
+        accounts (`create_user`)."""
+        if not self._registration_open:
+            raise Forbidden("registration is closed: ask an administrator for an account")
         _, grant = await self._create(email, username, password, DEFAULT_ROLE, client)
         assert grant is not None
         return grant

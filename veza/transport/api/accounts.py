@@ -139,6 +139,10 @@ class Sessions(BaseModel):
     items: list[SessionInfo]
 
 
+class NewUser(RegisterRequest):
+    role: Role = Role.USER
+
+
 class UserAdministration(BaseModel):
     role: Role | None = None
     disabled: bool | None = None
@@ -294,3 +298,15 @@ async def administer_user(user_id: str, data: UserAdministration) -> AdminUser:
         current_principal(), user_id, role=data.role, disabled=data.disabled
     )
     return AdminUser.of(user)
+
+
+@blueprint.post("/api/v1/admin/users")
+@require(Permission.MANAGE_USERS)
+@validate_request(NewUser)
+@validate_response(AdminUser, 201)
+async def create_user(data: NewUser) -> tuple[AdminUser, int]:
+    """Create an account (the way in when registration is closed); no session is opened."""
+    user = await services().accounts.create_user(
+        email=data.email, username=data.username, password=data.password, role=data.role
+    )
+    return AdminUser.of(user), 201
