@@ -29,6 +29,7 @@ from veza.transport.api import accounts, system, tracks
 from veza.transport.context import Edge, install_edge
 from veza.transport.guard import install_guard
 from veza.transport.http import install_http_edge
+from veza.transport.proxy import install_forwarded_headers
 
 
 def create_app(services: Services) -> QuartTrio:
@@ -44,6 +45,7 @@ def create_app(services: Services) -> QuartTrio:
         info=Info(title="Veza", version=veza.__version__),
         security_schemes={"bearer": HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
     )
+    install_forwarded_headers(app, services.settings)
     install_http_edge(app, services.settings)
     install_guard(app)
     app.register_blueprint(system.blueprint)
