@@ -27,8 +27,10 @@ from veza.transcode import TranscodeOptions
 from veza.transport import hls
 from veza.transport.api import accounts, system, tracks
 from veza.transport.context import Edge, install_edge
+from veza.transport.cors import install_cors
 from veza.transport.guard import install_guard
 from veza.transport.http import install_http_edge
+from veza.transport.proxy import install_forwarded_headers
 
 
 def create_app(services: Services) -> QuartTrio:
@@ -44,7 +46,9 @@ def create_app(services: Services) -> QuartTrio:
         info=Info(title="Veza", version=veza.__version__),
         security_schemes={"bearer": HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
     )
+    install_forwarded_headers(app, services.settings)
     install_http_edge(app, services.settings)
+    install_cors(app, services.settings)  # before the guard: a preflight carries no token
     install_guard(app)
     app.register_blueprint(system.blueprint)
     app.register_blueprint(hls.blueprint)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from veza.files import create_once, make_dirs
 
@@ -114,6 +117,62 @@ def list_of(item: Callable[[object], Any]) -> Callable[[object], tuple[Any, ...]
     return parse
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _network(raw: object) -> IPNetwork:
+    """An IP address (a network of one) or a network with its host bits clear (10.0.0.0/8)."""
+    return ipaddress.ip_network(_text(raw).strip())
+
+
+# A host as it may stand in a URL: a name or IPv4 address, or an IPv6 one in brackets, then an
+# optional port.
+_HOST = r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+_HOST_RE = re.compile(_HOST)
+_PATH_RE = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)*")
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+
+
+def _web_address(raw: object) -> tuple[str, str, str]:
+    """Scheme, host (lower case, without its scheme's default port) and path of an http(s)
+    URL that has neither user, query nor fragment."""
+    text = _text(raw).strip()
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if (
+        scheme not in _DEFAULT_PORTS
+        or not _HOST_RE.fullmatch(parts.netloc)
+        or not _PATH_RE.fullmatch(parts.path)
+        or "?" in text
+        or "#" in text
+    ):
+        raise ValueError
+    if parts.port == 0:  # .port raises ValueError past 65535
+        raise ValueError
+    host = parts.netloc.lower().removesuffix(_DEFAULT_PORTS[scheme])
+    return scheme, host, parts.path
+
+
+def _public_url(raw: object) -> str:
+    """Empty, or the absolute http(s) URL Veza is reached at, path prefix kept, without a
+    trailing slash: `https://example.org/music`."""
+    if _text(raw).strip() == "":
+        return ""
+    scheme, host, path = _web_address(raw)
+    return f"{scheme}://{host}{path.rstrip('/')}"
+
+
+def _origin(raw: object) -> str:
+    """A web origin as browsers send it (`https://app.example`, `http://localhost:5173`), or
+    `*` for any origin."""
+    if _text(raw).strip() == "*":
+        return "*"
+    scheme, host, path = _web_address(raw)
+    if path not in ("", "/"):
+        raise ValueError
+    return f"{scheme}://{host}"
+
+
 def _setting(default: Any, parse: Callable[[object], Any], expected: str) -> Any:
     return field(default=default, metadata={"parse": parse, "expected": expected})
 
@@ -186,6 +245,21 @@ class Settings:
     smtp_password: str = _setting("", _text, "a string")
     smtp_starttls: bool = _setting(True, _boolean, "true or false")
     smtp_timeout_seconds: float = _setting(10.0, _positive_number, "a positive number")
+    # Behind a reverse proxy, and for browser clients on other origins (veza/transport/proxy.py,
+    # veza/transport/cors.py, docs/security.md).
+    public_url: str = _setting(
+        "", _public_url, "empty or an http(s) URL such as https://example.org/music"
+    )
+    trusted_proxies: tuple[IPNetwork, ...] = _setting(
+        (),
+        list_of(_network),
+        "IP addresses or networks with host bits clear, comma-separated (127.0.0.1,10.0.0.0/8)",
+    )
+    cors_origins: tuple[str, ...] = _setting(
+        (),
+        list_of(_origin),
+        "origins, comma-separated (https://app.example,http://localhost:5173), or *",
+    )
 
     @property
     def sqlite_path(self) -> Path:

@@ -21,6 +21,7 @@ from veza.transport.context import services
 from veza.transport.guard import current_principal, require
 from veza.transport.hls import master_path
 from veza.transport.pagination import Page, PageQuery, page_of
+from veza.transport.proxy import absolute_url
 from veza.transport.timestamps import utc
 
 blueprint = Blueprint("tracks", __name__)
@@ -166,8 +167,7 @@ async def delete_track(track_id: str) -> tuple[str, int]:
 async def stream_track(track_id: str) -> StreamOut:
     """A signed HLS URL, usable by players that send no headers of ours (VLC, Safari)."""
     grant = await services().tracks.playback(track_id)
-    url = f"{request.host_url.rstrip('/')}{master_path(grant)}"
-    return StreamOut(hls_url=url, expires_at=utc(grant.expires_at))
+    return StreamOut(hls_url=absolute_url(master_path(grant)), expires_at=utc(grant.expires_at))
 
 
 @blueprint.get("/api/v1/tracks/<track_id>/original")
