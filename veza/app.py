@@ -86,6 +86,8 @@ def build_services(settings: Settings, store: Store, secret: str) -> Services:
         stream_token_ttl_s=settings.stream_token_ttl_seconds,
         upload_dir=settings.upload_dir,
         max_attempts=settings.job_max_attempts,
+        transcode_options=options,
+        cpu_limiter=cpu_limiter,
     )
     return Services(
         settings=settings,

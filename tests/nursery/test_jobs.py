@@ -140,9 +140,9 @@ async def test_a_crashing_job_is_retried_until_its_attempts_are_spent(store: Sto
     failed = await store.jobs.get(job.id)
     assert failed is not None
     assert (failed.status, failed.attempts) == ("failed", 2)
-    assert failed.error == "internal error: RuntimeError"
+    assert failed.error == "internal error (RuntimeError: bug)"
     assert recorder.runs == [job.id, job.id]
-    assert await outcomes(store) == [(job.id, "internal error: RuntimeError")]
+    assert await outcomes(store) == [(job.id, "internal error")]
 
 
 async def test_shutdown_puts_a_running_job_back_without_spending_an_attempt(store: Store) -> None:
@@ -188,8 +188,12 @@ async def test_a_job_whose_attempts_a_crash_spent_fails_its_subject(store: Store
     await run_until(store, Recorder(), job.id)
     failed = await store.jobs.get(job.id)
     assert failed is not None
-    assert (failed.status, failed.error) == ("failed", "interrupted too many times")
-    assert await outcomes(store) == [(job.id, "interrupted too many times")]
+    reason = "the test was interrupted too many times"
+    assert (failed.status, failed.error) == (
+        "failed",
+        f"{reason} (attempt 1 of 1 was abandoned by its worker)",
+    )
+    assert await outcomes(store) == [(job.id, reason)]
 
 
 async def test_a_refused_result_leaves_the_job_unfinished_and_the_workers_alive(

@@ -24,6 +24,17 @@ def write_music(path: Path, seconds: float, rate: int = 44100) -> Path:
     return path
 
 
+def write_damaged_flac(path: Path, seconds: float = 6) -> Path:
+    """A FLAC whose header is sound and whose middle is noise: it passes the check at upload
+    and fails its transcode partway (the damage a bad disk or a broken download leaves)."""
+    write_music(path, seconds)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 3000] = np.random.default_rng(5).bytes(3000)
+    path.write_bytes(bytes(data))
+    return path
+
+
 async def wait_for_track(server: RunningServer, track_id: str) -> Track:
     found: list[Track] = []
 

@@ -11,7 +11,7 @@ import trio
 
 from tests.support import require_tool
 from tests.support.server import make_settings
-from tests.support.tracks import write_music
+from tests.support.tracks import write_damaged_flac, write_music
 from veza.app import build_services
 from veza.events import Delivery
 from veza.services import Services
@@ -60,12 +60,10 @@ async def test_a_transcode_publishes_its_progress_then_ready(
     assert fractions == sorted(fractions) and 0 < fractions[-1] <= 1
 
 
-async def test_a_file_that_is_not_audio_publishes_failed_with_its_reason(
+async def test_a_damaged_file_publishes_failed_with_its_reason(
     services: Services, tmp_path: Path
 ) -> None:
-    source = tmp_path / "notes.mp3"
-    source.write_bytes(b"these are my notes, not music\n" * 200)
-    track = await services.tracks.import_file(source)
+    track = await services.tracks.import_file(write_damaged_flac(tmp_path / "damaged.flac"))
     received = await deliveries_until_settled(services, track.id)
     failed = received[-1].event
     assert isinstance(failed, TrackFailed) and failed.track_id == track.id

@@ -1,5 +1,5 @@
 """Tracks taken into the library are transcoded by the server's job workers, survive a crash
-of the server mid-transcode, and fail with a reason when the file is not audio."""
+of the server mid-transcode, and fail with a reason when the file is damaged."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import m3u8
 from tests.support import require_tool
 from tests.support.process import ServeProcess, run_veza, wait_until
 from tests.support.server import RunningServer
-from tests.support.tracks import wait_for_track, write_music
+from tests.support.tracks import wait_for_track, write_damaged_flac, write_music
 
 
 def assert_complete_hls(hls: Path) -> None:
@@ -45,15 +45,13 @@ async def test_an_imported_track_becomes_ready_with_its_renditions(
     assert_complete_hls(server.services.tracks.media.hls_dir(track.id))
 
 
-async def test_a_file_that_is_not_audio_fails_its_track_with_a_reason(
+async def test_a_damaged_file_fails_its_track_with_a_reason(
     server: RunningServer, tmp_path: Path
 ) -> None:
-    source = tmp_path / "notes.mp3"
-    source.write_bytes(b"these are my notes, not music\n" * 200)
-    track = await server.services.tracks.import_file(source)
+    track = await server.services.tracks.import_file(write_damaged_flac(tmp_path / "bad.flac"))
     failed = await wait_for_track(server, track.id)
     assert failed.status == "failed"
-    assert failed.error
+    assert failed.error and failed.error.startswith("the file is damaged: ")
     job = await server.store.database.fetch_one(
         "SELECT status, attempts FROM jobs WHERE subject_id = ?", (track.id,)
     )

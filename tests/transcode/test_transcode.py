@@ -292,13 +292,13 @@ def _m4a(tmp_path: Path) -> bytes:
 
 
 BAD_INPUTS = {
-    "corrupt.flac": (lambda tmp: _damaged(_flac(tmp)), "damaged or truncated"),
+    "corrupt.flac": (lambda tmp: _damaged(_flac(tmp)), "damaged: it cannot be decoded"),
     "corrupt.m4a": (lambda tmp: _damaged(_m4a(tmp)), "could not decode the source"),
     "empty.wav": (lambda tmp: b"", "empty"),
-    "notes.mp3": (lambda tmp: b"this is not audio at all\n" * 200, "not a readable audio file"),
-    "random.flac": (lambda tmp: np.random.default_rng(1).bytes(50_000), "not a readable audio"),
+    "notes.mp3": (lambda tmp: b"this is not audio at all\n" * 200, "not an audio file we can"),
+    "random.flac": (lambda tmp: np.random.default_rng(1).bytes(50_000), "not an audio file we"),
     "truncated.wav": (lambda tmp: _wav(tmp)[: 44 + 40_000], "truncated"),
-    "truncated.flac": (lambda tmp: _flac(tmp)[: len(_flac(tmp)) // 2], "damaged or truncated"),
+    "truncated.flac": (lambda tmp: _flac(tmp)[: len(_flac(tmp)) // 2], "damaged: it "),
     "huge-fmt.wav": (
         lambda tmp: (
             b"RIFF"
@@ -307,7 +307,7 @@ BAD_INPUTS = {
             + (0xFFFFFF00).to_bytes(4, "little")
             + b"\x01\x00" * 20
         ),
-        "not a readable",
+        "looks like a WAV file but cannot be read",
     ),
     # an HLS playlist posing as a song must not make FFmpeg read other local files
     "playlist.mp3": (
@@ -319,7 +319,7 @@ BAD_INPUTS = {
     ),
     "huge-id3.mp3": (
         lambda tmp: b"ID3\x04\x00\x00\x7f\x7f\x7f\x7f" + b"\x00" * 5000,
-        "not a readable audio file",
+        "looks like an MP3 file but cannot be read",
     ),
 }
 
@@ -478,7 +478,7 @@ def test_command_line(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 1
-    assert "error: not a readable audio file" in done.stderr
+    assert "error: not an audio file we can read" in done.stderr
 
 
 async def test_an_unwritable_output_is_an_error_with_a_reason(tmp_path: Path) -> None:

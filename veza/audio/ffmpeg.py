@@ -94,7 +94,7 @@ def probe_argv(ffprobe: str, source: Path) -> list[str]:
         "-select_streams",
         "a:0",
         "-show_entries",
-        "stream=codec_name,sample_rate,channels,duration:format=format_name,duration",
+        "stream=codec_name,sample_rate,channels,duration:format=format_name,duration,probe_score",
         "-of",
         "json",
         _file_url(source),
@@ -110,15 +110,34 @@ class ProbeError(ValueError):
     """ffprobe answered, but not with a usable audio stream."""
 
 
+class NoAudioStream(ProbeError):
+    """ffprobe read the container, and it holds no audio stream."""
+
+
+# FFmpeg names a format whatever scores best, however low: `.mp3` on any file is worth 1 point
+# (of 100) and one byte pair that looks like an MPEG frame header another, so an ELF binary
+# named `.mp3` "is" MPEG Layer I and decodes to a few frames of noise. FFmpeg itself calls a
+# score at or below AVPROBE_SCORE_RETRY (25) a possible misdetection; a real MP3 or ADTS stream
+# of more than a few frames scores 51, and a container with a header 100.
+MIN_PROBE_SCORE = 25
+
+
 def parse_probe(text: str) -> SourceInfo:
     """SourceInfo from ffprobe's JSON output."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ProbeError(f"unreadable ffprobe output: {exc}") from None
+    fmt = data.get("format") or {}
+    score = fmt.get("probe_score", 100)
+    if not isinstance(score, int) or score < MIN_PROBE_SCORE:
+        raise ProbeError(
+            f"format {fmt.get('format_name', '?')} guessed with too little evidence "
+            f"(probe score {score}, at least {MIN_PROBE_SCORE} needed)"
+        )
     streams = data.get("streams") or []
     if not streams:
-        raise ProbeError("no audio stream")
+        raise NoAudioStream("no audio stream")
     stream = streams[0]
     try:
         rate, channels = int(stream["sample_rate"]), int(stream["channels"])
@@ -126,7 +145,6 @@ def parse_probe(text: str) -> SourceInfo:
         raise ProbeError("audio stream without sample rate or channel count") from None
     if rate <= 0 or channels <= 0:
         raise ProbeError(f"invalid audio stream ({rate} Hz, {channels} channels)")
-    fmt = data.get("format") or {}
     duration: float | None = None
     for raw in (stream.get("duration"), fmt.get("duration")):
         try:

@@ -32,12 +32,20 @@ class Priority(IntEnum):
     BACKGROUND = 10
 
 
-class JobFailed(Exception):
-    """A job that cannot succeed however often it is tried (a corrupt file, say)."""
+INTERNAL_ERROR = "internal error"
 
-    def __init__(self, reason: str) -> None:
+
+class JobFailed(Exception):
+    """A job that cannot succeed however often it is tried (a corrupt file, say).
+
+    `reason` is for people: its kind may show it to anyone (a failed track's `error`), so it
+    is a short sentence with no path, address or library output. `detail` is for the operator:
+    it goes to the log and the job's own record, beside the reason."""
+
+    def __init__(self, reason: str, detail: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.detail = detail
 
 
 class _LostJob(Exception):
@@ -71,13 +79,15 @@ class JobKind:
 
     `run` returns the write that records its result; the worker makes it in the same
     transaction that marks the job done, so a crash can never leave one without the other.
-    `failed` is likewise called inside the transaction that marks the job failed. Either may
-    register work to follow the commit with `tx.on_commit` (publishing an event)."""
+    `failed` is likewise called inside the transaction that marks the job failed, with the
+    reason for people. Either may register work to follow the commit with `tx.on_commit`
+    (publishing an event). `subject` names what a job works on, for the log."""
 
     name: str
     run: Callable[[Job, JobProgress], Awaitable[Commit]]
     failed: Callable[[Job, str, Transaction], Awaitable[None]]
     progressed: Callable[[Job, float], object] = lambda job, fraction: None
+    subject: str = "subject"
 
 
 @dataclass
@@ -149,7 +159,13 @@ class Workers:
         for orphan in await self.store.jobs.orphans(expired_only=expired_only):
             if orphan.attempts >= orphan.max_attempts:
                 with contextlib.suppress(_LostJob):  # another process recovered it first
-                    await self._fail(orphan, orphan.worker, "interrupted too many times")
+                    await self._fail(
+                        orphan,
+                        orphan.worker,
+                        f"the {orphan.kind} was interrupted too many times",
+                        f"attempt {orphan.attempts} of {orphan.max_attempts} was abandoned "
+                        "by its worker",
+                    )
             elif await self.store.jobs.requeue(
                 orphan, orphan.worker, "interrupted; re-queued", refund_attempt=False
             ):
@@ -199,7 +215,7 @@ class Workers:
         kind = self.kinds.get(job.kind)
         attempt = _Attempt()
         if kind is None:
-            attempt.error = JobFailed(f"unknown job kind {job.kind!r}")
+            attempt.error = JobFailed(INTERNAL_ERROR, f"unknown job kind {job.kind!r}")
         else:
             log.info("job %s (%s) started, attempt %d", job.id, job.kind, job.attempts)
         running = _Running(trio.CancelScope())
@@ -255,20 +271,35 @@ class Workers:
 
     async def _failed_attempt(self, job: Job, worker: str, error: Exception) -> None:
         if isinstance(error, JobFailed):
-            await self._fail(job, worker, error.reason)
+            await self._fail(job, worker, error.reason, error.detail)
             return
-        log.error("job %s (%s) crashed", job.id, job.kind, exc_info=error)
-        reason = f"internal error: {type(error).__name__}"
+        log.error("job %s (%s) on %s crashed", job.id, job.kind, self._subject(job), exc_info=error)
+        detail = f"{type(error).__name__}: {error}"
         if job.attempts < job.max_attempts:
-            await self.store.jobs.requeue(job, worker, reason, refund_attempt=False)
+            record = _record(INTERNAL_ERROR, detail)
+            await self.store.jobs.requeue(job, worker, record, refund_attempt=False)
         else:
-            await self._fail(job, worker, reason)
+            await self._fail(job, worker, INTERNAL_ERROR, detail)
 
-    async def _fail(self, job: Job, worker: str | None, reason: str) -> None:
+    async def _fail(
+        self, job: Job, worker: str | None, reason: str, detail: str | None = None
+    ) -> None:
+        """Fail the job for good: its record keeps the reason and the detail, its kind hears
+        the reason alone, and the log has both with the job and its subject."""
         kind = self.kinds.get(job.kind)
+        record = _record(reason, detail)
         async with self.store.transaction() as tx:
-            if not await tx.jobs.fail(job, worker, reason):
+            if not await tx.jobs.fail(job, worker, record):
                 raise _LostJob
             if kind is not None:
                 await kind.failed(job, reason, tx)
-        log.warning("job %s (%s) failed: %s", job.id, job.kind, reason)
+        log.warning("job %s (%s) on %s failed: %s", job.id, job.kind, self._subject(job), record)
+
+    def _subject(self, job: Job) -> str:
+        """`track 3fa4...` for the log."""
+        kind = self.kinds.get(job.kind)
+        return f"{kind.subject if kind else 'subject'} {job.subject_id}"
+
+
+def _record(reason: str, detail: str | None) -> str:
+    return reason if detail is None else f"{reason} ({detail})"

@@ -15,15 +15,24 @@ from pathlib import Path
 import trio
 
 from veza.accounts import Permission, Principal
-from veza.errors import Conflict, Forbidden, NotFound
+from veza.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    UnsupportedMediaType,
+    ValidationFailed,
+    VezaError,
+)
 from veza.files import copy_atomically, make_dirs, move_into_place, remove_temporary_files
 from veza.nursery.jobs import Priority, Workers
 from veza.store import Store
 from veza.store.tracks import PROCESSING, READY, NewTrack, Track
 from veza.tracks import playback
 from veza.tracks.media import MediaLayout
+from veza.tracks.reasons import public_reason
 from veza.tracks.tags import TAG_MAX_CHARS, Tags, read_tags, safe_extension
 from veza.tracks.transcoding import TRANSCODE
+from veza.transcode import Fault, TranscodeError, TranscodeOptions, probe
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +64,8 @@ class Tracks:
         stream_token_ttl_s: int,
         upload_dir: Path,
         max_attempts: int,
+        transcode_options: TranscodeOptions,
+        cpu_limiter: trio.CapacityLimiter,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -64,6 +75,8 @@ class Tracks:
         self._stream_token_ttl_s = stream_token_ttl_s
         self._upload_dir = upload_dir
         self._max_attempts = max_attempts
+        self._transcode_options = transcode_options
+        self._cpu_limiter = cpu_limiter
         self._clock = clock
 
     # Reading the catalogue
@@ -94,14 +107,16 @@ class Tracks:
     async def import_file(
         self, source: Path, *, owner_id: str | None = None, tags: Tags | None = None
     ) -> Track:
-        """Copy a file into the library and queue its transcode; tags given win over the file's."""
+        """Copy a file into the library and queue its transcode; tags given win over the file's.
+        A file that is not audio we can read is refused (UnsupportedMediaType, ValidationFailed)."""
         return await self._add(source, source.name, owner_id, tags, copy_atomically)
 
     async def add_upload(
         self, spooled: Path, filename: str, *, owner_id: str, tags: Tags | None = None
     ) -> Track:
         """Move an uploaded file (spooled in the upload directory) into the library. `filename`
-        is the client's: it gives a title and an extension, never a path."""
+        is the client's: it gives a title and an extension, never a path. Refused as
+        `import_file` refuses, before anything is moved."""
         return await self._add(spooled, filename, owner_id, tags, move_into_place)
 
     async def _add(
@@ -112,6 +127,7 @@ class Tracks:
         tags: Tags | None,
         place: Callable[[Path, Path], int],
     ) -> Track:
+        await self._check_audio(source, filename)
         track_id = secrets.token_hex(12)
         extension = safe_extension(filename)
         directory = self.media.track_dir(track_id)
@@ -146,6 +162,21 @@ class Tracks:
             raise
         self._workers.wake()
         return await self.get(track_id)
+
+    async def _check_audio(self, source: Path, filename: str) -> None:
+        """Refuse what the transcode would refuse, with the probe the transcode starts with
+        (libsndfile, then ffprobe; in a thread and a child process, each with a deadline)."""
+        try:
+            await probe(source, self._transcode_options, self._cpu_limiter)
+        except TranscodeError as error:
+            if error.fault is Fault.INTERNAL:
+                log.error("cannot check %r: %s", filename, error)
+                raise VezaError() from None
+            log.info("refused %r: %s", filename, error)
+            reason = public_reason(error.reason)
+            if error.fault is Fault.NOT_AUDIO:
+                raise UnsupportedMediaType(reason) from None
+            raise ValidationFailed(reason) from None  # empty, or damaged
 
     # Removing
 

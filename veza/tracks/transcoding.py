@@ -15,6 +15,7 @@ from veza.store.jobs import Job
 from veza.store.tracks import Measurements
 from veza.tracks.events import TrackFailed, TrackProgress, TrackReady, track_topic
 from veza.tracks.media import MediaLayout
+from veza.tracks.reasons import public_reason
 from veza.transcode import TranscodeError, TranscodeOptions, TranscodeResult, transcode
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class TranscodeJobs:
         self._events = events
 
     def kind(self) -> JobKind:
-        return JobKind(TRANSCODE, self._run, self._failed, self._progressed)
+        return JobKind(TRANSCODE, self._run, self._failed, self._progressed, subject="track")
 
     def _progressed(self, job: Job, fraction: float) -> None:
         track_id = job.subject_id
@@ -64,7 +65,7 @@ class TranscodeJobs:
                 on_progress=progress.report,
             )
         except TranscodeError as error:
-            raise JobFailed(error.reason) from error
+            raise JobFailed(error.reason, error.detail) from error
         for notice in result.notices:
             log.warning("track %s: %s", track.id, notice)
         measured = _measurements(result)
@@ -79,6 +80,9 @@ class TranscodeJobs:
 
     async def _failed(self, job: Job, reason: str, tx: Transaction) -> None:
         track_id = job.subject_id
+        # Anyone who can see the track reads this: whatever a raise site let through, no path
+        # or address of the server goes out.
+        reason = public_reason(reason)
         await tx.tracks.mark_failed(track_id, reason)
         failed = TrackFailed(track_id, reason)
         tx.on_commit(lambda: self._events.publish(track_topic(track_id), failed))

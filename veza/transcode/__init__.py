@@ -10,10 +10,18 @@ from veza.audio.ladder import DEFAULT_LADDER, Rendition
 from veza.transcode.command import run_transcode_command
 from veza.transcode.options import TranscodeOptions, find_ffmpeg
 from veza.transcode.pipeline import transcode, usable_ladder
-from veza.transcode.result import Loudness, RenditionResult, TranscodeError, TranscodeResult
+from veza.transcode.result import (
+    Fault,
+    Loudness,
+    RenditionResult,
+    TranscodeError,
+    TranscodeResult,
+)
+from veza.transcode.source import probe
 
 __all__ = [
     "DEFAULT_LADDER",
+    "Fault",
     "Loudness",
     "Rendition",
     "RenditionResult",
@@ -21,6 +29,7 @@ __all__ = [
     "TranscodeOptions",
     "TranscodeResult",
     "find_ffmpeg",
+    "probe",
     "run_transcode_command",
     "transcode",
     "usable_ladder",

@@ -71,7 +71,7 @@ def run_transcode_command(
     try:
         result = trio.run(main)
     except TranscodeError as exc:
-        err.write(f"\nerror: {exc.reason}\n")
+        err.write(f"\nerror: {exc}\n")
         return 1
     except KeyboardInterrupt:
         err.write("\ninterrupted\n")

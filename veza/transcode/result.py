@@ -2,15 +2,57 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
+
+NOT_AUDIO = "not an audio file we can read"
+EMPTY = "the file is empty"
+NO_AUDIO_STREAM = "no audio stream"
+TOO_SLOW = "reading the file took too long"
+INTERNAL = "internal error"
+
+
+class Fault(enum.Enum):
+    """Whose the failure is: the file's (and which way), or ours."""
+
+    NOT_AUDIO = "not_audio"  # not something we can read as audio at all
+    EMPTY = "empty"
+    DAMAGED = "damaged"  # a format we read, but broken
+    INTERNAL = "internal"  # not the file's fault: an encoder, the disk, a missing program
 
 
 class TranscodeError(Exception):
-    """The source could not be turned into renditions; `reason` is for people to read."""
+    """The source could not be turned into renditions.
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+    `reason` is for people (everyone who can see the track reads it): a short sentence with no
+    path, memory address or library output. `detail` is for the operator's log and may carry
+    all of those. Raised with a detail alone, the reason is "internal error": a raise site has
+    to choose to tell people more, with one of the constructors below.
+    """
+
+    def __init__(
+        self, detail: str, *, reason: str = INTERNAL, fault: Fault = Fault.INTERNAL
+    ) -> None:
+        super().__init__(detail)
         self.reason = reason
+        self.detail = detail
+        self.fault = fault
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.detail})" if self.detail != self.reason else self.reason
+
+    @classmethod
+    def not_audio(cls, detail: str, reason: str = NOT_AUDIO) -> TranscodeError:
+        return cls(detail, reason=reason, fault=Fault.NOT_AUDIO)
+
+    @classmethod
+    def empty(cls) -> TranscodeError:
+        return cls("zero bytes", reason=EMPTY, fault=Fault.EMPTY)
+
+    @classmethod
+    def damaged(cls, cause: str, detail: str) -> TranscodeError:
+        """`cause` completes "the file is damaged: ..." in words of our own."""
+        return cls(detail, reason=f"the file is damaged: {cause}", fault=Fault.DAMAGED)
 
 
 @dataclass(frozen=True)

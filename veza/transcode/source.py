@@ -13,15 +13,20 @@ from veza.audio.decode import PcmAssembler, SoundfileDecoder, SourceInfo
 from veza.audio.decode import soundfile_info as read_soundfile_info
 from veza.audio.pcm import SAMPLE_RATE, Normaliser
 from veza.audio.resample import Block
+from veza.audio.sniff import HEAD_BYTES, audio_container
 from veza.transcode.children import StderrTail, child_process
 from veza.transcode.options import TranscodeOptions, find_ffprobe
-from veza.transcode.result import TranscodeError
+from veza.transcode.result import NO_AUDIO_STREAM, TOO_SLOW, TranscodeError
 
 # libsndfile's frame count is exact for these containers, so a shortfall means a cut file.
 # (MP3 without a Xing frame only gets an estimate.)
 _EXACT_LENGTH_FORMATS = ("WAV", "WAVEX", "W64", "RF64", "AIFF", "FLAC", "CAF", "OGG")
 _MAX_CHANNELS = 64
 _FFMPEG_READ_BYTES = 1 << 20
+# What FFmpeg says of a damaged file, in words for people (the rest: "cannot be read").
+_KNOWN_DAMAGE = {
+    "moov atom not found": "its index is missing; it was probably cut short",
+}
 
 
 def _soundfile_probe(path: Path) -> SourceInfo | str:
@@ -30,7 +35,7 @@ def _soundfile_probe(path: Path) -> SourceInfo | str:
     except OSError as exc:
         raise TranscodeError(f"cannot read the source: {exc.strerror or exc}") from None
     if size == 0:
-        raise TranscodeError("the file is empty (zero bytes)")
+        raise TranscodeError.empty()
     try:
         info = read_soundfile_info(path)
     except (sf.LibsndfileError, RuntimeError) as exc:
@@ -38,22 +43,53 @@ def _soundfile_probe(path: Path) -> SourceInfo | str:
     if info.sample_rate <= 0 or not 0 < info.channels <= _MAX_CHANNELS:
         return f"invalid header ({info.sample_rate} Hz, {info.channels} channels)"
     if info.damage is not None:
-        raise TranscodeError(info.damage)
+        raise TranscodeError.damaged("it is truncated", info.damage)
     return info
+
+
+def _read_head(path: Path) -> bytes:
+    with path.open("rb") as file:
+        return file.read(HEAD_BYTES)
+
+
+async def _unreadable(source: Path, reasons: list[str], stderr: str = "") -> TranscodeError:
+    """Neither reader could open `source`: damaged, when it announces a format of ours; else
+    not audio at all."""
+    detail = "; ".join(reasons)
+    try:
+        container = audio_container(await trio.to_thread.run_sync(_read_head, source))
+    except OSError as exc:
+        return TranscodeError(f"cannot read the source: {exc.strerror or exc}")
+    if container is None:
+        return TranscodeError.not_audio(detail)
+    for message, cause in _KNOWN_DAMAGE.items():
+        if message in stderr:
+            return TranscodeError.damaged(cause, detail)
+    return TranscodeError.damaged(f"it looks like {container} file but cannot be read", detail)
 
 
 async def probe(
     source: Path, options: TranscodeOptions, limiter: trio.CapacityLimiter
 ) -> SourceInfo:
-    """How to decode `source`: libsndfile first, then ffprobe when FFmpeg is available."""
-    found = await trio.to_thread.run_sync(_soundfile_probe, source, limiter=limiter)
+    """How to decode `source`: libsndfile first, then ffprobe when FFmpeg is available. The one
+    check of a file, before it is taken into the library and before it is transcoded; each
+    reader gets `options.probe_timeout_s`."""
+    with trio.move_on_after(options.probe_timeout_s) as scope:
+        # A thread cannot be stopped: past the deadline it is left to finish on its own.
+        found = await trio.to_thread.run_sync(
+            _soundfile_probe, source, limiter=limiter, abandon_on_cancel=True
+        )
+    if scope.cancelled_caught:
+        raise TranscodeError.not_audio(
+            f"libsndfile took longer than {options.probe_timeout_s:g} s", TOO_SLOW
+        )
     if isinstance(found, SourceInfo):
         return found
     reasons = [f"libsndfile: {found}"]
     ffprobe = find_ffprobe(options.ffmpeg) if options.ffmpeg else None
     if ffprobe is None:
         reasons.append("FFmpeg is not available for other formats")
-        raise TranscodeError("not a readable audio file (" + "; ".join(reasons) + ")")
+        raise await _unreadable(source, reasons)
     with trio.move_on_after(options.probe_timeout_s) as scope:
         done = await trio.run_process(
             ffmpeg_args.probe_argv(ffprobe, source),
@@ -62,16 +98,24 @@ async def probe(
             capture_stderr=True,
         )
     if scope.cancelled_caught:
-        raise TranscodeError(f"probing took longer than {options.probe_timeout_s:g} s")
+        raise TranscodeError.not_audio(
+            f"probing took longer than {options.probe_timeout_s:g} s", TOO_SLOW
+        )
     if done.returncode != 0:
-        reasons.append(f"ffprobe: {ffmpeg_args.stderr_tail(done.stderr)}")
-        raise TranscodeError("not a readable audio file (" + "; ".join(reasons) + ")")
+        stderr = ffmpeg_args.stderr_tail(done.stderr)
+        reasons.append(f"ffprobe: {stderr}")
+        raise await _unreadable(source, reasons, stderr)
     try:
         info = ffmpeg_args.parse_probe(done.stdout.decode("utf-8", "replace"))
+    except ffmpeg_args.NoAudioStream as exc:
+        raise TranscodeError.not_audio(f"ffprobe: {exc}", NO_AUDIO_STREAM) from None
     except ffmpeg_args.ProbeError as exc:
-        raise TranscodeError(f"not a readable audio file (ffprobe: {exc})") from None
+        reasons.append(f"ffprobe: {exc}")
+        raise await _unreadable(source, reasons) from None
     if info.channels > _MAX_CHANNELS:
-        raise TranscodeError(f"too many channels ({info.channels})")
+        raise TranscodeError.not_audio(
+            f"{info.channels} channels", f"too many channels ({info.channels}, at most 64)"
+        )
     return info
 
 
@@ -95,7 +139,9 @@ class SourceReader:
             else:
                 await self._from_ffmpeg(send)
         if self.source_frames == 0:
-            raise TranscodeError("no audio samples could be decoded")
+            raise TranscodeError.damaged(
+                "no audio could be decoded from it", "no audio samples could be decoded"
+            )
 
     async def _from_soundfile(self, send: trio.MemorySendChannel[Block]) -> None:
         try:
@@ -103,7 +149,7 @@ class SourceReader:
                 SoundfileDecoder, self.source, limiter=self.limiter
             )
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise TranscodeError(f"cannot open the source: {exc}") from None
+            raise TranscodeError.damaged("it cannot be opened", f"libsndfile: {exc}") from None
         normaliser = Normaliser(self.info.sample_rate, self.info.channels)
 
         def next_block() -> tuple[Block, bool]:
@@ -121,9 +167,8 @@ class SourceReader:
                     block, done = await trio.to_thread.run_sync(next_block, limiter=self.limiter)
                 except (sf.LibsndfileError, RuntimeError) as exc:
                     at = decoder.frames_read / self.info.sample_rate
-                    raise TranscodeError(
-                        f"the file is damaged or truncated: decoding failed "
-                        f"at {at:.2f} s (libsndfile: {exc})"
+                    raise _undecodable(
+                        at, f"decoding failed at {at:.2f} s (libsndfile: {exc})"
                     ) from None
                 if len(block):
                     await send.send(block)
@@ -133,10 +178,11 @@ class SourceReader:
         expected = self.info.frames or 0
         container = self.info.format.split("/")[0]
         if container in _EXACT_LENGTH_FORMATS and decoder.frames_read < expected:
-            raise TranscodeError(
-                f"the file is truncated: its header promises {expected} frames "
+            raise TranscodeError.damaged(
+                "it is truncated",
+                f"its header promises {expected} frames "
                 f"({expected / self.info.sample_rate:.2f} s) but only {decoder.frames_read} "
-                f"could be decoded"
+                f"could be decoded",
             )
 
     async def _from_ffmpeg(self, send: trio.MemorySendChannel[Block]) -> None:
@@ -166,13 +212,20 @@ class SourceReader:
                     await flush(last=False)
             code = await proc.wait()
         if code != 0:
-            raise TranscodeError(
-                f"ffmpeg could not decode the source (exit status {code}): {tail.text()}"
+            at = self.source_frames / (4 * self.info.channels * self.info.sample_rate)
+            raise _undecodable(
+                at, f"ffmpeg could not decode the source (exit status {code}): {tail.text()}"
             )
         await flush(last=True)
         if assembler.leftover:
             raise TranscodeError("ffmpeg's decoded output ended in the middle of a sample frame")
         self.source_frames //= 4 * self.info.channels
+
+
+def _undecodable(at_s: float, detail: str) -> TranscodeError:
+    """Decoding stopped `at_s` seconds in (to within a block)."""
+    where = f" past {at_s:.1f} s" if at_s >= 0.05 else ""
+    return TranscodeError.damaged(f"it cannot be decoded{where}", detail)
 
 
 def expected_frames(info: SourceInfo) -> int | None:

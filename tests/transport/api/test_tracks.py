@@ -16,7 +16,7 @@ import trio
 from tests.support import eventually, require_tool
 from tests.support.accounts import bearer, fast_settings, register
 from tests.support.server import RunningServer
-from tests.support.tracks import write_music
+from tests.support.tracks import write_damaged_flac, write_music
 from veza.config import Settings
 
 
@@ -214,13 +214,10 @@ async def test_a_track_deleted_while_transcoding_stops_and_leaves_nothing(
     assert await server.store.jobs.latest_for(track_id) is None
 
 
-async def test_a_track_that_is_not_audio_fails_with_its_reason(
-    server: RunningServer, tmp_path: Path
-) -> None:
+async def test_a_damaged_track_fails_with_its_reason(server: RunningServer, tmp_path: Path) -> None:
     token = (await register(server.client, "ivan"))["access_token"]
-    fake = tmp_path / "song.mp3"
-    fake.write_bytes(b"not really an mp3 " * 100)
-    track_id = (await upload(server, token, fake)).json()["id"]
+    damaged = write_damaged_flac(tmp_path / "song.flac")
+    track_id = (await upload(server, token, damaged)).json()["id"]
     track = await wait_until_settled(server, token, track_id)
     assert track["status"] == "failed" and track["error"]
     stream = await server.client.get(f"/api/v1/tracks/{track_id}/stream", headers=bearer(token))
