@@ -27,8 +27,9 @@ def test_import_refuses_what_is_not_audio_one_line_each_and_imports_the_rest(
     done = run_veza("import", "--data-dir", str(data), *map(str, (first, elf, notes, empty, last)))
 
     assert done.returncode == 1, done.stderr
-    refusals = [line for line in done.stderr.splitlines() if line.startswith("veza: ")]
-    assert refusals == [
+    said = [line for line in done.stderr.splitlines() if line.startswith("veza: ")]
+    assert said[0] == f"veza: data in {data.resolve()}"
+    assert said[1:] == [
         f"veza: {elf}: not an audio file we can read",
         f"veza: {notes}: not an audio file we can read",
         f"veza: {empty}: the file is empty",
