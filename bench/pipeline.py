@@ -6,6 +6,8 @@
 Veza: one decode (plus a loudness pass) feeding three encoder children (MP3 320k, MP3 128k,
 AAC 128k), segmented into packed audio. Peer: one `ffmpeg` command encoding the same three
 renditions into HLS (MPEG-TS segments). Each side runs in a child process measured with wait4.
+Veza's child also reports the CPU its event loop's thread spends per scheduler pass (the time
+every other task of a server would wait), the longest pass and the sum.
 """
 
 from __future__ import annotations
@@ -124,6 +126,25 @@ def veza_child(source: str, out_dir: str) -> None:
 
     from veza.transcode import TranscodeOptions, transcode
 
+    class LoopPasses(trio.abc.Instrument):
+        """CPU time of the event loop's thread in each scheduler pass (from one wait for I/O
+        to the next): the work every other task of the process would wait behind."""
+
+        def __init__(self) -> None:
+            self.longest_s, self.total_s = 0.0, 0.0
+            self._started: float | None = None
+
+        def after_io_wait(self, timeout: float) -> None:
+            self._started = time.thread_time()
+
+        def before_io_wait(self, timeout: float) -> None:
+            if self._started is None:  # the first pass also ran the start-up: not counted
+                return
+            spent = time.thread_time() - self._started
+            self.longest_s, self.total_s = max(self.longest_s, spent), self.total_s + spent
+
+    passes = LoopPasses()
+
     async def main() -> None:
         await transcode(
             Path(source),
@@ -132,13 +153,15 @@ def veza_child(source: str, out_dir: str) -> None:
             limiter=trio.CapacityLimiter(os.cpu_count() or 2),
         )
 
-    trio.run(main)
+    trio.run(main, instruments=[passes])
     own = resource.getrusage(resource.RUSAGE_SELF)
     print(
         json.dumps(
             {
                 "python_peak_rss_mib": _status_kib(os.getpid(), "VmHWM") / 1024,
                 "python_cpu_s": own.ru_utime + own.ru_stime,
+                "loop_longest_pass_ms": passes.longest_s * 1000,
+                "loop_cpu_s": passes.total_s,
             }
         )
     )
@@ -223,6 +246,10 @@ def main() -> None:
         print(
             f"  veza python process alone: peak RSS {ours['python_peak_rss_mib']:.1f} MiB, "
             f"cpu {ours['python_cpu_s']:.2f} s (the rest is its FFmpeg encoders)"
+        )
+        print(
+            f"  veza event loop: longest scheduler pass {ours['loop_longest_pass_ms']:.1f} ms "
+            f"CPU, {ours['loop_cpu_s']:.2f} s CPU on the loop's thread in all"
         )
         print(
             f"  ratio veza/ffmpeg wall time: {ours['wall_s'] / theirs['wall_s']:.2f} "

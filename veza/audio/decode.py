@@ -81,7 +81,13 @@ class SoundfileDecoder:
         return block
 
     def close(self) -> None:
+        """Release the file (a blocking libsndfile call: run it in a worker thread).
+        Closing twice is harmless."""
         self._file.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._file.closed)
 
 
 class PcmAssembler:

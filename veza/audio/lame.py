@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import numpy.typing as npt
 import soundfile as sf
@@ -76,5 +78,18 @@ class LameEncoder:
         return self._sink.take()
 
     def finish(self) -> bytes:
+        """Flush LAME and close: the last frames of the stream."""
         self._file.close()
         return self._sink.take()
+
+    def close(self) -> None:
+        """Close without wanting the rest (an encode given up), ignoring a failure to flush;
+        harmless after `finish`. Like `finish`, a blocking libsndfile call (LAME flushes):
+        run it in a worker thread."""
+        with contextlib.suppress(sf.LibsndfileError, RuntimeError):
+            self._file.close()
+        self._sink.take()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._file.closed)

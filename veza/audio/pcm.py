@@ -60,8 +60,22 @@ class Normaliser:
         return self._resampler.process(to_stereo(block, self.channels), last=last)
 
 
-def to_f32le(block: Block, gain: float = 1.0) -> bytes:
-    """Interleaved little-endian float32 bytes, the format encoder children read."""
+def scaled(block: Block, gain: float = 1.0) -> Block:
+    """`block` times a linear gain, as contiguous little-endian float32: the layout encoder
+    children read, so `f32le_view` can hand it to a pipe without another copy."""
     if gain != 1.0:
         block = block * np.float32(gain)
-    return np.ascontiguousarray(block, dtype="<f4").tobytes()
+    out: Block = np.ascontiguousarray(block, dtype="<f4")
+    return out
+
+
+def f32le_view(block: Block) -> memoryview:
+    """The bytes of a block made by `scaled`, without copying them."""
+    if block.dtype != np.dtype("<f4") or not block.flags.c_contiguous:
+        raise ValueError("not a contiguous little-endian float32 block (see `scaled`)")
+    return block.data.cast("B")
+
+
+def to_f32le(block: Block, gain: float = 1.0) -> bytes:
+    """Interleaved little-endian float32 bytes, the format encoder children read."""
+    return scaled(block, gain).tobytes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +13,13 @@ def find_ffmpeg() -> str | None:
     return shutil.which("ffmpeg")
 
 
+@functools.cache
 def find_ffprobe(ffmpeg: str) -> str | None:
-    """ffprobe next to `ffmpeg`, else on PATH."""
+    """ffprobe next to `ffmpeg`, else on PATH.
+
+    Looked up once per process for each `ffmpeg` (the answer is cached, a missing ffprobe
+    too); the first lookup touches the filesystem, so async callers run it in a worker thread.
+    """
     sibling = Path(ffmpeg).with_name("ffprobe")
     return str(sibling) if sibling.exists() else shutil.which("ffprobe")
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -78,7 +80,8 @@ async def transcode(
 
     Raises TranscodeError with a readable reason when the source or an encoder fails.
     """
-    options = options or TranscodeOptions()
+    if options is None:  # its default looks ffmpeg up on PATH: not on the event loop
+        options = await trio.to_thread.run_sync(TranscodeOptions)
     source, out_dir = Path(source), Path(out_dir)
     renditions, notices = usable_ladder(ladder, options)
     for notice in notices:
@@ -90,18 +93,11 @@ async def transcode(
     writer = SegmentWriter(out_dir, renditions)
     await writer.prepare()
     try:
-        meter, waveform, source_frames = await _analyse(source, info, options, limiter, progress)
-        integrated, peak = meter.integrated(), meter.true_peak_dbtp()
-        suggested = track_gain(
-            integrated,
-            peak,
-            target_lufs=options.target_lufs,
-            ceiling_dbtp=options.true_peak_ceiling_dbtp,
+        analysis = await _analyse(source, info, options, limiter, progress)
+        await writer.write_json("waveform.json", analysis.waveform)
+        streams = await _encode(
+            source, info, options, limiter, progress, renditions, writer, analysis.gain
         )
-        gain_db = suggested if options.apply_gain else 0.0
-        gain = 10.0 ** (gain_db / 20.0)
-        await writer.write_json("waveform.json", waveform.to_json(gain))
-        streams = await _encode(source, info, options, limiter, progress, renditions, writer, gain)
         await writer.finish()
     except BaseExceptionGroup as group:
         raise single_error(group) from None
@@ -123,20 +119,20 @@ async def transcode(
                 variant.average_bandwidth,
                 stream.samples,
                 stream.priming_samples,
-                stream.samples - stream.priming_samples - meter.frames,
+                stream.samples - stream.priming_samples - analysis.frames,
                 tuple(samples),
             )
         )
     return TranscodeResult(
-        duration_s=meter.frames / SAMPLE_RATE,
+        duration_s=analysis.frames / SAMPLE_RATE,
         sample_rate=SAMPLE_RATE,
-        frames=meter.frames,
+        frames=analysis.frames,
         source_sample_rate=info.sample_rate,
         source_channels=info.channels,
-        source_frames=source_frames,
+        source_frames=analysis.source_frames,
         source_format=info.format,
         decoder=info.decoder,
-        loudness=Loudness(integrated, peak, gain_db, suggested),
+        loudness=analysis.loudness,
         renditions=tuple(results),
         notices=tuple(notices),
     )
@@ -164,13 +160,25 @@ def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
     return out
 
 
+@dataclass(frozen=True)
+class _Analysis:
+    frames: int  # at the house rate
+    source_frames: int
+    loudness: Loudness
+    waveform: dict[str, Any]  # waveform.json, scaled by the gain
+
+    @property
+    def gain(self) -> float:
+        return float(10.0 ** (self.loudness.gain_db / 20.0))
+
+
 async def _analyse(
     source: Path,
     info: SourceInfo,
     options: TranscodeOptions,
     limiter: trio.CapacityLimiter,
     progress: _Progress,
-) -> tuple[LoudnessMeter, WaveformBuilder, int]:
+) -> _Analysis:
     reader = SourceReader(source, info, options, limiter)
     meter = LoudnessMeter(SAMPLE_RATE)
     waveform = WaveformBuilder(
@@ -203,8 +211,27 @@ async def _analyse(
                 await loudness_send.send(block)
                 frames += len(block)
                 await progress.report(0.0, ANALYSIS_SHARE, frames)
-    await trio.to_thread.run_sync(meter.finish, limiter=limiter)
-    return meter, waveform, reader.source_frames
+
+    def conclude() -> _Analysis:
+        """The meter's flush, the gated loudness over the whole track and the waveform's
+        rows: one worker-thread call."""
+        meter.finish()
+        integrated, peak = meter.integrated(), meter.true_peak_dbtp()
+        suggested = track_gain(
+            integrated,
+            peak,
+            target_lufs=options.target_lufs,
+            ceiling_dbtp=options.true_peak_ceiling_dbtp,
+        )
+        gain_db = suggested if options.apply_gain else 0.0
+        return _Analysis(
+            meter.frames,
+            reader.source_frames,
+            Loudness(integrated, peak, gain_db, suggested),
+            waveform.to_json(10.0 ** (gain_db / 20.0)),
+        )
+
+    return await trio.to_thread.run_sync(conclude, limiter=limiter)
 
 
 async def _encode(
@@ -217,7 +244,7 @@ async def _encode(
     writer: SegmentWriter,
     gain: float,
 ) -> dict[str, RenditionStream]:
-    reader = SourceReader(source, info, options, limiter)
+    reader = SourceReader(source, info, options, limiter, gain=gain)
     streams = {
         r.name: RenditionStream(
             r.codec, target_s=options.segment_seconds, priming_samples=r.priming_samples
@@ -234,18 +261,15 @@ async def _encode(
     ) -> None:
         stream = streams[rendition.name]
 
-        async def sink(data: bytes) -> None:
-            for segment in stream.feed(data):
+        async def emit(segments: list[Segment]) -> None:
+            for segment in segments:
                 await out.send((rendition.name, segment))
 
         async with out:
             if options.ffmpeg is not None:
-                await run_ffmpeg_encoder(options.ffmpeg, rendition, pcm, sink)
+                await run_ffmpeg_encoder(options.ffmpeg, rendition, pcm, stream, emit, limiter)
             else:
-                await run_lame_encoder(rendition, pcm, sink, limiter)
-            # Only a successful encoder's last, shorter segment is written.
-            for segment in stream.finish():
-                await out.send((rendition.name, segment))
+                await run_lame_encoder(rendition, pcm, stream, emit, limiter)
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(writer.run, segments_receive)
@@ -256,26 +280,25 @@ async def _encode(
                 outputs.append(pcm_send)
                 nursery.start_soon(encode, rendition, pcm_receive, segments_send.clone())
         nursery.start_soon(reader.run, blocks_send)
-        await _fan_out(blocks_receive, outputs, gain, progress)
+        await _fan_out(blocks_receive, outputs, progress)
     return streams
 
 
 async def _fan_out(
     blocks: trio.MemoryReceiveChannel[Block],
     outputs: list[trio.MemorySendChannel[Block]],
-    gain: float,
     progress: _Progress,
 ) -> None:
-    """Every decoded block to every encoder: the slowest encoder sets the pace."""
+    """Every decoded block (the gain already applied by the reader) to every encoder, with no
+    work on it here: the slowest encoder sets the pace."""
     frames = 0
     live = list(outputs)
     try:
         async with blocks:
             async for block in blocks:
-                scaled = block * block.dtype.type(gain) if gain != 1.0 else block
                 for channel in list(live):
                     try:
-                        await channel.send(scaled)
+                        await channel.send(block)
                     except trio.BrokenResourceError:
                         live.remove(channel)  # that encoder failed and will say why
                 frames += len(block)

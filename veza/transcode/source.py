@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import soundfile as sf
@@ -11,7 +13,7 @@ import trio
 from veza.audio import ffmpeg as ffmpeg_args
 from veza.audio.decode import PcmAssembler, SoundfileDecoder, SourceInfo
 from veza.audio.decode import soundfile_info as read_soundfile_info
-from veza.audio.pcm import SAMPLE_RATE, Normaliser
+from veza.audio.pcm import SAMPLE_RATE, Normaliser, scaled
 from veza.audio.resample import Block
 from veza.audio.sniff import HEAD_BYTES, audio_container
 from veza.transcode.children import StderrTail, child_process
@@ -27,6 +29,8 @@ _FFMPEG_READ_BYTES = 1 << 20
 _KNOWN_DAMAGE = {
     "moov atom not found": "its index is missing; it was probably cut short",
 }
+
+_T = TypeVar("_T")
 
 
 def _soundfile_probe(path: Path) -> SourceInfo | str:
@@ -86,7 +90,10 @@ async def probe(
     if isinstance(found, SourceInfo):
         return found
     reasons = [f"libsndfile: {found}"]
-    ffprobe = find_ffprobe(options.ffmpeg) if options.ffmpeg else None
+    ffprobe = None
+    if options.ffmpeg is not None:
+        # Cached per process; the first lookup stats files, so not on the event loop.
+        ffprobe = await trio.to_thread.run_sync(find_ffprobe, options.ffmpeg)
     if ffprobe is None:
         reasons.append("FFmpeg is not available for other formats")
         raise await _unreadable(source, reasons)
@@ -120,7 +127,11 @@ async def probe(
 
 
 class SourceReader:
-    """Decodes the source once into house-format blocks sent down a channel (one pass)."""
+    """Decodes the source once into house-format blocks sent down a channel (one pass).
+
+    Each block is decoded, converted, resampled and scaled by `gain` in one worker-thread call,
+    so the event loop only moves finished blocks; blocks come out as `scaled` makes them.
+    """
 
     def __init__(
         self,
@@ -128,8 +139,11 @@ class SourceReader:
         info: SourceInfo,
         options: TranscodeOptions,
         limiter: trio.CapacityLimiter,
+        *,
+        gain: float = 1.0,
     ) -> None:
         self.source, self.info, self.options, self.limiter = source, info, options, limiter
+        self.gain = gain
         self.source_frames = 0  # per channel, at the source rate, once the pass is done
 
     async def run(self, send: trio.MemorySendChannel[Block]) -> None:
@@ -143,28 +157,34 @@ class SourceReader:
                 "no audio could be decoded from it", "no audio samples could be decoded"
             )
 
+    async def _in_thread(self, work: Callable[[], _T]) -> _T:
+        return await trio.to_thread.run_sync(work, limiter=self.limiter)
+
     async def _from_soundfile(self, send: trio.MemorySendChannel[Block]) -> None:
+        def open_source() -> tuple[SoundfileDecoder, Normaliser]:
+            decoder = SoundfileDecoder(self.source)
+            return decoder, Normaliser(self.info.sample_rate, self.info.channels)
+
         try:
-            decoder = await trio.to_thread.run_sync(
-                SoundfileDecoder, self.source, limiter=self.limiter
-            )
+            decoder, normaliser = await self._in_thread(open_source)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise TranscodeError.damaged("it cannot be opened", f"libsndfile: {exc}") from None
-        normaliser = Normaliser(self.info.sample_rate, self.info.channels)
 
         def next_block() -> tuple[Block, bool]:
+            """The next block, ready to send; at the end, the resampler's tail and the file
+            closed in the same call."""
             block = decoder.read()
             if block is None:
-                return normaliser.process(
-                    np.zeros((0, self.info.channels), np.float32), last=True
-                ), True
-            return normaliser.process(block), False
+                tail = normaliser.process(np.zeros((0, self.info.channels), np.float32), last=True)
+                decoder.close()
+                return scaled(tail, self.gain), True
+            return scaled(normaliser.process(block), self.gain), False
 
         try:
             done = False
             while not done:
                 try:
-                    block, done = await trio.to_thread.run_sync(next_block, limiter=self.limiter)
+                    block, done = await self._in_thread(next_block)
                 except (sf.LibsndfileError, RuntimeError) as exc:
                     at = decoder.frames_read / self.info.sample_rate
                     raise _undecodable(
@@ -173,7 +193,9 @@ class SourceReader:
                 if len(block):
                     await send.send(block)
         finally:
-            decoder.close()
+            if not decoder.closed:  # an error or a cancellation: close it all the same
+                with trio.CancelScope(shield=True):
+                    await self._in_thread(decoder.close)
         self.source_frames = decoder.frames_read
         expected = self.info.frames or 0
         container = self.info.format.split("/")[0]
@@ -189,27 +211,36 @@ class SourceReader:
         assert self.options.ffmpeg is not None
         argv = ffmpeg_args.decoder_argv(self.options.ffmpeg, self.source, self.info)
         assembler = PcmAssembler(self.info.channels)
-        normaliser = Normaliser(self.info.sample_rate, self.info.channels)
+        normaliser = await self._in_thread(
+            lambda: Normaliser(self.info.sample_rate, self.info.channels)
+        )
         tail = StderrTail()
-        pending = bytearray()
+        chunks: list[bytes | bytearray] = []
+        pending = 0
 
         async def flush(last: bool) -> None:
-            raw = bytes(pending)
-            pending.clear()
-            block = await trio.to_thread.run_sync(
-                lambda: normaliser.process(assembler.feed(raw), last=last), limiter=self.limiter
-            )
+            raw = chunks.copy()
+            chunks.clear()
+
+            def convert() -> Block:  # joining the chunks is a copy too: off the loop
+                return scaled(
+                    normaliser.process(assembler.feed(b"".join(raw)), last=last), self.gain
+                )
+
+            block = await self._in_thread(convert)
             if len(block):
                 await send.send(block)
 
         async with child_process(argv, stdin=False) as proc, trio.open_nursery() as nursery:
             assert proc.stdout is not None and proc.stderr is not None
             nursery.start_soon(tail.collect, proc.stderr)
-            async for chunk in proc.stdout:
-                pending += chunk
+            while chunk := await proc.stdout.receive_some(_FFMPEG_READ_BYTES):
+                chunks.append(chunk)
+                pending += len(chunk)
                 self.source_frames += len(chunk)
-                if len(pending) >= _FFMPEG_READ_BYTES:
+                if pending >= _FFMPEG_READ_BYTES:
                     await flush(last=False)
+                    pending = 0
             code = await proc.wait()
         if code != 0:
             at = self.source_frames / (4 * self.info.channels * self.info.sample_rate)

@@ -6,7 +6,6 @@ is always complete; segments become visible in order, each followed by its playl
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +66,8 @@ class SegmentWriter:
                 await self._store(name, segment)
 
     async def _store(self, name: str, segment: Segment) -> None:
+        """The segment, its playlist update (and the first master): one worker-thread call,
+        while this task, the only one touching the writer's state, waits for it."""
         track = self._tracks[name]
         if segment.index != len(track.sizes):
             raise AssertionError(f"{name}: segment {segment.index} out of order")
@@ -74,51 +75,58 @@ class SegmentWriter:
             # Every segment but the last has the first one's length: the target never moves.
             track.target = hls.target_duration(segment.duration)
             track.sample_rate = segment.sample_rate
-        ext = track.rendition.extension
-        await self._write(self.out_dir / name / f"{segment.index}.{ext}", segment.data)
-        track.sizes.append(len(segment.data))
-        track.samples.append(segment.samples)
-        await self._write_media(track, finished=False)
-        if not self._master_written and all(t.sizes for t in self._tracks.values()):
-            await self.write_master()
-            self._master_written = True
 
-    async def _write_media(self, track: _Track, *, finished: bool) -> None:
+        def store() -> None:
+            ext = track.rendition.extension
+            self._write(self.out_dir / name / f"{segment.index}.{ext}", segment.data)
+            track.sizes.append(len(segment.data))
+            track.samples.append(segment.samples)
+            self._write_media(track, finished=False)
+            if not self._master_written and all(t.sizes for t in self._tracks.values()):
+                self._write_master()
+                self._master_written = True
+
+        await trio.to_thread.run_sync(store)
+
+    def _write_media(self, track: _Track, *, finished: bool) -> None:
         text = hls.media_playlist(
             track.durations(),
             target=track.target or 1,
             finished=finished,
             segment_uri=hls.default_segment_uri(track.rendition.extension),
         )
-        await self._write(self.out_dir / track.rendition.name / "index.m3u8", text.encode())
+        self._write(self.out_dir / track.rendition.name / "index.m3u8", text.encode())
 
-    async def write_master(self) -> None:
+    def _write_master(self) -> None:
         variants = [t.variant() for t in self._tracks.values() if t.sizes]
         text = hls.master_playlist(variants, variant_uri=hls.default_variant_uri)
-        await self._write(self.out_dir / "master.m3u8", text.encode())
+        self._write(self.out_dir / "master.m3u8", text.encode())
 
     async def write_json(self, name: str, value: Any) -> None:
-        await self._write(self.out_dir / name, json.dumps(value, separators=(",", ":")).encode())
+        def write() -> None:
+            self._write(self.out_dir / name, json.dumps(value, separators=(",", ":")).encode())
+
+        await trio.to_thread.run_sync(write)
 
     async def finish(self) -> None:
-        """VOD + ENDLIST playlists and the master with the measured bandwidths."""
-        for track in self._tracks.values():
-            await self._write_media(track, finished=True)
-        await self.write_master()
+        """VOD + ENDLIST playlists and the master with the measured bandwidths, then the
+        directories synced: one worker-thread call."""
 
-        def sync_dirs() -> None:
+        def finish() -> None:
+            for track in self._tracks.values():
+                self._write_media(track, finished=True)
+            self._write_master()
             for name in self._tracks:
                 fsync_dir(self.out_dir / name)
             fsync_dir(self.out_dir)
 
-        await trio.to_thread.run_sync(sync_dirs)
+        await trio.to_thread.run_sync(finish)
 
     @staticmethod
-    async def _write(path: Path, data: bytes) -> None:
+    def _write(path: Path, data: bytes) -> None:
+        """Blocking: called in worker threads only."""
         try:
             # Directories are synced once, in `finish`: a crash before it re-runs the job.
-            await trio.to_thread.run_sync(
-                functools.partial(write_atomically, path, data, sync_dir=False)
-            )
+            write_atomically(path, data, sync_dir=False)
         except OSError as exc:
             raise TranscodeError(f"cannot write {path}: {exc.strerror or exc}") from None
