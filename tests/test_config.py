@@ -115,3 +115,14 @@ def test_by_default_one_transcode_runs_per_two_cores(tmp_path: Path) -> None:
     settings = load_settings(None, environ={}, data_dir=tmp_path)
     assert settings.worker_count == max(1, (os.cpu_count() or 1) // 2)
     assert load_settings(None, environ={"VEZA_JOB_WORKERS": "3"}).worker_count == 3
+
+
+def test_the_ladder_is_a_list_of_codec_and_bit_rate() -> None:
+    settings = load_settings(None, environ={"VEZA_LADDER": "aac:192, mp3:320"})
+    assert [(r.name, r.codec, r.bitrate_kbps) for r in settings.ladder] == [
+        ("aac_192", "aac", 192),
+        ("mp3_320", "mp3", 320),
+    ]
+    for bad in ("", "aac", "aac:0", "mp3:100", "flac:900", "aac:128,aac:128", "aac:١٢٨"):
+        with pytest.raises(ConfigError, match="VEZA_LADDER"):
+            load_settings(None, environ={"VEZA_LADDER": bad})

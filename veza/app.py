@@ -73,7 +73,7 @@ def build_services(settings: Settings, store: Store, secret: str) -> Services:
     )
     workers = Workers(
         store,
-        [TranscodeJobs(store, media, options, cpu_limiter, events).kind()],
+        [TranscodeJobs(store, media, options, cpu_limiter, events, settings.ladder).kind()],
         count=settings.worker_count,
         instance=f"{socket.gethostname()}:{os.getpid()}",
         recover_all_running=settings.database_backend == "sqlite",
@@ -88,6 +88,7 @@ def build_services(settings: Settings, store: Store, secret: str) -> Services:
         max_attempts=settings.job_max_attempts,
         transcode_options=options,
         cpu_limiter=cpu_limiter,
+        ladder=settings.ladder,
     )
     return Services(
         settings=settings,

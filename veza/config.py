@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from veza.audio.ladder import DEFAULT_LADDER, Rendition, parse_rendition
 from veza.files import create_once, make_dirs
 
 ENV_PREFIX = "VEZA_"
@@ -173,6 +174,13 @@ def _origin(raw: object) -> str:
     return f"{scheme}://{host}"
 
 
+def _ladder(raw: object) -> tuple[Rendition, ...]:
+    entries = list_of(lambda entry: parse_rendition(_text(entry)))(raw)
+    if not entries or len({r.name for r in entries}) != len(entries):
+        raise ValueError  # empty, or an entry twice
+    return entries
+
+
 def _setting(default: Any, parse: Callable[[object], Any], expected: str) -> Any:
     return field(default=default, metadata={"parse": parse, "expected": expected})
 
@@ -208,6 +216,11 @@ class Settings:
         0, _non_negative_integer, "0 (one per two cores) or a positive integer"
     )
     job_max_attempts: int = _setting(3, _positive_integer, "a positive integer")
+    ladder: tuple[Rendition, ...] = _setting(
+        DEFAULT_LADDER,
+        _ladder,
+        "codec:kbit/s entries, e.g. aac:256,aac:128,aac:64 (aac 32-320; mp3 a LAME rate)",
+    )
     loudness_target_lufs: float = _setting(-14.0, _loudness, "a number from -70 to 0 (LUFS)")
     loudness_apply_gain: bool = _setting(True, _boolean, "true or false")
     max_upload_bytes: int = _setting(2_147_483_648, _positive_integer, "a positive integer (bytes)")

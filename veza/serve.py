@@ -133,6 +133,7 @@ async def _run(
         store = await root.start(_hold_store, settings)
         services = build_services(settings, store, secret)
         await services.tracks.prepare()
+        await services.tracks.requeue_other_ladders()
         async with trio.open_nursery() as nursery:
             if handle_signals:
                 await nursery.start(watch_signals, shutdown)

@@ -42,7 +42,7 @@ async def test_an_imported_track_becomes_ready_with_its_renditions(
     assert abs((ready.duration_s or 0) - 8) < 0.05
     assert ready.loudness_lufs is not None and ready.gain_db is not None
     assert {r["name"] for r in ready.renditions} == {"mp3_320", "mp3_128", "aac_128"}
-    assert_complete_hls(server.services.tracks.media.hls_dir(track.id))
+    assert_complete_hls(server.services.tracks.media.hls_dir(track.id, 1))
 
 
 async def test_a_damaged_file_fails_its_track_with_a_reason(
@@ -99,7 +99,7 @@ def test_sigterm_mid_transcode_exits_cleanly_and_requeues_the_job(tmp_path: Path
     assert seconds < 5
     assert _job_state(data / "veza.db") == ("queued", 0.0, 0)
     assert [pid for pid in encoders if Path(f"/proc/{pid}").exists()] == []
-    hls = data / "media" / track_id / "hls"
+    hls = data / "media" / track_id / "hls" / "1"
     assert [p for p in hls.rglob("*") if ".tmp" in p.name] == []
 
 
@@ -119,7 +119,7 @@ def test_a_server_killed_mid_transcode_resumes_the_job_on_restart(tmp_path: Path
     state = _job_state(data / "veza.db")
     assert state is not None and state[0] == "running"
     assert state[1] < 1.0, "the transcode finished before the kill; make the source longer"
-    hls = data / "media" / track_id / "hls"
+    hls = data / "media" / track_id / "hls" / "1"
     assert any(hls.rglob("*.mp3")), "some segments were written before the kill"
 
     restarted = ServeProcess(data, VEZA_JOB_WORKERS="1")

@@ -25,7 +25,7 @@ def settings(tmp_path: Path) -> Settings:
 
 def hls_path(server: RunningServer) -> str:
     token = sign(server.secret, TRACK, int(time.time()) + 600)
-    return f"/hls/{TRACK}/master.m3u8?token={token}"
+    return f"/hls/{TRACK}/1/master.m3u8?token={token}"
 
 
 def preflight(method: str, origin: str = APP, headers: str = "") -> dict[str, str]:
@@ -108,7 +108,7 @@ async def test_hls_responses_carry_cors_headers_for_an_allowed_origin(
     response = await server.client.get(hls_path(server), headers={"Origin": APP})
     assert response.status_code == 404
     assert_cors_for(response)
-    forbidden = await server.client.get(f"/hls/{TRACK}/master.m3u8", headers={"Origin": APP})
+    forbidden = await server.client.get(f"/hls/{TRACK}/1/master.m3u8", headers={"Origin": APP})
     assert forbidden.status_code == 403
     assert_cors_for(forbidden)
 

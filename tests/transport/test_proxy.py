@@ -48,7 +48,7 @@ async def test_public_url_decides_the_url_whatever_the_request_says(
         tmp_path, public_url="https://example.org/music/", trusted_proxies="127.0.0.1"
     )
     async with serving(settings) as server:
-        expected = f"https://example.org/music/hls/{track_id}/master.m3u8?token="
+        expected = f"https://example.org/music/hls/{track_id}/1/master.m3u8?token="
         for headers in (
             {},
             {"Host": "evil.example"},
@@ -70,7 +70,7 @@ async def test_without_public_url_the_url_names_the_host_the_client_asked_for(
     """The decision documented in docs/security.md: with no public_url, a client's own Host
     header names the host of the URLs it is given (only that client reads them)."""
     async with serving(fast_settings(tmp_path)) as server:
-        path = f"/hls/{track_id}/master.m3u8?token="
+        path = f"/hls/{track_id}/1/master.m3u8?token="
         assert (await hls_url(server, track_id)).startswith(server.url + path)
         named = await hls_url(server, track_id, Host="music.local:8080")
         assert named.startswith("http://music.local:8080" + path)
@@ -83,7 +83,7 @@ async def test_forwarded_proto_and_host_are_believed_only_from_a_trusted_proxy(
     tmp_path: Path, track_id: str
 ) -> None:
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "music.example"}
-    path = f"/hls/{track_id}/master.m3u8?token="
+    path = f"/hls/{track_id}/1/master.m3u8?token="
     async with serving(fast_settings(tmp_path, trusted_proxies="127.0.0.1")) as server:
         assert (await hls_url(server, track_id, **forwarded)).startswith(
             "https://music.example" + path

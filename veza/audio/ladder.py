@@ -40,6 +40,28 @@ class Rendition:
         return PRIMING_SAMPLES[self.codec]
 
 
+# The bit rates each encoder takes: LAME's standard MPEG-1 Layer III rates, and a range for AAC.
+MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+AAC_BITRATES = range(32, 321)
+
+
+def parse_rendition(entry: str) -> Rendition:
+    """A ladder entry `codec:kbit/s` (`aac:128`, `mp3:320`); ValueError for anything else."""
+    codec, _, rate = entry.strip().lower().partition(":")
+    if not rate.isascii() or not rate.isdigit():
+        raise ValueError(entry)
+    kbps = int(rate)
+    allowed = {"aac": AAC_BITRATES, "mp3": MP3_BITRATES}.get(codec)
+    if allowed is None or kbps not in allowed:
+        raise ValueError(entry)
+    return Rendition(f"{codec}_{kbps}", "aac" if codec == "aac" else "mp3", kbps)
+
+
+def ladder_spec(ladder: tuple[Rendition, ...]) -> str:
+    """The ladder as its setting spells it (`aac:256,aac:128`): what a track records."""
+    return ",".join(f"{r.codec}:{r.bitrate_kbps}" for r in ladder)
+
+
 DEFAULT_LADDER: tuple[Rendition, ...] = (
     Rendition("mp3_320", "mp3", 320),
     Rendition("mp3_128", "mp3", 128),

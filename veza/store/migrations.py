@@ -36,6 +36,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "jobs", jobs.SCHEMA),
     Migration(4, "tracks", tracks.SCHEMA),
     Migration(5, "job priority", jobs.PRIORITY),
+    Migration(6, "track generations", tracks.GENERATIONS),
 )
 
 

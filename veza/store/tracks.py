@@ -32,6 +32,17 @@ SCHEMA = (
     "CREATE INDEX tracks_owner ON tracks (owner_id, created_at)",
 )
 
+# A track's HLS output comes in generations: `generation` is the one that plays (0: files of
+# before generations, or none yet), made with `ladder`; `building_generation` is the one a
+# transcode is writing, with `building_ladder`. URLs name the generation, so a re-transcode
+# never changes the bytes behind a URL already served.
+GENERATIONS = (
+    "ALTER TABLE tracks ADD COLUMN generation INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE tracks ADD COLUMN ladder TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE tracks ADD COLUMN building_generation INTEGER",
+    "ALTER TABLE tracks ADD COLUMN building_ladder TEXT",
+)
+
 PROCESSING, READY, FAILED = "processing", "ready", "failed"
 _SEARCHED = ("title", "artist", "album")
 
@@ -58,6 +69,10 @@ class Track(NewTrack):
     gain_db: float | None
     renditions: list[dict[str, Any]]
     created_at: float
+    generation: int
+    ladder: str
+    building_generation: int | None
+    building_ladder: str | None
 
     @classmethod
     def from_row(cls, row: Row) -> Track:
@@ -111,16 +126,24 @@ class TrackRepository:
         row = await self._db.fetch_one("SELECT * FROM tracks WHERE id = ?", (track_id,))
         return None if row is None else Track.from_row(row)
 
-    async def mark_processing(self, track_id: str) -> None:
+    async def start_generation(self, track_id: str, generation: int, ladder: str) -> None:
+        """A transcode starts writing `generation`; a track with nothing to play yet shows as
+        processing, one that plays keeps playing its current generation."""
         await self._db.execute(
-            "UPDATE tracks SET status = ?, error = NULL, updated_at = ? WHERE id = ?",
-            (PROCESSING, time.time(), track_id),
+            """UPDATE tracks SET building_generation = ?, building_ladder = ?, error = NULL,
+                   status = CASE WHEN status = ? THEN status ELSE ? END, updated_at = ?
+               WHERE id = ?""",
+            (generation, ladder, READY, PROCESSING, time.time(), track_id),
         )
 
-    async def mark_ready(self, track_id: str, measured: Measurements) -> None:
+    async def mark_ready(
+        self, track_id: str, generation: int, ladder: str, measured: Measurements
+    ) -> None:
+        """`generation` plays from now on."""
         await self._db.execute(
             """UPDATE tracks SET status = ?, error = NULL, duration_s = ?, loudness_lufs = ?,
-                   true_peak_dbtp = ?, gain_db = ?, renditions = ?, updated_at = ?
+                   true_peak_dbtp = ?, gain_db = ?, renditions = ?, generation = ?, ladder = ?,
+                   building_generation = NULL, building_ladder = NULL, updated_at = ?
                WHERE id = ?""",
             (
                 READY,
@@ -129,16 +152,33 @@ class TrackRepository:
                 measured.true_peak_dbtp,
                 measured.gain_db,
                 json.dumps(measured.renditions),
+                generation,
+                ladder,
                 time.time(),
                 track_id,
             ),
         )
 
     async def mark_failed(self, track_id: str, reason: str) -> None:
+        """The transcode failed for good: a track with nothing to play fails with `reason`; one
+        that plays keeps its generation (and says why the new one failed)."""
         await self._db.execute(
-            "UPDATE tracks SET status = ?, error = ?, updated_at = ? WHERE id = ?",
-            (FAILED, reason, time.time(), track_id),
+            """UPDATE tracks SET error = ?, building_generation = NULL, building_ladder = NULL,
+                   status = CASE WHEN status = ? THEN status ELSE ? END, updated_at = ?
+               WHERE id = ?""",
+            (reason, READY, FAILED, time.time(), track_id),
         )
+
+    async def made_with_another_ladder(self, ladder: str, job_kind: str) -> list[str]:
+        """Tracks that play a generation made with another ladder and have no transcode
+        queued or running: those to re-transcode after the ladder changed."""
+        rows = await self._db.fetch_all(
+            """SELECT id FROM tracks WHERE status = ? AND ladder <> ? AND id NOT IN (
+                   SELECT subject_id FROM jobs WHERE kind = ? AND status IN ('queued', 'running'))
+               ORDER BY created_at""",
+            (READY, ladder, job_kind),
+        )
+        return [row["id"] for row in rows]
 
     async def delete(self, track_id: str) -> None:
         await self._db.execute("DELETE FROM tracks WHERE id = ?", (track_id,))

@@ -11,19 +11,20 @@ import base64
 import hashlib
 import hmac
 import re
-from pathlib import Path
-
-import trio
 
 from veza.audio.hls import rewrite_uris
+from veza.audio.ladder import Rendition, parse_rendition
 from veza.errors import Forbidden, NotFound
+from veza.store.tracks import READY, Track
 
 _TRACK_ID = re.compile(r"[0-9a-f]{24}")
 _SEGMENT = re.compile(r"([0-9]{1,6})\.(mp3|aac)")
 _EXPIRES = re.compile(r"[0-9]{1,12}")
 SEGMENT_TYPES = {"mp3": "audio/mpeg", "aac": "audio/aac"}
-MASTER = "master.m3u8"
+# One master per codec family, so players can switch between its variants.
+MASTERS = {"aac": "master.m3u8", "mp3": "master-mp3.m3u8"}
 MEDIA_PLAYLIST = "index.m3u8"
+_PREVIOUS_RENDITION = re.compile(r"(aac|mp3)_[0-9]{1,3}")
 
 
 def _signature(secret: str, track_id: str, expires: int) -> str:
@@ -69,12 +70,36 @@ def segment_name(segment: str) -> tuple[str, str]:
     return f"{int(match.group(1))}.{extension}", SEGMENT_TYPES[extension]
 
 
-async def rendition_dir(hls: Path, rendition: str) -> Path:
-    """The rendition's folder. Only a name the transcode itself created counts: the folders
-    under the track's HLS folder (while a track is still transcoding, its row does not list
-    them yet), so a client's string never builds a path."""
-    folder = trio.Path(hls)
-    names = [path.name for path in await folder.iterdir()] if await folder.is_dir() else []
-    if rendition not in names or not await (folder / rendition).is_dir():
-        raise NotFound("no such rendition")
-    return hls / rendition
+def generations_served(track: Track) -> tuple[int, ...]:
+    """The generations whose files may be fetched: the one being written, the one that plays,
+    and the one before it (kept until the next, so a player that started on it finishes)."""
+    served = [track.building_generation] if track.building_generation else []
+    if track.status == READY:
+        served += [track.generation, track.generation - 1]
+    return tuple(g for g in served if g >= 0)
+
+
+def has_rendition(track: Track, generation: int, rendition: str) -> bool:
+    """Whether `rendition` is part of that generation, from the track's row alone (no
+    directory listing): the ladder a transcode recorded when it started, or the renditions a
+    finished one measured. A client's string never reaches a path unless it is one of them."""
+    if generation not in generations_served(track):
+        return False
+    if generation == track.building_generation:
+        return rendition in {r.name for r in parse_ladder(track.building_ladder or "")}
+    if generation == track.generation:
+        return rendition in {r["name"] for r in track.renditions}
+    return _PREVIOUS_RENDITION.fullmatch(rendition) is not None
+
+
+def parse_ladder(spec: str) -> tuple[Rendition, ...]:
+    return tuple(parse_rendition(entry) for entry in spec.split(",") if entry)
+
+
+def masters(track: Track, generation: int) -> list[str]:
+    """The master playlists of a generation: one per codec family of its ladder."""
+    if generation == track.building_generation:
+        codecs = {r.codec for r in parse_ladder(track.building_ladder or "")}
+    else:
+        codecs = {r["codec"] for r in track.renditions}
+    return [name for codec, name in MASTERS.items() if codec in codecs]

@@ -15,6 +15,7 @@ from pathlib import Path
 import trio
 
 from veza.accounts import Permission, Principal
+from veza.audio.ladder import Rendition, ladder_spec
 from veza.errors import (
     Conflict,
     Forbidden,
@@ -39,11 +40,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Playback:
-    """A grant to play one track: the token every HLS URI carries, valid until `expires_at`."""
+    """A grant to play one track: the token every HLS URI carries, valid until `expires_at`,
+    for the generation to play and its master playlists (AAC first, then MP3)."""
 
     track_id: str
     token: str
     expires_at: int
+    generation: int
+    masters: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,10 @@ class Tracks:
         max_attempts: int,
         transcode_options: TranscodeOptions,
         cpu_limiter: trio.CapacityLimiter,
+        ladder: tuple[Rendition, ...],
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._ladder_spec = ladder_spec(ladder)
         self._store = store
         self.media = layout  # where its files live (read by tests and housekeeping)
         self._workers = workers
@@ -196,33 +202,80 @@ class Tracks:
     # Listening
 
     async def playback(self, track_id: str) -> Playback:
-        """A signed grant to play the track; Conflict while it has nothing to play yet."""
+        """A signed grant to play the track: the generation that plays, or while the first
+        transcode runs, the one being written as soon as every rendition has a segment.
+        Conflict while there is nothing to play yet."""
         track = await self.get(track_id)
-        master = trio.Path(self.media.hls_dir(track.id) / playback.MASTER)
-        if not await master.exists():
+        generation = track.generation if track.status == READY else track.building_generation
+        found: list[str] = []
+        if generation is not None:
+            hls = trio.Path(self.media.hls_dir(track.id, generation))
+            names = [r.name for r in playback.parse_ladder(track.building_ladder or "")]
+            if generation == track.generation:
+                names = [r["name"] for r in track.renditions]
+            started = [await (hls / n / playback.MEDIA_PLAYLIST).exists() for n in names]
+            if started and all(started):
+                found = [m for m in playback.masters(track, generation) if await (hls / m).exists()]
+        if generation is None or not found:
             raise Conflict(f"the track is not playable yet ({track.status})")
         expires = int(self._clock()) + self._stream_token_ttl_s
-        return Playback(track.id, playback.sign(self._secret, track.id, expires), expires)
+        token = playback.sign(self._secret, track.id, expires)
+        return Playback(track.id, token, expires, generation, tuple(found))
 
-    async def hls_playlist(self, track_id: str, token: str, rendition: str | None) -> HlsFile:
-        """The master playlist (no rendition) or a rendition's media playlist, signed."""
+    async def hls_playlist(
+        self, track_id: str, generation: int, token: str, name: str, rendition: str | None
+    ) -> HlsFile:
+        """A master playlist (`name`, no rendition) or a rendition's media playlist, signed."""
         playback.verify(self._secret, track_id, token, self._clock())
-        hls = self.media.hls_dir(track_id)
+        track, hls = await self._generation(track_id, generation)
         if rendition is None:
-            path, final = hls / playback.MASTER, True
+            if name not in playback.MASTERS.values():
+                raise NotFound("no such playlist")
+            path = hls / name
         else:
-            path = await playback.rendition_dir(hls, rendition) / playback.MEDIA_PLAYLIST
+            path = hls / self._rendition(track, generation, rendition) / playback.MEDIA_PLAYLIST
         text = (await _read(path)).decode()
-        if rendition is not None:
-            final = "#EXT-X-ENDLIST" in text
+        final = "#EXT-X-ENDLIST" in text if rendition is not None else track.status == READY
         signed = playback.signed_playlist(text, token).encode()
         return HlsFile(signed, "application/vnd.apple.mpegurl", final)
 
-    async def hls_segment(self, track_id: str, token: str, rendition: str, segment: str) -> HlsFile:
+    async def hls_segment(
+        self, track_id: str, generation: int, token: str, rendition: str, segment: str
+    ) -> HlsFile:
         playback.verify(self._secret, track_id, token, self._clock())
         name, content_type = playback.segment_name(segment)
-        folder = await playback.rendition_dir(self.media.hls_dir(track_id), rendition)
-        return HlsFile(await _read(folder / name), content_type, final=True)
+        track, hls = await self._generation(track_id, generation)
+        path = hls / self._rendition(track, generation, rendition) / name
+        return HlsFile(await _read(path), content_type, final=True)
+
+    async def _generation(self, track_id: str, generation: int) -> tuple[Track, Path]:
+        track = await self._store.tracks.get(track_id)
+        if track is None or generation not in playback.generations_served(track):
+            raise NotFound("no such track or generation")
+        return track, self.media.hls_dir(track_id, generation)
+
+    @staticmethod
+    def _rendition(track: Track, generation: int, rendition: str) -> str:
+        if not playback.has_rendition(track, generation, rendition):
+            raise NotFound("no such rendition")
+        return rendition
+
+    async def requeue_other_ladders(self) -> int:
+        """Queue a re-transcode, behind new uploads, of every track made with another ladder;
+        its current generation keeps playing meanwhile. Returns how many were queued."""
+        stale = await self._store.tracks.made_with_another_ladder(self._ladder_spec, TRANSCODE)
+        async with self._store.transaction() as tx:
+            for track_id in stale:
+                await tx.jobs.enqueue(
+                    TRANSCODE,
+                    track_id,
+                    max_attempts=self._max_attempts,
+                    priority=Priority.BACKGROUND,
+                )
+        if stale:
+            log.info("the ladder changed: %d track(s) queued for re-transcoding", len(stale))
+            self._workers.wake()
+        return len(stale)
 
     async def original(self, track_id: str) -> tuple[Path, str]:
         """The uploaded file as it came, and its content type."""
@@ -233,7 +286,8 @@ class Tracks:
     async def waveform(self, track_id: str) -> bytes:
         """Min/max peaks for drawing, as JSON; Conflict until the transcode made them."""
         track = await self.get(track_id)
-        path = trio.Path(self.media.hls_dir(track.id) / "waveform.json")
+        generation = track.generation if track.status == READY else track.building_generation
+        path = trio.Path(self.media.hls_dir(track.id, generation or 0) / "waveform.json")
         try:
             return await path.read_bytes()
         except FileNotFoundError:

@@ -8,15 +8,22 @@ import shutil
 
 import trio
 
+from veza.audio.ladder import Rendition, ladder_spec
 from veza.events import EventBus
 from veza.nursery.jobs import Commit, JobFailed, JobKind, JobProgress
 from veza.store import Store, Transaction
 from veza.store.jobs import Job
-from veza.store.tracks import Measurements
+from veza.store.tracks import READY, Measurements
 from veza.tracks.events import TrackFailed, TrackProgress, TrackReady, track_topic
 from veza.tracks.media import MediaLayout
 from veza.tracks.reasons import public_reason
-from veza.transcode import TranscodeError, TranscodeOptions, TranscodeResult, transcode
+from veza.transcode import (
+    TranscodeError,
+    TranscodeOptions,
+    TranscodeResult,
+    transcode,
+    usable_ladder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +41,14 @@ class TranscodeJobs:
         options: TranscodeOptions,
         cpu_limiter: trio.CapacityLimiter,
         events: EventBus,
+        ladder: tuple[Rendition, ...],
     ) -> None:
         self._store = store
         self._layout = layout
         self._options = options
+        self._ladder = ladder
+        # What a track records: a track made with another ladder is re-transcoded at start-up.
+        self.ladder_spec = ladder_spec(ladder)
         self._cpu_limiter = cpu_limiter
         self._events = events
 
@@ -52,14 +63,17 @@ class TranscodeJobs:
         track = await self._store.tracks.get(job.subject_id)
         if track is None:
             raise JobFailed("the track no longer exists")
-        hls = self._layout.hls_dir(track.id)
-        # Whatever an interrupted attempt left behind goes; this attempt starts clean.
+        # A new generation, or the one an interrupted attempt was writing: it starts clean.
+        generation = track.building_generation or track.generation + 1
+        hls = self._layout.hls_dir(track.id, generation)
         await trio.to_thread.run_sync(shutil.rmtree, hls, True)
-        await self._store.tracks.mark_processing(track.id)
+        renditions, _ = usable_ladder(self._ladder, self._options)
+        await self._store.tracks.start_generation(track.id, generation, ladder_spec(renditions))
         try:
             result = await transcode(
                 self._layout.original(track),
                 hls,
+                ladder=renditions,
                 options=self._options,
                 limiter=self._cpu_limiter,
                 on_progress=progress.report,
@@ -73,7 +87,7 @@ class TranscodeJobs:
         ready = TrackReady(track.id, measured.duration_s)
 
         async def commit(tx: Transaction) -> None:
-            await tx.tracks.mark_ready(track.id, measured)
+            await tx.tracks.mark_ready(track.id, generation, self.ladder_spec, measured)
             tx.on_commit(lambda: self._events.publish(track_topic(track.id), ready))
 
         return commit
@@ -83,7 +97,11 @@ class TranscodeJobs:
         # Anyone who can see the track reads this: whatever a raise site let through, no path
         # or address of the server goes out.
         reason = public_reason(reason)
+        track = await tx.tracks.get(track_id)
         await tx.tracks.mark_failed(track_id, reason)
+        if track is not None and track.status == READY:
+            log.warning("track %s keeps generation %d: %s", track_id, track.generation, reason)
+            return
         failed = TrackFailed(track_id, reason)
         tx.on_commit(lambda: self._events.publish(track_topic(track_id), failed))
 

@@ -8,14 +8,16 @@ from quart import Blueprint, Response, request
 from quart_schema import hide
 
 from veza.tracks import HlsFile, Playback
+from veza.tracks.playback import MASTERS
 from veza.transport.context import services
 
 blueprint = Blueprint("hls", __name__)
+MP3_MASTER = MASTERS["mp3"]
 
 
-def master_path(grant: Playback) -> str:
-    """The path of a track's master playlist, carrying the grant's token."""
-    return f"/hls/{grant.track_id}/master.m3u8?token={grant.token}"
+def master_path(grant: Playback, master: str) -> str:
+    """The path of one of a track's master playlists, carrying the grant's token."""
+    return f"/hls/{grant.track_id}/{grant.generation}/{master}?token={grant.token}"
 
 
 def _token() -> str:
@@ -25,7 +27,7 @@ def _token() -> str:
 def _response(found: HlsFile, *, playlist: bool) -> Response:
     response = Response(found.body, content_type=found.content_type)
     if not found.final:
-        response.headers["Cache-Control"] = "no-cache"  # a playlist still being appended to
+        response.headers["Cache-Control"] = "no-cache"  # still being written
     elif playlist:
         response.headers["Cache-Control"] = "private, max-age=3600"
     else:
@@ -33,23 +35,26 @@ def _response(found: HlsFile, *, playlist: bool) -> Response:
     return response
 
 
-@blueprint.get("/hls/<track_id>/master.m3u8")
+# Generations are numbers: `int` in the rule, so no other string reaches the service.
+@blueprint.get("/hls/<track_id>/<int:generation>/<name>")
 @hide
-async def master_playlist(track_id: str) -> Response:
-    found = await services().tracks.hls_playlist(track_id, _token(), None)
+async def master_playlist(track_id: str, generation: int, name: str) -> Response:
+    found = await services().tracks.hls_playlist(track_id, generation, _token(), name, None)
     return _response(found, playlist=True)
 
 
-@blueprint.get("/hls/<track_id>/<rendition>/index.m3u8")
+@blueprint.get("/hls/<track_id>/<int:generation>/<rendition>/index.m3u8")
 @hide
-async def media_playlist(track_id: str, rendition: str) -> Response:
-    found = await services().tracks.hls_playlist(track_id, _token(), rendition)
+async def media_playlist(track_id: str, generation: int, rendition: str) -> Response:
+    found = await services().tracks.hls_playlist(
+        track_id, generation, _token(), "index.m3u8", rendition
+    )
     return _response(found, playlist=True)
 
 
-@blueprint.get("/hls/<track_id>/<rendition>/<segment>")
+@blueprint.get("/hls/<track_id>/<int:generation>/<rendition>/<segment>")
 @hide
-async def segment_file(track_id: str, rendition: str, segment: str) -> Response:
+async def segment_file(track_id: str, generation: int, rendition: str, segment: str) -> Response:
     # Segments are small and immutable: one read in a thread, sent as one body.
-    found = await services().tracks.hls_segment(track_id, _token(), rendition, segment)
+    found = await services().tracks.hls_segment(track_id, generation, _token(), rendition, segment)
     return _response(found, playlist=False)

@@ -19,7 +19,7 @@ from veza.tracks import Tags, Track
 from veza.tracks.tags import TAG_MAX_CHARS
 from veza.transport.context import services
 from veza.transport.guard import current_principal, require
-from veza.transport.hls import master_path
+from veza.transport.hls import MP3_MASTER, master_path
 from veza.transport.pagination import Page, PageQuery, page_of
 from veza.transport.proxy import absolute_url
 from veza.transport.timestamps import utc
@@ -88,7 +88,13 @@ class TrackQuery(PageQuery):
 
 
 class StreamOut(BaseModel):
-    hls_url: str = Field(description="master playlist; the token in it is all a player needs")
+    hls_url: str = Field(
+        description="master playlist (AAC, or MP3 when the ladder has only MP3); the token in "
+        "it is all a player needs"
+    )
+    hls_mp3_url: str | None = Field(
+        description="the MP3 master, for players without AAC, when the ladder has MP3 entries"
+    )
     expires_at: datetime
 
 
@@ -167,7 +173,9 @@ async def delete_track(track_id: str) -> tuple[str, int]:
 async def stream_track(track_id: str) -> StreamOut:
     """A signed HLS URL, usable by players that send no headers of ours (VLC, Safari)."""
     grant = await services().tracks.playback(track_id)
-    return StreamOut(hls_url=absolute_url(master_path(grant)), expires_at=utc(grant.expires_at))
+    urls = [absolute_url(master_path(grant, master)) for master in grant.masters]
+    mp3 = next((url for url, m in zip(urls, grant.masters, strict=True) if m == MP3_MASTER), None)
+    return StreamOut(hls_url=urls[0], hls_mp3_url=mp3, expires_at=utc(grant.expires_at))
 
 
 @blueprint.get("/api/v1/tracks/<track_id>/original")
