@@ -29,6 +29,7 @@ from veza.transport.api import accounts, system, tracks
 from veza.transport.context import Edge, install_edge
 from veza.transport.guard import install_guard
 from veza.transport.http import install_http_edge
+from veza.transport.openapi import TAGS, VezaOpenAPI
 
 
 def create_app(services: Services) -> QuartTrio:
@@ -41,8 +42,14 @@ def create_app(services: Services) -> QuartTrio:
         redoc_ui_path=None,
         scalar_ui_path=None,
         swagger_ui_path="/api/docs",
-        info=Info(title="Veza", version=veza.__version__),
+        info=Info(
+            title="Veza",
+            version=veza.__version__,
+            description="Self-hosted audio platform. Errors are always an `ErrorBody`.",
+        ),
+        tags=list(TAGS),
         security_schemes={"bearer": HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
+        openapi_provider_class=VezaOpenAPI,
     )
     install_http_edge(app, services.settings)
     install_guard(app)
