@@ -24,7 +24,7 @@ from veza.services import Health, Services
 from veza.store import Store
 from veza.tracks import MediaLayout, Tracks, TranscodeJobs
 from veza.transcode import TranscodeOptions
-from veza.transport import hls
+from veza.transport import docs, hls
 from veza.transport.api import accounts, system, tracks
 from veza.transport.context import Edge, install_edge
 from veza.transport.guard import install_guard
@@ -41,7 +41,7 @@ def create_app(services: Services) -> QuartTrio:
         openapi_path="/api/openapi.json",
         redoc_ui_path=None,
         scalar_ui_path=None,
-        swagger_ui_path="/api/docs",
+        swagger_ui_path=None,  # ours, served offline: veza/transport/docs.py
         info=Info(
             title="Veza",
             version=veza.__version__,
@@ -53,6 +53,7 @@ def create_app(services: Services) -> QuartTrio:
     )
     install_http_edge(app, services.settings)
     install_guard(app)
+    app.register_blueprint(docs.blueprint)
     app.register_blueprint(system.blueprint)
     app.register_blueprint(hls.blueprint)
     app.register_blueprint(accounts.blueprint)
