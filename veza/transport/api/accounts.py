@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from pydantic.config import JsonDict
 from quart import Blueprint, request
 from quart_schema import tag_blueprint, validate_querystring, validate_request, validate_response
 
@@ -29,10 +30,17 @@ from veza.transport.timestamps import utc
 blueprint = Blueprint("auth", __name__)
 tag_blueprint(blueprint, ["accounts"])
 
-# Generous upper bounds on what is parsed at all; the account policy has the real rules.
+# Generous upper bounds on what is parsed at all; the account policy has the real rules,
+# which the document states (json_schema_extra) and the policy enforces with its own messages.
 _SHORT = 320
 _PASSWORD = 4096
 _TOKEN = 512
+_USERNAME_RULE: JsonDict = {"pattern": f"^{policy.USERNAME_PATTERN.pattern}$"}
+_EMAIL_RULE: JsonDict = {"format": "email", "maxLength": policy.EMAIL_MAX_CHARS}
+_PASSWORD_RULE: JsonDict = {
+    "minLength": policy.PASSWORD_MIN_CHARS,
+    "maxLength": policy.PASSWORD_MAX_CHARS,
+}
 
 
 class PublicUser(BaseModel):
@@ -87,9 +95,13 @@ class TokenPair(BaseModel):
 
 
 class RegisterRequest(BaseModel):
-    email: str = Field(max_length=_SHORT)
-    username: str = Field(max_length=_SHORT)
-    password: str = Field(max_length=_PASSWORD)
+    email: str = Field(max_length=_SHORT, json_schema_extra=_EMAIL_RULE)
+    username: str = Field(max_length=_SHORT, json_schema_extra=_USERNAME_RULE)
+    password: str = Field(
+        max_length=_PASSWORD,
+        json_schema_extra=_PASSWORD_RULE,
+        description="not a common password, nor one built on the username or email address",
+    )
 
 
 class LoginRequest(BaseModel):
@@ -107,12 +119,18 @@ class ResetRequest(BaseModel):
 
 class ResetConfirmation(BaseModel):
     token: str = Field(max_length=_TOKEN)
-    password: str = Field(max_length=_PASSWORD)
+    password: str = Field(max_length=_PASSWORD, json_schema_extra=_PASSWORD_RULE)
 
 
 class ProfileChange(BaseModel):
-    display_name: str | None = Field(default=None, max_length=_SHORT)
-    password: str | None = Field(default=None, max_length=_PASSWORD)
+    display_name: str | None = Field(
+        default=None,
+        max_length=_SHORT,
+        description=f"at most {policy.DISPLAY_NAME_MAX_CHARS} printable characters; null clears it",
+    )
+    password: str | None = Field(
+        default=None, max_length=_PASSWORD, description="the new password (needs current_password)"
+    )
     current_password: str | None = Field(default=None, max_length=_PASSWORD)
 
 
