@@ -24,12 +24,13 @@ from veza.services import Health, Services
 from veza.store import Store
 from veza.tracks import MediaLayout, Tracks, TranscodeJobs
 from veza.transcode import TranscodeOptions
-from veza.transport import hls
+from veza.transport import docs, hls
 from veza.transport.api import accounts, system, tracks
 from veza.transport.context import Edge, install_edge
 from veza.transport.cors import install_cors
 from veza.transport.guard import install_guard
 from veza.transport.http import install_http_edge
+from veza.transport.openapi import TAGS, VezaOpenAPI
 from veza.transport.proxy import install_forwarded_headers
 
 
@@ -42,14 +43,21 @@ def create_app(services: Services) -> QuartTrio:
         openapi_path="/api/openapi.json",
         redoc_ui_path=None,
         scalar_ui_path=None,
-        swagger_ui_path="/api/docs",
-        info=Info(title="Veza", version=veza.__version__),
+        swagger_ui_path=None,  # ours, served offline: veza/transport/docs.py
+        info=Info(
+            title="Veza",
+            version=veza.__version__,
+            description="Self-hosted audio platform. Errors are always an `ErrorBody`.",
+        ),
+        tags=list(TAGS),
         security_schemes={"bearer": HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
+        openapi_provider_class=VezaOpenAPI,
     )
     install_forwarded_headers(app, services.settings)
     install_http_edge(app, services.settings)
     install_cors(app, services.settings)  # before the guard: a preflight carries no token
     install_guard(app)
+    app.register_blueprint(docs.blueprint)
     app.register_blueprint(system.blueprint)
     app.register_blueprint(hls.blueprint)
     app.register_blueprint(accounts.blueprint)

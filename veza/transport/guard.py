@@ -57,6 +57,12 @@ def public(view: F) -> F:
     return view
 
 
+def access_of(view: Callable[..., Any]) -> Access | None:
+    """The access rule a view declared (`@require`, `@public`), None when it declared none."""
+    access: Access | None = getattr(view, _ACCESS, None)
+    return access
+
+
 def current_principal() -> Principal:
     """The caller of the current request, as authenticated by the guard."""
     principal: Principal | None = getattr(g, "veza_principal", None)
@@ -84,7 +90,7 @@ async def _guard() -> None:
     if request.method == "OPTIONS" and rule.provide_automatic_options:
         return
     view = current_app.view_functions.get(request.endpoint)
-    access: Access | None = getattr(view, _ACCESS, None)
+    access = None if view is None else access_of(view)
     if access is None:
         if rule.rule.startswith(GUARDED_PREFIX):
             log.error("route %s declares no access rule; refused", rule.rule)

@@ -85,6 +85,19 @@ async def _finish(response: Response) -> Response:
     return response
 
 
+async def _close_if_body_unread(response: Response) -> Response:
+    """A response made before the request's body has all arrived (a 401 from the guard, a 404,
+    a 405) ends the connection. Hypercorn would otherwise now and then (about one time in ten)
+    leave the next request on that keep-alive connection unanswered, forever."""
+    declares_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
+        "Transfer-Encoding", ""
+    ).lower()
+    body = request.body
+    if declares_body and isinstance(body, CountedBody) and not body.complete:
+        response.headers["Connection"] = "close"
+    return response
+
+
 def error_response(error: errors.VezaError) -> Response:
     response = jsonify(error.body(request_id()))
     response.status_code = error.status
@@ -174,6 +187,11 @@ class CountedBody(TrioBody):
             self.set_complete()
         super().append(data)
 
+    @property
+    def complete(self) -> bool:
+        """The whole body has arrived (or was cut off at the limit)."""
+        return self._complete.is_set()
+
     async def __anext__(self) -> bytes:
         # Quart looks at the error only before waiting for data; the cut-off must not end the
         # stream as if it were whole.
@@ -258,6 +276,7 @@ def install_http_edge(app: QuartTrio, settings: Settings) -> None:
     app.asgi_http_class = PacedConnection
     app.before_request(_begin)
     app.after_request(_finish)
+    app.after_request(_close_if_body_unread)
     app.teardown_request(_remove_spooled)
     app.register_error_handler(errors.VezaError, _veza_error)
     app.register_error_handler(RequestSchemaValidationError, _schema_error)

@@ -4,10 +4,12 @@ the caller's profile and sessions, public profiles and user administration."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
+from pydantic.config import JsonDict
 from quart import Blueprint, request
-from quart_schema import validate_querystring, validate_request, validate_response
+from quart_schema import tag_blueprint, validate_querystring, validate_request, validate_response
 
 from veza.accounts import (
     Client,
@@ -21,15 +23,24 @@ from veza.accounts import (
 )
 from veza.transport.context import edge, services
 from veza.transport.guard import current_principal, public, require
+from veza.transport.openapi import errors, responds
 from veza.transport.pagination import Page, PageQuery, page_of
 from veza.transport.timestamps import utc
 
 blueprint = Blueprint("auth", __name__)
+tag_blueprint(blueprint, ["accounts"])
 
-# Generous upper bounds on what is parsed at all; the account policy has the real rules.
+# Generous upper bounds on what is parsed at all; the account policy has the real rules,
+# which the document states (json_schema_extra) and the policy enforces with its own messages.
 _SHORT = 320
 _PASSWORD = 4096
 _TOKEN = 512
+_USERNAME_RULE: JsonDict = {"pattern": f"^{policy.USERNAME_PATTERN.pattern}$"}
+_EMAIL_RULE: JsonDict = {"format": "email", "maxLength": policy.EMAIL_MAX_CHARS}
+_PASSWORD_RULE: JsonDict = {
+    "minLength": policy.PASSWORD_MIN_CHARS,
+    "maxLength": policy.PASSWORD_MAX_CHARS,
+}
 
 
 class PublicUser(BaseModel):
@@ -84,9 +95,13 @@ class TokenPair(BaseModel):
 
 
 class RegisterRequest(BaseModel):
-    email: str = Field(max_length=_SHORT)
-    username: str = Field(max_length=_SHORT)
-    password: str = Field(max_length=_PASSWORD)
+    email: str = Field(max_length=_SHORT, json_schema_extra=_EMAIL_RULE)
+    username: str = Field(max_length=_SHORT, json_schema_extra=_USERNAME_RULE)
+    password: str = Field(
+        max_length=_PASSWORD,
+        json_schema_extra=_PASSWORD_RULE,
+        description="not a common password, nor one built on the username or email address",
+    )
 
 
 class LoginRequest(BaseModel):
@@ -104,12 +119,18 @@ class ResetRequest(BaseModel):
 
 class ResetConfirmation(BaseModel):
     token: str = Field(max_length=_TOKEN)
-    password: str = Field(max_length=_PASSWORD)
+    password: str = Field(max_length=_PASSWORD, json_schema_extra=_PASSWORD_RULE)
 
 
 class ProfileChange(BaseModel):
-    display_name: str | None = Field(default=None, max_length=_SHORT)
-    password: str | None = Field(default=None, max_length=_PASSWORD)
+    display_name: str | None = Field(
+        default=None,
+        max_length=_SHORT,
+        description=f"at most {policy.DISPLAY_NAME_MAX_CHARS} printable characters; null clears it",
+    )
+    password: str | None = Field(
+        default=None, max_length=_PASSWORD, description="the new password (needs current_password)"
+    )
     current_password: str | None = Field(default=None, max_length=_PASSWORD)
 
 
@@ -148,6 +169,10 @@ class UserAdministration(BaseModel):
     disabled: bool | None = None
 
 
+class Accepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+
+
 def _client() -> Client:
     return Client(
         address=request.remote_addr or "unknown",
@@ -169,9 +194,11 @@ def _throttle(action: str) -> Throttle:
 
 @blueprint.post("/api/v1/auth/register")
 @public
+@errors(409, 429, why={409: "conflict: the username or the email address is taken"})
 @validate_request(RegisterRequest)
 @validate_response(TokenPair, 201)
 async def register(data: RegisterRequest) -> tuple[TokenPair, int]:
+    """Create an account (role: user) and sign in."""
     _limit("register", policy.username_key(data.username))
     grant = await services().accounts.register(
         email=data.email, username=data.username, password=data.password, client=_client()
@@ -181,9 +208,19 @@ async def register(data: RegisterRequest) -> tuple[TokenPair, int]:
 
 @blueprint.post("/api/v1/auth/login")
 @public
+@errors(
+    401,
+    403,
+    429,
+    why={
+        401: "invalid_credentials: the login or the password is wrong",
+        403: "forbidden: the account is disabled",
+    },
+)
 @validate_request(LoginRequest)
 @validate_response(TokenPair)
 async def login(data: LoginRequest) -> TokenPair:
+    """Sign in with an email address or a username: a new session."""
     throttle = _throttle("login")
     grant = await services().accounts.login(
         login=data.login, password=data.password, client=_client(), throttle=throttle
@@ -193,34 +230,52 @@ async def login(data: LoginRequest) -> TokenPair:
 
 @blueprint.post("/api/v1/auth/refresh")
 @public
+@errors(
+    401,
+    429,
+    why={401: "invalid_token: the refresh token is invalid, expired, spent or revoked"},
+)
 @validate_request(RefreshRequest)
 @validate_response(TokenPair)
 async def refresh(data: RefreshRequest) -> TokenPair:
+    """A new token pair; the refresh token presented is spent. Presenting a spent one
+    revokes the whole session."""
     throttle = _throttle("refresh")
     return TokenPair.of(await services().accounts.refresh(data.refresh_token, throttle))
 
 
 @blueprint.post("/api/v1/auth/logout")
 @require()
+@responds(204, "the session is revoked")
 async def logout() -> tuple[str, int]:
+    """Revoke the current session."""
     await services().accounts.logout(current_principal())
     return "", 204
 
 
 @blueprint.post("/api/v1/auth/password-reset")
 @public
+@errors(429)
 @validate_request(ResetRequest)
-async def password_reset(data: ResetRequest) -> tuple[dict[str, str], int]:
-    """Always 202: whether the address belongs to anyone is never revealed."""
+@validate_response(Accepted, 202)
+async def password_reset(data: ResetRequest) -> tuple[Accepted, int]:
+    """Ask for a password-reset email.
+    Always 202: whether the address belongs to anyone is never revealed."""
     _limit("password_reset", policy.email_key(data.email))
     services().password_resets.request(data.email)
-    return {"status": "accepted"}, 202
+    return Accepted(), 202
 
 
 @blueprint.post("/api/v1/auth/password-reset/confirm")
 @public
+@errors(
+    422,
+    why={422: "validation_failed: the token is invalid, expired or used, or the password is weak"},
+)
+@responds(204, "the password is set; every session of the user is revoked")
 @validate_request(ResetConfirmation)
 async def password_reset_confirm(data: ResetConfirmation) -> tuple[str, int]:
+    """Set a new password with the token from a reset email."""
     await services().accounts.confirm_password_reset(data.token, data.password)
     return "", 204
 
@@ -229,15 +284,26 @@ async def password_reset_confirm(data: ResetConfirmation) -> tuple[str, int]:
 @require()
 @validate_response(Me)
 async def me() -> Me:
+    """The caller's account."""
     principal = current_principal()
     return Me.of(principal.user)
 
 
 @blueprint.patch("/api/v1/me")
 @require()
+@errors(
+    403,
+    429,
+    why={
+        403: "forbidden: current_password is wrong",
+        429: "rate_limited: too many password changes",
+    },
+)
 @validate_request(ProfileChange)
 @validate_response(Me)
 async def update_me(data: ProfileChange) -> Me:
+    """Change the display name, or the password (with the current one: every other session
+    is revoked)."""
     changes = data.model_fields_set
     principal = current_principal()
     if data.password is not None:
@@ -256,6 +322,7 @@ async def update_me(data: ProfileChange) -> Me:
 @require()
 @validate_response(Sessions)
 async def my_sessions() -> Sessions:
+    """The caller's open sessions."""
     principal = current_principal()
     rows = await services().accounts.sessions(principal)
     return Sessions(items=[SessionInfo.of(row, principal.session_id) for row in rows])
@@ -263,7 +330,9 @@ async def my_sessions() -> Sessions:
 
 @blueprint.delete("/api/v1/me/sessions/<session_id>")
 @require()
+@responds(204, "the session is revoked")
 async def revoke_my_session(session_id: str) -> tuple[str, int]:
+    """Revoke one of the caller's sessions (sign out another device)."""
     await services().accounts.revoke_session(current_principal(), session_id)
     return "", 204
 
@@ -272,6 +341,7 @@ async def revoke_my_session(session_id: str) -> tuple[str, int]:
 @require(Permission.READ)
 @validate_response(PublicUser)
 async def user_profile(user_id: str) -> PublicUser:
+    """A user's public profile."""
     return PublicUser.of(await services().accounts.user(user_id))
 
 
@@ -280,6 +350,7 @@ async def user_profile(user_id: str) -> PublicUser:
 @validate_querystring(PageQuery)
 @validate_response(Page[AdminUser])
 async def list_users(query_args: PageQuery) -> Page[AdminUser]:
+    """Every account, newest first (admin)."""
     items, next_cursor = await page_of(
         query_args,
         (float, str),
@@ -291,9 +362,11 @@ async def list_users(query_args: PageQuery) -> Page[AdminUser]:
 
 @blueprint.patch("/api/v1/admin/users/<user_id>")
 @require(Permission.MANAGE_USERS)
+@errors(409, why={409: "conflict: an admin cannot demote or disable their own account"})
 @validate_request(UserAdministration)
 @validate_response(AdminUser)
 async def administer_user(user_id: str, data: UserAdministration) -> AdminUser:
+    """Change a user's role, or disable the account (admin)."""
     user = await services().accounts.administer(
         current_principal(), user_id, role=data.role, disabled=data.disabled
     )

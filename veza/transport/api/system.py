@@ -3,26 +3,54 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Literal
 
+from pydantic import BaseModel, Field
 from quart import Blueprint, Response
-from quart_schema import hide
+from quart_schema import document_response, hide, tag_blueprint, validate_response
 
 import veza
 from veza.errors import DatabaseError, Unavailable
 from veza.transport.context import edge, services
 
 blueprint = Blueprint("system", __name__)
+tag_blueprint(blueprint, ["system"])
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class JobCounts(BaseModel):
+    queued: int
+    running: int
+    done: int
+    failed: int
+
+
+class Readiness(BaseModel):
+    """Each dependency's check; "unavailable" (503) names the part that failed."""
+
+    status: Literal["ok", "unavailable"]
+    version: str
+    uptime_s: float
+    database: str = Field(description="the backend: sqlite or postgresql")
+    checks: dict[str, str] = Field(description="part -> ok, or what is wrong with it")
+    jobs: JobCounts
+    workers: int = Field(description="transcodes run at once")
 
 
 @blueprint.get("/health")
+@document_response(Liveness)
 async def health() -> dict[str, str]:
     """Liveness: answers without touching anything."""
     return {"status": "ok"}
 
 
 @blueprint.get("/status")
-async def status() -> tuple[dict[str, Any], int]:
+@validate_response(Readiness, 200)
+@validate_response(Readiness, 503)
+async def status() -> tuple[Readiness, int]:
     """Readiness: every dependency checked; 503 naming the part that failed."""
     context = services()
     checks: dict[str, str] = {}
@@ -37,15 +65,15 @@ async def status() -> tuple[dict[str, Any], int]:
     except DatabaseError as error:
         checks["jobs"] = f"job queue: {error}"
     ready = all(value == "ok" for value in checks.values())
-    body = {
-        "status": "ok" if ready else "unavailable",
-        "version": veza.__version__,
-        "uptime_s": round(context.health.uptime_s(), 3),
-        "database": context.settings.database_backend,
-        "checks": checks,
-        "jobs": {state: jobs.get(state, 0) for state in ("queued", "running", "done", "failed")},
-        "workers": context.settings.worker_count,
-    }
+    body = Readiness(
+        status="ok" if ready else "unavailable",
+        version=veza.__version__,
+        uptime_s=round(context.health.uptime_s(), 3),
+        database=context.settings.database_backend,
+        checks=checks,
+        jobs=JobCounts(**{state: jobs.get(state, 0) for state in JobCounts.model_fields}),
+        workers=context.settings.worker_count,
+    )
     return body, 200 if ready else 503
 
 

@@ -11,7 +11,14 @@ from pydantic import BaseModel, Field
 from quart import Blueprint, Response, request, send_file
 from quart.datastructures import FileStorage
 from quart.wrappers.response import FileBody
-from quart_schema import validate_querystring, validate_response
+from quart_schema import (
+    DataSource,
+    document_request,
+    document_response,
+    tag_blueprint,
+    validate_querystring,
+    validate_response,
+)
 
 from veza.accounts import Permission
 from veza.errors import UnsupportedMediaType, ValidationFailed
@@ -20,11 +27,13 @@ from veza.tracks.tags import TAG_MAX_CHARS
 from veza.transport.context import services
 from veza.transport.guard import current_principal, require
 from veza.transport.hls import MP3_MASTER, master_path
+from veza.transport.openapi import errors, responds
 from veza.transport.pagination import Page, PageQuery, page_of
 from veza.transport.proxy import absolute_url
 from veza.transport.timestamps import utc
 
 blueprint = Blueprint("tracks", __name__)
+tag_blueprint(blueprint, ["tracks"])
 
 
 class Rendition(BaseModel):
@@ -87,6 +96,26 @@ class TrackQuery(PageQuery):
     q: str | None = Field(default=None, max_length=200, description="text in title/artist/album")
 
 
+class UploadForm(BaseModel):
+    """multipart/form-data: the file, and tags that override the file's own."""
+
+    file: bytes = Field(description="the audio file, in any format FFmpeg reads")
+    title: str = Field(default="", max_length=TAG_MAX_CHARS)
+    artist: str = Field(default="", max_length=TAG_MAX_CHARS)
+    album: str = Field(default="", max_length=TAG_MAX_CHARS)
+
+
+class Waveform(BaseModel):
+    """Peaks for drawing, over all channels, scaled by the gain applied to the renditions."""
+
+    version: int
+    sample_rate: int
+    frames: int = Field(description="length of the track in frames")
+    samples_per_peak: int = Field(description="frames summarised by each pair of `peaks`")
+    peaks: list[list[float]] = Field(description="[min, max] per samples_per_peak frames")
+    seconds: list[list[float]] = Field(description="[min, max, rms] per second")
+
+
 class StreamOut(BaseModel):
     hls_url: str = Field(
         description="master playlist (AAC, or MP3 when the ladder has only MP3); the token in "
@@ -96,6 +125,11 @@ class StreamOut(BaseModel):
         description="the MP3 master, for players without AAC, when the ladder has MP3 entries"
     )
     expires_at: datetime
+
+
+# What an original is sent as: its extension's type (some are containers of the video family),
+# or application/octet-stream for an extension we do not know.
+ORIGINAL_TYPES = ("audio/*", "video/*", "application/octet-stream")
 
 
 async def _out(track: Track) -> TrackOut:
@@ -115,6 +149,8 @@ def _spooled(part: FileStorage) -> Path:
 
 @blueprint.post("/api/v1/tracks")
 @require(Permission.UPLOAD)
+@errors(415, why={415: "unsupported_media_type: the body is not multipart/form-data"})
+@document_request(UploadForm, source=DataSource.FORM_MULTIPART)
 @validate_response(TrackOut, 202)
 async def upload_track() -> tuple[TrackOut, int]:
     """Upload an audio file (multipart field `file`, optional `title`, `artist`, `album`).
@@ -156,11 +192,14 @@ async def list_tracks(query_args: TrackQuery) -> Page[TrackOut]:
 @require(Permission.READ)
 @validate_response(TrackOut)
 async def get_track(track_id: str) -> TrackOut:
+    """A track, with its transcode progress while it is processing."""
     return await _out(await services().tracks.get(track_id))
 
 
 @blueprint.delete("/api/v1/tracks/<track_id>")
 @require()
+@errors(403, why={403: "forbidden: only the owner, a moderator or an admin may delete it"})
+@responds(204, "the track and its files are gone")
 async def delete_track(track_id: str) -> tuple[str, int]:
     """Remove a track and its files: its owner may, and so may a moderator or an admin."""
     await services().tracks.delete(current_principal(), track_id)
@@ -169,6 +208,7 @@ async def delete_track(track_id: str) -> tuple[str, int]:
 
 @blueprint.get("/api/v1/tracks/<track_id>/stream")
 @require(Permission.STREAM)
+@errors(409, why={409: "conflict: the track is not playable yet"})
 @validate_response(StreamOut)
 async def stream_track(track_id: str) -> StreamOut:
     """A signed HLS URL, usable by players that send no headers of ours (VLC, Safari)."""
@@ -180,6 +220,10 @@ async def stream_track(track_id: str) -> StreamOut:
 
 @blueprint.get("/api/v1/tracks/<track_id>/original")
 @require(Permission.STREAM)
+@errors(416)
+@responds(200, "the file", media_types=ORIGINAL_TYPES)
+@responds(206, "the requested range of the file", media_types=ORIGINAL_TYPES)
+@responds(304, "not modified since the copy the client has (If-None-Match)")
 async def original_file(track_id: str) -> Response:
     """The uploaded file as it came, with HTTP Range support."""
     path, mimetype = await services().tracks.original(track_id)
@@ -192,6 +236,8 @@ async def original_file(track_id: str) -> Response:
 
 @blueprint.get("/api/v1/tracks/<track_id>/waveform")
 @require(Permission.READ)
+@errors(409, why={409: "conflict: the waveform is not ready yet"})
+@document_response(Waveform)
 async def waveform(track_id: str) -> Response:
     """Min/max peaks for drawing (about 1,000 pairs, and per-second summaries)."""
     return Response(await services().tracks.waveform(track_id), content_type="application/json")
