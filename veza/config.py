@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -99,6 +100,13 @@ def _choice(*choices: str) -> Callable[[object], str]:
     return parse
 
 
+def _network(raw: object) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """An address (`127.0.0.1`, `::1`) or a network (`10.0.0.0/8`, `fd00::/8`)."""
+    if not isinstance(raw, str):
+        raise ValueError
+    return ipaddress.ip_network(raw.strip(), strict=False)
+
+
 def list_of(item: Callable[[object], Any]) -> Callable[[object], tuple[Any, ...]]:
     """The one rule for every list setting: a TOML array in the config file, or text with
     comma-separated items in a VEZA_* variable (`a.example,b.example`); items are trimmed,
@@ -185,6 +193,13 @@ class Settings:
     smtp_password: str = _setting("", _text, "a string")
     smtp_starttls: bool = _setting(True, _boolean, "true or false")
     smtp_timeout_seconds: float = _setting(10.0, _positive_number, "a positive number")
+    # The HTTP edge (veza/transport/http.py): transfers and /metrics.
+    metrics_allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = _setting(
+        list_of(_network)(["127.0.0.1", "::1"]),
+        list_of(_network),
+        "addresses or networks (a TOML array, or comma-separated); empty: any address",
+    )
+    metrics_token: str = _setting("", _text, "a string (empty: no token asked)")
 
     @property
     def sqlite_path(self) -> Path:
