@@ -12,7 +12,9 @@ import httpx
 import pytest
 import trio
 
-from tests.support.accounts import fast_settings
+from tests.support import eventually
+from tests.support.accounts import fast_settings, register
+from tests.support.raw_http import BOUNDARY, connect, upload_head
 from tests.support.server import RunningServer, assert_error, make_settings, serving
 from veza.config import Settings
 
@@ -94,3 +96,35 @@ async def test_the_token_does_not_open_metrics_to_an_address_not_allowed(tmp_pat
     async with serving(settings) as server:
         response = await server.client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
         assert_error(response, 403, "forbidden")
+
+
+def in_flight(text: str) -> float:
+    found = re.search(r"^veza_http_requests_in_flight (\S+)$", text, re.MULTILINE)
+    assert found, text
+    return float(found.group(1))
+
+
+async def test_the_in_flight_gauge_comes_back_down_after_a_client_leaves_mid_upload(
+    server: RunningServer,
+) -> None:
+    token = (await register(server.client, "ada"))["access_token"]
+    assert in_flight((await server.client.get("/metrics")).text) == 1  # the scrape itself
+    for _ in range(3):  # answered requests, refused ones among them, count once each
+        await server.client.get("/api/v1/me", headers={"Authorization": "Bearer nope"})
+        await server.client.get("/no/such/page")
+    head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
+    for _ in range(3):
+        async with await connect(server) as stream:
+            await stream.send_all(upload_head(token, 10 * 1024 * 1024) + head.encode())
+            await stream.send_all(b"\x00" * (512 * 1024))
+
+            async def uploading() -> bool:
+                return in_flight((await server.client.get("/metrics")).text) == 2
+
+            await eventually(uploading, limit_s=5)
+        # The client is gone; the request was cancelled where it stood, in the middle of the body.
+
+    async def settled() -> bool:
+        return in_flight((await server.client.get("/metrics")).text) == 1
+
+    await eventually(settled, limit_s=5)

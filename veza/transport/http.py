@@ -54,9 +54,15 @@ async def _begin() -> None:
     g.request_id = supplied if _SANE_REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
     g.started = time.perf_counter()
     edge().metrics.in_flight.inc()
+    g.in_flight = True
 
 
-async def _remove_spooled(error: BaseException | None) -> None:
+async def _end(error: BaseException | None) -> None:
+    """Teardown, which runs for every request, also one cancelled because its client went away
+    (the after-request hook does not)."""
+    # First, and without a checkpoint: a cancelled request's teardown stops at its first one.
+    if g.pop("in_flight", False):
+        edge().metrics.in_flight.dec()
     spooled = list(getattr(request, "spooled", ()))
     if spooled:
         # Shielded: a request cut off by its client ends cancelled, and its parts must go too.
@@ -70,10 +76,8 @@ async def _finish(response: Response) -> Response:
     if started is None:
         return response
     seconds = time.perf_counter() - started
-    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-    metrics = edge().metrics
-    metrics.in_flight.dec()
-    metrics.observe(request.method, route, response.status_code, seconds)
+    route = request.url_rule.rule if request.url_rule is not None else None
+    edge().metrics.observe(request.method, route, response.status_code, seconds)
     log.info(
         "%s %s %d %.1fms",
         request.method,
@@ -258,7 +262,7 @@ def install_http_edge(app: QuartTrio, settings: Settings) -> None:
     app.asgi_http_class = PacedConnection
     app.before_request(_begin)
     app.after_request(_finish)
-    app.teardown_request(_remove_spooled)
+    app.teardown_request(_end)
     app.register_error_handler(errors.VezaError, _veza_error)
     app.register_error_handler(RequestSchemaValidationError, _schema_error)
     app.register_error_handler(HTTPException, _http_exception)
