@@ -1,5 +1,6 @@
-"""Request lifecycle for every route: request ids, body limits, access log, metrics, and the one
-place where exceptions become the JSON error shape."""
+"""Request lifecycle for every route: request ids, body limits and deadlines, access log, metrics,
+connections that cannot carry another request closed, and the one place where exceptions become
+the JSON error shape."""
 
 from __future__ import annotations
 
@@ -11,8 +12,14 @@ from collections.abc import Generator
 from typing import Any
 
 import trio
-from hypercorn.typing import ASGIReceiveCallable, ASGIReceiveEvent
+from hypercorn.typing import (
+    ASGIReceiveCallable,
+    ASGIReceiveEvent,
+    ASGISendCallable,
+    ASGISendEvent,
+)
 from quart import Request, Response, g, jsonify, request
+from quart.asgi import ASGIHTTPConnection
 from quart.formparser import FormDataParser
 from quart_schema import RequestSchemaValidationError
 from quart_trio import QuartTrio
@@ -70,8 +77,33 @@ async def _end(error: BaseException | None) -> None:
             await trio.to_thread.run_sync(remove_spools, spooled)
 
 
+def _body_left_unread() -> bool:
+    """Whether the client may still be sending a body the app will never read: the answer came
+    first (a 401 on an upload, a 413, a 408), or the route had no use for the body."""
+    headers = request.headers
+    if "Transfer-Encoding" not in headers and not request.content_length:
+        return False  # no body at all
+    body = request.body
+    return not (isinstance(body, CountedBody) and body.received_whole)
+
+
+def _close_after(response: Response) -> None:
+    """Have the server close the connection once `response` is sent, and drop the rest of the
+    body meanwhile. With Hypercorn 0.18 a connection whose request body was not read to its end
+    cannot carry another request: the next one is never answered and the socket is held open."""
+    response.headers["Connection"] = "close"
+    body = request.body
+    if isinstance(body, CountedBody):
+        body.abandon()
+
+
 async def _finish(response: Response) -> Response:
     response.headers["X-Request-ID"] = request_id()
+    if response.status_code == 408 or _body_left_unread():
+        _close_after(response)
+    if not request.http_version.startswith(("0.", "1.")):
+        # HTTP/2 forbids the header (h2 refuses to send it); a stream ends, not the connection.
+        response.headers.pop("Connection", None)
     started = getattr(g, "started", None)
     if started is None:
         return response
@@ -150,11 +182,26 @@ class CountedBody(TrioBody):
         self._received = 0
         self._taken = trio.Event()
         self._whole_wanted = False
+        self._abandoned = False
+
+    @property
+    def received_whole(self) -> bool:
+        """The client sent the body to its end (within the limit)."""
+        return self._complete.is_set() and self._must_raise is None
+
+    def abandon(self) -> None:
+        """Nobody will read the rest: what still arrives is dropped, not buffered, and the
+        reader of the connection is no longer held back, so the server can finish the
+        exchange (and close the connection) instead of waiting for room that never comes."""
+        self._abandoned = True
+        self._data.clear()
+        self._taken.set()
 
     async def room(self) -> None:
         while (
             len(self._data) >= READ_AHEAD
             and not self._whole_wanted
+            and not self._abandoned
             and self._must_raise is None
             and not self._complete.is_set()
         ):
@@ -171,6 +218,8 @@ class CountedBody(TrioBody):
         self._taken.set()
 
     def append(self, data: bytes) -> None:
+        if self._abandoned:
+            return
         self._received += len(data)
         limit = self._max_content_length
         if limit is not None and self._received > limit and self._must_raise is None:
@@ -193,7 +242,18 @@ class CountedBody(TrioBody):
 
 class PacedConnection(TrioASGIHTTPConnection):
     """Quart-Trio's HTTP connection, reading the next piece of a body from the server only
-    when the body has room for it (`CountedBody.room`)."""
+    when the body has room for it (`CountedBody.room`), and letting the server finish the
+    exchange once the whole response is handed over.
+
+    Quart-Trio cancels the request as soon as the server reports the exchange over
+    (`http.disconnect`). The server does so from inside the call that hands it the last piece
+    of the response, and then still has to close the connection (Connection: close) or arm its
+    keep-alive timer: cancelled there, it did neither, and the connection was left open with
+    nobody reading it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._response_sent = False
 
     async def handle_messages(  # type: ignore[override]
         self, nursery: trio.Nursery, request: Request, receive: ASGIReceiveCallable
@@ -205,7 +265,17 @@ class PacedConnection(TrioASGIHTTPConnection):
                 await body.room()
             return await receive()
 
-        await super().handle_messages(nursery, request, paced)
+        await ASGIHTTPConnection.handle_messages(self, request, paced)
+        if not self._response_sent:  # the client went away: stop answering
+            nursery.cancel_scope.cancel()
+
+    async def _send_response(self, send: ASGISendCallable, response: Any) -> None:
+        async def noting_the_end(message: ASGISendEvent) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                self._response_sent = True
+            await send(message)
+
+        await super()._send_response(noting_the_end, response)
 
 
 def _request_class(settings: Settings) -> type[TrioRequest]:
