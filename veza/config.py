@@ -194,6 +194,9 @@ class Settings:
     smtp_starttls: bool = _setting(True, _boolean, "true or false")
     smtp_timeout_seconds: float = _setting(10.0, _positive_number, "a positive number")
     # The HTTP edge (veza/transport/http.py): transfers and /metrics.
+    http_min_body_rate_bytes: int = _setting(
+        16_384, _positive_integer, "a positive integer (bytes per second)"
+    )
     metrics_allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = _setting(
         list_of(_network)(["127.0.0.1", "::1"]),
         list_of(_network),

@@ -21,7 +21,8 @@ from tests.support.raw_http import (
     send_or_closed,
     upload_head,
 )
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, serving
+from tests.support.tracks import write_music
 from veza import errors
 from veza.config import Settings
 
@@ -173,6 +174,52 @@ async def test_any_408_closes_the_connection(server: RunningServer) -> None:
             assert answer is not None and answer.status == 408
             assert answer.closes
             await reader.until_closed()
+
+
+async def test_a_body_below_the_minimum_rate_is_408_and_closed_and_a_slow_large_one_is_taken(
+    tmp_path: Path,
+) -> None:
+    """The body deadline is the read timeout plus the body's size at the minimum rate: here
+    1 s + 2 s for 190 KiB, against 1 s + 11 s for 1 MiB. A fixed deadline cannot refuse the
+    first (at about 3 s) and take the second (over 5 s)."""
+    settings = fast_settings(
+        tmp_path, http_read_timeout_seconds=1, http_min_body_rate_bytes=100 * KiB
+    )
+    async with serving(settings) as server:
+        token = (await register(server.client, "cyd"))["access_token"]
+
+        async def paced(stream: trio.SocketStream, data: bytes, step: int, pause: float) -> None:
+            for start in range(0, len(data), step):
+                if not await send_or_closed(stream, data[start : start + step]):
+                    return
+                await trio.sleep(pause)
+
+        trickle = file_part(b"\x00" * (190 * KiB))
+        async with await connect(server) as stream:
+            reader = Reader(stream)
+            started = trio.current_time()
+            with trio.fail_after(8):
+                async with trio.open_nursery() as nursery:
+                    await stream.send_all(upload_head(token, len(trickle)))
+                    nursery.start_soon(paced, stream, trickle, KiB, 0.2)  # 5 KiB/s, never idle
+                    answer = await reader.response()
+                    nursery.cancel_scope.cancel()
+                assert answer is not None and answer.status == 408, answer
+                assert answer.closes
+                assert 2.5 < trio.current_time() - started < 4.5
+                assert not await send_or_closed(stream, HEALTH) or await reader.response() is None
+
+        music = write_music(tmp_path / "six.wav", 6).read_bytes()  # about 1 MiB
+        steady = file_part(music)
+        async with await connect(server) as stream:
+            reader = Reader(stream)
+            started = trio.current_time()
+            with trio.fail_after(20):
+                await stream.send_all(upload_head(token, len(steady)))
+                await paced(stream, steady, 20 * KiB, 0.1)  # about 200 KiB/s
+                answer = await reader.response()
+            assert answer is not None and answer.status == 202, answer
+            assert trio.current_time() - started > 5
 
 
 async def test_a_path_not_utf8_gets_the_error_shape_when_percent_encoded(

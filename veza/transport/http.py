@@ -5,6 +5,7 @@ the JSON error shape."""
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 import uuid
@@ -293,6 +294,7 @@ def _request_class(settings: Settings) -> type[TrioRequest]:
             limit = settings.max_upload_bytes if is_upload else settings.max_json_bytes
             self.max_content_length = limit
             self.body = self.body_class(self.content_length, limit)
+            self.body_timeout = _body_deadline(settings, self.content_length, limit)
 
         def make_form_data_parser(self) -> FormDataParser:
             return SpoolingFormDataParser(
@@ -325,6 +327,18 @@ def _request_class(settings: Settings) -> type[TrioRequest]:
                 raise errors.MalformedJSON() from None
 
     return VezaRequest
+
+
+def _body_deadline(settings: Settings, declared: int | None, limit: int) -> int:
+    """How long reading a request body may take in all, in seconds.
+
+    Quart's BODY_TIMEOUT (60 s by default) bounds the whole read, form parsing included, so a
+    2 GiB upload over a slow link was cut off with a 408 after a minute. A stalled client is
+    already caught by the idle bound, Hypercorn's read timeout (http_read_timeout_seconds); this
+    one only stops a client trickling a body slower than http_min_body_rate_bytes. The size is
+    the one declared (Content-Length), or the limit for a chunked body."""
+    size = limit if declared is None else min(declared, limit)
+    return settings.http_read_timeout_seconds + math.ceil(size / settings.http_min_body_rate_bytes)
 
 
 def install_http_edge(app: QuartTrio, settings: Settings) -> None:
