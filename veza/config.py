@@ -194,6 +194,7 @@ class Settings:
     smtp_starttls: bool = _setting(True, _boolean, "true or false")
     smtp_timeout_seconds: float = _setting(10.0, _positive_number, "a positive number")
     # The HTTP edge (veza/transport/http.py): transfers and /metrics.
+    http_write_timeout_seconds: int = _setting(60, _positive_integer, "a positive integer")
     http_min_body_rate_bytes: int = _setting(
         16_384, _positive_integer, "a positive integer (bytes per second)"
     )

@@ -27,6 +27,7 @@ from veza.nursery.periodic import run_periodic
 from veza.nursery.signals import watch_signals
 from veza.services import Services
 from veza.store import Store, database_runtime, open_store
+from veza.transport.http import edge_connections
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ async def _serve_http(
     task_status: trio.TaskStatus[list[str]],
 ) -> None:
     config = hypercorn_config(settings)
+    edge_connections(config, settings)
     await hypercorn_serve(app, config, shutdown_trigger=shutdown.wait, task_status=task_status)
     on_stopped()
 

@@ -12,7 +12,13 @@ import uuid
 from collections.abc import Generator
 from typing import Any
 
+import h11
 import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.events import Closed, Event, RawData
+from hypercorn.protocol.h11 import H11Protocol
+from hypercorn.trio import run as hypercorn_run
+from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
 from hypercorn.typing import (
     ASGIReceiveCallable,
     ASGIReceiveEvent,
@@ -344,6 +350,11 @@ def _body_deadline(settings: Settings, declared: int | None, limit: int) -> int:
 def install_http_edge(app: QuartTrio, settings: Settings) -> None:
     app.request_class = _request_class(settings)
     app.asgi_http_class = PacedConnection
+    # Quart-Trio sends a response under `move_on_after(RESPONSE_TIMEOUT)` (60 s by default): an
+    # original still going to a slow listener after a minute was cut off in the middle. No
+    # limit on the whole: a client that stops reading is disconnected by the write timeout of
+    # the connection (EdgeTCPServer), one that reads slowly is served to the end.
+    app.config["RESPONSE_TIMEOUT"] = None
     app.before_request(_begin)
     app.after_request(_finish)
     app.teardown_request(_end)
@@ -351,3 +362,80 @@ def install_http_edge(app: QuartTrio, settings: Settings) -> None:
     app.register_error_handler(RequestSchemaValidationError, _schema_error)
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(Exception, _unexpected)
+
+
+class EdgeTCPServer(TCPServer):
+    """Hypercorn's trio connection, with its idle timeouts the way a media server needs them.
+
+    Hypercorn 0.18 arms `read_timeout` on every read of the socket, also while a response is
+    being sent, when the client has nothing to say: any download lasting longer than
+    http_read_timeout_seconds (an original going to a slow listener) was cut off. Here the read
+    timeout counts only while the server waits for the client (a request line, headers, a body).
+    And each write must be taken by the client within the write timeout, so one that stops
+    reading is disconnected rather than held (Hypercorn shields its writes from cancellation:
+    nothing above could free them)."""
+
+    def _waiting_for_client(self) -> bool:
+        protocol = getattr(self.protocol, "protocol", None)
+        if isinstance(protocol, H11Protocol) and protocol.stream is not None:
+            # A request whose end has been read: the client waits for the answer. (A WebSocket
+            # has no such state and keeps the read timeout.)
+            return protocol.connection.their_state is not h11.DONE
+        return True
+
+    async def _read_data(self) -> None:
+        # As Hypercorn 0.18's TCPServer._read_data, except that the client's silence ends the
+        # connection only when the server was waiting for it for the whole read timeout. Once a
+        # response is over, the keep-alive timer closes the idle connection; this closes it
+        # within two read timeouts at most should that timer not run.
+        timeout = self.config.read_timeout or math.inf
+        while True:
+            waiting = self._waiting_for_client()
+            try:
+                with trio.fail_after(timeout):
+                    data = await self.stream.receive_some(MAX_RECV)
+            except trio.TooSlowError:
+                if waiting and self._waiting_for_client():
+                    break
+                continue
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                break
+            await self.protocol.handle(RawData(bytes(data)))
+            if data == b"":
+                break
+        await self.protocol.handle(Closed())
+
+    async def protocol_send(self, event: Event) -> None:
+        if not isinstance(event, RawData):
+            await super().protocol_send(event)
+            return
+        timeout = getattr(self.config, WRITE_TIMEOUT, None) or math.inf
+        async with self.send_lock:
+            try:
+                # Shielded as Hypercorn does (a write cut in the middle would corrupt the
+                # stream), but with a deadline of its own.
+                with trio.CancelScope(shield=True, deadline=trio.current_time() + timeout) as scope:
+                    await self.stream.send_all(event.data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
+                # Busy: the connection is being closed (its send_eof is not under the lock).
+                await self.protocol.handle(Closed())
+                return
+        if scope.cancelled_caught:
+            log.info("closing a connection whose client took nothing for %.0f s", timeout)
+            await self.stream.aclose()  # the stream is unusable after a cut write
+            await self.protocol.handle(Closed())
+
+
+WRITE_TIMEOUT = "veza_write_timeout"
+_CONNECTION_CLASS = "TCPServer"  # the global name Hypercorn's trio worker builds connections from
+
+
+def edge_connections(config: HypercornConfig, settings: Settings) -> None:
+    """Serve every connection of `config` with EdgeTCPServer. Hypercorn's trio worker builds
+    one `TCPServer` per connection from its module's global name; there is no other way in."""
+    setattr(config, WRITE_TIMEOUT, settings.http_write_timeout_seconds)
+    current = getattr(hypercorn_run, _CONNECTION_CLASS, None)
+    if current is not EdgeTCPServer:
+        if current is not TCPServer:
+            raise RuntimeError("Hypercorn's trio worker no longer builds its connections here")
+        setattr(hypercorn_run, _CONNECTION_CLASS, EdgeTCPServer)
