@@ -4,8 +4,10 @@ server keeps no socket. Over raw sockets against the real server."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
+import httpx
 import pytest
 import trio
 from werkzeug.exceptions import RequestTimeout
@@ -240,3 +242,18 @@ async def test_a_path_not_utf8_gets_the_error_shape_when_percent_encoded(
             answer = await reader.response()
             assert answer is not None and answer.status == 400 and answer.closes
             await reader.until_closed()
+
+
+async def test_an_http2_client_sending_a_body_after_the_answer_does_not_stop_the_server(
+    server: RunningServer,
+) -> None:
+    """HTTP/2 with prior knowledge: data for a stream the server has already answered made
+    Hypercorn 0.18 raise KeyError, which took the whole server down."""
+    upload = {"Authorization": "Bearer nope", **UPLOAD}
+    async with httpx.AsyncClient(base_url=server.url, http1=False, http2=True) as h2:
+        assert (await h2.get("/health")).http_version == "HTTP/2"
+        for _ in range(3):
+            with contextlib.suppress(httpx.TransportError):  # the connection may end early
+                await h2.post("/api/v1/tracks", content=b"\x00" * (300 * KiB), headers=upload)
+    with trio.fail_after(5):
+        assert (await server.client.get("/health")).status_code == 200

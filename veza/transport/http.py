@@ -375,6 +375,15 @@ class EdgeTCPServer(TCPServer):
     reading is disconnected rather than held (Hypercorn shields its writes from cancellation:
     nothing above could free them)."""
 
+    async def run(self) -> None:
+        try:
+            await super().run()
+        except Exception:
+            # One connection's failure ends that connection, never the server: Hypercorn lets
+            # an error in its protocol code (HTTP/2 data for a stream it has forgotten raises
+            # KeyError in 0.18) reach the listener's nursery, which takes the whole server down.
+            log.exception("an HTTP connection failed inside the server")
+
     def _waiting_for_client(self) -> bool:
         protocol = getattr(self.protocol, "protocol", None)
         if isinstance(protocol, H11Protocol) and protocol.stream is not None:
