@@ -179,6 +179,16 @@ async def original_file(track_id: str) -> Response:
     # Quart reads 8 KiB per step by default, about ten times slower than 256 KiB steps.
     if isinstance(response.response, FileBody):
         response.response.buffer_size = 256 * 1024
+    # Quart marks every file public for 12 hours. This one was asked for with a token: no
+    # shared cache (a proxy, a CDN) may keep it for others, and a browser asks again each time
+    # (a 304 when unchanged), so whoever uses the browser next gets it only with access of
+    # their own.
+    if "Authorization" in request.headers:
+        response.cache_control.public = False
+        response.cache_control.max_age = None
+        response.headers.pop("Expires", None)
+        response.cache_control.private = True
+        response.cache_control.no_cache = True
     return response
 
 
