@@ -12,6 +12,7 @@ from quart import Blueprint, Response, request, send_file
 from quart.datastructures import FileStorage
 from quart.wrappers.response import FileBody
 from quart_schema import validate_querystring, validate_response
+from quart_trio.wrappers.response import TrioFileBody
 
 from veza.accounts import Permission
 from veza.errors import UnsupportedMediaType, ValidationFailed
@@ -177,7 +178,8 @@ async def original_file(track_id: str) -> Response:
     path, mimetype = await services().tracks.original(track_id)
     response = await send_file(path, mimetype=mimetype, conditional=True)
     # Quart reads 8 KiB per step by default, about ten times slower than 256 KiB steps.
-    if isinstance(response.response, FileBody):
+    # (Quart-Trio's send_file gives a TrioFileBody, which is no FileBody.)
+    if isinstance(response.response, FileBody | TrioFileBody):
         response.response.buffer_size = 256 * 1024
     # Quart marks every file public for 12 hours. This one was asked for with a token: no
     # shared cache (a proxy, a CDN) may keep it for others, and a browser asks again each time
