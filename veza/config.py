@@ -273,6 +273,17 @@ class Settings:
         list_of(_origin),
         "origins, comma-separated (https://app.example,http://localhost:5173), or *",
     )
+    # The HTTP edge (veza/transport/http.py): transfers and /metrics.
+    http_write_timeout_seconds: int = _setting(60, _positive_integer, "a positive integer")
+    http_min_body_rate_bytes: int = _setting(
+        16_384, _positive_integer, "a positive integer (bytes per second)"
+    )
+    metrics_allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = _setting(
+        list_of(_network)(["127.0.0.1", "::1"]),
+        list_of(_network),
+        "addresses or networks (a TOML array, or comma-separated); empty: any address",
+    )
+    metrics_token: str = _setting("", _text, "a string (empty: no token asked)")
 
     @property
     def sqlite_path(self) -> Path:

@@ -29,6 +29,7 @@ from veza.nursery.periodic import run_periodic
 from veza.nursery.signals import watch_signals
 from veza.services import Services
 from veza.store import Store, database_runtime, open_store
+from veza.transport.http import edge_connections
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ async def run_veza(
     """Run Veza until `shutdown` is set (or a signal arrives); report the bound URLs once ready.
     Raises StartupFailed when it cannot listen."""
     config = hypercorn_config(settings)
+    edge_connections(config, settings)
     sockets = _listen(config, settings)
     try:
         await _run(settings, config, sockets, shutdown, handle_signals, task_status)

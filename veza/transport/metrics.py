@@ -1,8 +1,22 @@
-"""Prometheus metrics, kept in a registry per app so several apps can live in one process."""
+"""Prometheus metrics, kept in a registry per app so several apps can live in one process.
+
+Every label takes its value from a small set, whatever clients send: a method outside the
+standard ones counts as `other`, and a path that matches no route as the one template
+`unmatched` (routes are counted by their template, never by their path)."""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+UNMATCHED_ROUTE = "unmatched"
+
+
+def method_label(method: str) -> str:
+    """The method as a label: one of METHODS, or `other` (any token is a valid HTTP method,
+    so a client could otherwise add label sets without end)."""
+    return method if method in METHODS else OTHER_METHOD
 
 
 class Metrics:
@@ -27,7 +41,10 @@ class Metrics:
             "veza_jobs", "Jobs in the queue, by status", ["status"], registry=self.registry
         )
 
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+    def observe(self, method: str, route: str | None, status: int, seconds: float) -> None:
+        """Count a request answered: `route` is the template of the route that matched, or
+        None when none did."""
+        method, route = method_label(method), route or UNMATCHED_ROUTE
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 

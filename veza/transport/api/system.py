@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
+import ipaddress
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from quart import Blueprint, Response
+from quart import Blueprint, Response, request
 from quart_schema import document_response, hide, tag_blueprint, validate_response
 
 import veza
-from veza.errors import DatabaseError, Unavailable
+from veza.config import Settings
+from veza.errors import DatabaseError, Forbidden, InvalidToken, Unauthenticated, Unavailable
 from veza.transport.context import edge, services
 
 blueprint = Blueprint("system", __name__)
@@ -80,8 +83,40 @@ async def status() -> tuple[Readiness, int]:
 @blueprint.get("/metrics")
 @hide
 async def metrics() -> Response:
+    """Prometheus text format, for the scrapers `metrics_allow` and `metrics_token` admit."""
+    _admit_scraper(services().settings)
     metrics = edge().metrics
     # Read at scrape time: the queue lives in the database, shared with other processes.
     with contextlib.suppress(DatabaseError):
         metrics.set_job_counts(await services().health.job_counts())
     return Response(metrics.render(), content_type="text/plain; version=0.0.4")
+
+
+def _admit_scraper(settings: Settings) -> None:
+    """Each configured limit applies: the caller's address must be in `metrics_allow` (403
+    otherwise; an empty list admits any address), and when `metrics_token` is set the request
+    must carry it as a bearer token (401 otherwise)."""
+    if settings.metrics_allow and not _address_in(request.remote_addr, settings.metrics_allow):
+        raise Forbidden("/metrics is not open to this address (see metrics_allow)")
+    if settings.metrics_token:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            error: Unauthenticated = Unauthenticated("/metrics asks for a bearer token")
+        elif not hmac.compare_digest(token.strip().encode(), settings.metrics_token.encode()):
+            error = InvalidToken("the metrics token is wrong")
+        else:
+            return
+        error.headers["WWW-Authenticate"] = 'Bearer realm="veza-metrics"'
+        raise error
+
+
+def _address_in(
+    remote: str | None, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+) -> bool:
+    try:
+        address = ipaddress.ip_address(remote or "")
+    except ValueError:  # a Unix socket, or no address at all
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # an IPv4 client of a dual-stack socket
+    return any(address in network for network in networks)

@@ -19,6 +19,7 @@ from quart_schema import (
     validate_querystring,
     validate_response,
 )
+from quart_trio.wrappers.response import TrioFileBody
 
 from veza.accounts import Permission
 from veza.errors import UnsupportedMediaType, ValidationFailed
@@ -229,8 +230,19 @@ async def original_file(track_id: str) -> Response:
     path, mimetype = await services().tracks.original(track_id)
     response = await send_file(path, mimetype=mimetype, conditional=True)
     # Quart reads 8 KiB per step by default, about ten times slower than 256 KiB steps.
-    if isinstance(response.response, FileBody):
+    # (Quart-Trio's send_file gives a TrioFileBody, which is no FileBody.)
+    if isinstance(response.response, FileBody | TrioFileBody):
         response.response.buffer_size = 256 * 1024
+    # Quart marks every file public for 12 hours. This one was asked for with a token: no
+    # shared cache (a proxy, a CDN) may keep it for others, and a browser asks again each time
+    # (a 304 when unchanged), so whoever uses the browser next gets it only with access of
+    # their own.
+    if "Authorization" in request.headers:
+        response.cache_control.public = False
+        response.cache_control.max_age = None
+        response.headers.pop("Expires", None)
+        response.cache_control.private = True
+        response.cache_control.no_cache = True
     return response
 
 
