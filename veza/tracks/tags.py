@@ -7,6 +7,8 @@ from pathlib import Path
 
 import mutagen
 
+from veza.errors import ValidationFailed
+
 TAG_MAX_CHARS = 500
 
 # The original keeps its extension only when it is one we know; it never names a path itself.
@@ -42,6 +44,22 @@ class Tags:
     album: str = ""
 
 
+def checked_tag(field: str, value: str) -> str:
+    """A tag a client gave: trimmed, bounded, printable (PostgreSQL refuses NUL in text, and no
+    listing should carry control characters); ValidationFailed naming the field otherwise."""
+    value = value.strip()
+    if len(value) > TAG_MAX_CHARS:
+        raise ValidationFailed(f"{field}: at most {TAG_MAX_CHARS} characters")
+    if not value.isprintable():
+        raise ValidationFailed(f"{field}: control characters are not allowed")
+    return value
+
+
+def _printable(text: str) -> str:
+    """A tag found in a file, kept to what can be stored and shown: control characters go."""
+    return "".join(c if c.isprintable() else " " for c in text).strip()[:TAG_MAX_CHARS]
+
+
 def read_tags(path: Path) -> Tags:
     """Title, artist and album from the file's own tags (blocking; empty when it has none)."""
     try:
@@ -53,7 +71,7 @@ def read_tags(path: Path) -> Tags:
 
     def first(key: str) -> str:
         values = found.tags.get(key) or [""]
-        return str(values[0]).strip()[:TAG_MAX_CHARS]
+        return _printable(str(values[0]))
 
     return Tags(first("title"), first("artist"), first("album"))
 

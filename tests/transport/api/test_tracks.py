@@ -145,6 +145,8 @@ async def test_upload_mistakes_are_clear_client_errors(
     assert no_file.status_code == 422 and no_file.json()["error"]["code"] == "validation_failed"
     long_title = await upload(server, token, write_music(tmp_path / "a.wav", 0.5), title="t" * 501)
     assert long_title.status_code == 422
+    nul = await upload(server, token, write_music(tmp_path / "b.wav", 0.5), artist="a\x00b")
+    assert nul.status_code == 422 and "artist" in nul.json()["error"]["message"]
     huge = tmp_path / "huge.wav"
     huge.write_bytes(os.urandom(9 * 1024 * 1024))
     too_big = await upload(server, token, huge)

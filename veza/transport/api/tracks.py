@@ -24,7 +24,7 @@ from quart_trio.wrappers.response import TrioFileBody
 from veza.accounts import Permission
 from veza.errors import UnsupportedMediaType, ValidationFailed
 from veza.tracks import Tags, Track
-from veza.tracks.tags import TAG_MAX_CHARS
+from veza.tracks.tags import TAG_MAX_CHARS, checked_tag
 from veza.transport.context import services
 from veza.transport.guard import current_principal, require
 from veza.transport.hls import MP3_MASTER, master_path
@@ -138,10 +138,7 @@ async def _out(track: Track) -> TrackOut:
 
 
 def _form_text(form: Any, name: str) -> str:
-    value = str(form.get(name, "")).strip()
-    if len(value) > TAG_MAX_CHARS:
-        raise ValidationFailed(f"{name}: at most {TAG_MAX_CHARS} characters")
-    return value
+    return checked_tag(name, str(form.get(name, "")))
 
 
 def _spooled(part: FileStorage) -> Path:
