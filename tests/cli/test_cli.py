@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import veza
+from tests.support import require_tool
 from tests.support.process import ServeProcess, run_veza
 
 
@@ -99,3 +100,18 @@ def test_check_never_creates_a_database_and_every_command_says_its_data_dir(
     migrate = run_veza("migrate", "--data-dir", str(data))
     assert f"veza: data in {data.resolve()}" in migrate.stderr.splitlines()
     assert "applied" in migrate.stdout
+
+
+def test_check_says_which_ffmpeg_encodes_and_what_without_one(tmp_path: Path) -> None:
+    require_tool("ffmpeg")
+    data = str(tmp_path / "data")
+    found = run_veza("check", "--data-dir", data)
+    assert found.returncode == 0 and "ffmpeg: /" in found.stdout
+    # No ffmpeg on PATH: only the MP3 entries, or nothing at all.
+    mixed = run_veza(
+        "check", "--data-dir", data, PATH="/nonexistent", VEZA_LADDER="aac:128,mp3:128"
+    )
+    assert mixed.returncode == 0, mixed.stderr
+    assert "ffmpeg: not found; only the MP3 entries (mp3:128)" in mixed.stdout
+    aac = run_veza("check", "--data-dir", data, PATH="/nonexistent", VEZA_LADDER="aac:128")
+    assert aac.returncode == 1 and "no MP3 entry" in aac.stdout

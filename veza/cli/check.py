@@ -6,10 +6,12 @@ import argparse
 
 import trio
 
+from veza.audio.ladder import ladder_spec
 from veza.cli.options import Commands, add_config_options
 from veza.config import Settings
 from veza.store import open_database
 from veza.store.migrations import applied_versions, latest_version
+from veza.transcode import TranscodeOptions, find_ffmpeg, usable_ladder
 
 HELP = "validate the settings and the database, and print what was found"
 
@@ -21,10 +23,11 @@ def add_parser(commands: Commands) -> None:
 def run(settings: Settings, arguments: argparse.Namespace) -> int:
     print(f"settings: ok (data dir {settings.data_dir.resolve()})")
     print(f"listen: http://{settings.host}:{settings.port}")
+    encodable = _say_encoders(settings)
     if settings.database_backend == "sqlite" and not settings.sqlite_path.exists():
         # Looking must not create: an empty database here would hide a mistyped --data-dir.
         print(f"database: none yet at {settings.sqlite_path} (`veza serve` or `veza migrate`)")
-        return 0
+        return 0 if encodable else 1
 
     async def main() -> list[int]:
         async with open_database(settings) as database:
@@ -39,4 +42,22 @@ def run(settings: Settings, arguments: argparse.Namespace) -> int:
         else f"needs `veza migrate` (latest {latest_version()})"
     )
     print(f"database: ok ({settings.database_backend}, schema version {current}, {state})")
-    return 0
+    return 0 if encodable else 1
+
+
+def _say_encoders(settings: Settings) -> bool:
+    """Which FFmpeg transcodes use and what of the ladder it can encode; False if nothing."""
+    ladder = ladder_spec(settings.ladder)
+    ffmpeg = find_ffmpeg()
+    if ffmpeg is not None:
+        print(f"ffmpeg: {ffmpeg} (ladder {ladder})")
+        return True
+    kept, _ = usable_ladder(settings.ladder, TranscodeOptions(ffmpeg=None))
+    if not kept:
+        print(f"ffmpeg: not found, and the ladder {ladder} has no MP3 entry to encode without it")
+        return False
+    print(
+        f"ffmpeg: not found; only the MP3 entries ({ladder_spec(kept)}) are encoded, with "
+        "libsndfile's LAME, into master-mp3.m3u8"
+    )
+    return True
