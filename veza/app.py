@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import socket
+import time
+from collections.abc import Callable
 
 import trio
 from quart_schema import HttpSecurityScheme, Info, QuartSchema
@@ -53,12 +55,15 @@ def create_app(services: Services) -> QuartTrio:
     return app
 
 
-def build_services(settings: Settings, store: Store, secret: str) -> Services:
-    """Every long-lived service, built once per process from settings and the store."""
+def build_services(
+    settings: Settings, store: Store, secret: str, clock: Callable[[], float] = time.time
+) -> Services:
+    """Every long-lived service, built once per process from settings and the store, all
+    reading the time from `clock` (tests pass one they move by hand)."""
     common_passwords()  # loaded now rather than by the first registration's request
-    accounts = Accounts(settings, store, PasswordHasher.configured(settings), secret)
+    accounts = Accounts(settings, store, PasswordHasher.configured(settings), secret, clock)
     resets = PasswordResets(
-        store.accounts, mail_sender(settings), settings.password_reset_ttl_seconds
+        store.accounts, mail_sender(settings), settings.password_reset_ttl_seconds, clock
     )
     events = EventBus()
     media = MediaLayout(settings.media_dir)
@@ -82,6 +87,7 @@ def build_services(settings: Settings, store: Store, secret: str) -> Services:
         stream_token_ttl_s=settings.stream_token_ttl_seconds,
         upload_dir=settings.upload_dir,
         max_attempts=settings.job_max_attempts,
+        clock=clock,
     )
     return Services(
         settings=settings,
@@ -91,6 +97,7 @@ def build_services(settings: Settings, store: Store, secret: str) -> Services:
         workers=workers,
         events=events,
         health=Health(store),
+        clock=clock,
     )
 
 
