@@ -8,8 +8,9 @@ import time
 class Clock:
     """Seconds since the epoch, like `time.time`, that change only through `advance`.
 
-    Starts at a whole second (now, unless told otherwise), so whole-second steps land exactly
-    on the second boundaries that token expiry is counted in."""
+    Starts at a whole second (now, unless told otherwise), so that steps exact in binary
+    (whole seconds, halves, quarters) land exactly on the second boundaries expiry is counted
+    in; a step like 0.1 would leave the clock a rounding error either side of one."""
 
     def __init__(self, start: float | None = None) -> None:
         self._now = float(int(time.time())) if start is None else start
