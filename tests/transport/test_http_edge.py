@@ -115,9 +115,11 @@ async def test_metrics_count_requests_by_route_template_and_status(server: Runni
 
 
 async def test_health_answers_while_a_slow_request_is_in_flight(server: RunningServer) -> None:
+    arrived = trio.Event()
     release = trio.Event()
 
     async def slow() -> str:
+        arrived.set()
         await release.wait()
         return "done"
 
@@ -129,8 +131,8 @@ async def test_health_answers_while_a_slow_request_is_in_flight(server: RunningS
             results.append((await server.client.get("/test/slow")).status_code)
 
         nursery.start_soon(call_slow)
-        await trio.sleep(0.1)
         with trio.fail_after(5):
+            await arrived.wait()  # the slow request is in its handler
             assert (await server.client.get("/health")).status_code == 200
         assert results == []  # the slow one is still waiting
         release.set()
