@@ -137,6 +137,7 @@ def check_rendition(
     return decoded
 
 
+@pytest.mark.slow
 async def test_default_ladder_end_to_end(tmp_path: Path) -> None:
     require_tool("ffmpeg")
     signal = music(14.0)
