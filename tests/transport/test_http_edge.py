@@ -113,6 +113,7 @@ async def test_metrics_count_requests_by_route_template_and_status(server: Runni
     assert 'route="unmatched",status="404"' in text
     assert "veza_http_request_duration_seconds_bucket" in text
     job = await server.store.jobs.enqueue("no-such-kind", "x")  # fails when claimed
+    server.services.workers.wake()  # as whatever queues a job in this process does
 
     async def failed() -> bool:
         found = await server.store.jobs.get(job.id)

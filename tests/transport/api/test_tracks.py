@@ -10,12 +10,14 @@ from typing import Any
 import httpx
 import pytest
 import soundfile as sf
+import trio
 
-from tests.support import eventually, require_tool
+from tests.support import require_tool
 from tests.support.accounts import bearer, fast_settings, register
 from tests.support.server import RunningServer
-from tests.support.tracks import write_music
+from tests.support.tracks import wait_for_track, write_music
 from veza.config import Settings
+from veza.tracks.events import TrackProgress, track_topic
 
 
 @pytest.fixture
@@ -47,14 +49,10 @@ async def chunked_multipart(data: bytes) -> AsyncIterator[bytes]:
 
 
 async def wait_until_settled(server: RunningServer, token: str, track_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-
-    async def settled() -> bool:
-        response = await server.client.get(f"/api/v1/tracks/{track_id}", headers=bearer(token))
-        found.update(response.json())
-        return found["status"] != "processing"
-
-    await eventually(settled, limit_s=60)
+    """The track as the API shows it once it is ready or failed."""
+    await wait_for_track(server, track_id)
+    response = await server.client.get(f"/api/v1/tracks/{track_id}", headers=bearer(token))
+    found: dict[str, Any] = response.json()
     return found
 
 
@@ -200,11 +198,13 @@ async def test_a_track_deleted_while_transcoding_stops_and_leaves_nothing(
     token = (await register(server.client, "heidi"))["access_token"]
     track_id = (await upload(server, token, write_music(tmp_path / "long.wav", 40))).json()["id"]
 
-    async def transcoding() -> bool:
-        job = await server.store.jobs.latest_for(track_id)
-        return job is not None and job.status == "running" and job.progress > 0
-
-    await eventually(transcoding)
+    async with server.services.events.subscribe(track_topic(track_id)) as events:
+        with trio.fail_after(60):
+            async for delivery in events:  # a progress report: the transcode is under way
+                if isinstance(delivery.event, TrackProgress) and delivery.event.fraction > 0:
+                    break
+    job = await server.store.jobs.latest_for(track_id)
+    assert job is not None and job.status == "running" and 0 < job.progress < 1
     deleted = await server.client.delete(f"/api/v1/tracks/{track_id}", headers=bearer(token))
     assert deleted.status_code == 204
     # The delete waited for the transcode to stop before removing the folder: nothing is left.
