@@ -232,6 +232,7 @@ async def test_what_libsndfile_cannot_read_is_decoded_by_ffmpeg(tmp_path: Path) 
         await run(m4a, tmp_path / "out2", ffmpeg=None)
 
 
+@pytest.mark.slow
 async def test_without_ffmpeg_mp3_uses_libsndfile_and_aac_is_skipped(tmp_path: Path) -> None:
     require_tool("ffmpeg")  # to check the output; the transcode itself does not use it
     signal = music(7.0)
