@@ -1,6 +1,7 @@
 """Timing: an unknown login costs what a wrong password costs, and a password-reset request
-for an unknown email costs what one for a known email costs. Ratios of medians of interleaved
-samples, never absolute times, so a slow or busy machine does not make these flaky."""
+for an unknown email costs what one for a known email costs. Medians of interleaved samples,
+compared by ratio or against the cost being hidden, never against absolute times, so a slow or
+busy machine does not make these flaky."""
 
 from __future__ import annotations
 
@@ -54,14 +55,17 @@ async def test_unknown_user_and_wrong_password_take_comparable_time(
     assert 0.5 <= unknown / wrong <= 2.0, (unknown, wrong)
 
 
+MAIL_DELAY_S = 0.1
+
+
 class TestPasswordReset:
     """The known address really costs more, but later: its mail goes to an SMTP server that
-    takes its time over every message. Answering only after the mail was sent would make each
+    takes 0.1 s over every message. Answering only after the mail was sent would make each
     known request that much slower than an unknown one."""
 
     @pytest.fixture
     async def smtp(self) -> AsyncIterator[SmtpServer]:
-        smtp = SmtpServer(delay_s=0.1)
+        smtp = SmtpServer(delay_s=MAIL_DELAY_S)
         async with trio.open_nursery() as nursery:
             await nursery.start(smtp.serve)
             yield smtp
@@ -87,7 +91,9 @@ class TestPasswordReset:
             {"email": "known@example.org"},
             {"email": "nobody@example.org"},
         )
-        assert 0.5 <= unknown / known <= 2.0, (unknown, known)
+        # Both are answered in a few milliseconds, where a ratio is mostly noise; what matters
+        # is that no known request waited for its mail (0.1 s each).
+        assert abs(known - unknown) < MAIL_DELAY_S / 2, (known, unknown)
         # The known address was one: its mail goes out (one at a time, each taking 0.1 s).
         with trio.fail_after(5):
             await smtp.received.wait()
