@@ -36,8 +36,6 @@ from veza.audio.ladder import DEFAULT_LADDER, Rendition
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 44100
-# The ladder both sides encode: Veza is handed it explicitly, FFmpeg's command is built from it.
-LADDER: tuple[Rendition, ...] = DEFAULT_LADDER
 _FFMPEG_ENCODERS = {"mp3": "libmp3lame", "aac": "aac"}
 
 
@@ -145,7 +143,22 @@ def measured(argv: list[str], *, stderr: bool = False) -> dict[str, float | str]
     }
 
 
-def veza_child(source: str, out_dir: str) -> None:
+def parse_ladder(spec: str) -> tuple[Rendition, ...]:
+    """`aac:256,aac:128,mp3:320` -> renditions named like the pipeline's (`aac_256`)."""
+    ladder = []
+    for rung in spec.split(","):
+        codec, _, kbps = rung.strip().partition(":")
+        if codec not in _FFMPEG_ENCODERS or not kbps.isdigit():
+            raise SystemExit(f"--ladder: {rung!r} is not CODEC:KBPS (codec mp3 or aac)")
+        ladder.append(Rendition(f"{codec}_{kbps}", codec, int(kbps)))  # type: ignore[arg-type]
+    return tuple(ladder)
+
+
+def ladder_spec(ladder: tuple[Rendition, ...]) -> str:
+    return ",".join(f"{r.codec}:{r.bitrate_kbps}" for r in ladder)
+
+
+def veza_child(source: str, out_dir: str, ladder: tuple[Rendition, ...]) -> None:
     """Runs inside the measured child: one transcode, then its own numbers as JSON."""
     import trio
 
@@ -174,7 +187,7 @@ def veza_child(source: str, out_dir: str) -> None:
         return await transcode(
             Path(source),
             Path(out_dir),
-            ladder=LADDER,
+            ladder=ladder,
             options=TranscodeOptions(),
             limiter=trio.CapacityLimiter(os.cpu_count() or 2),
         )
@@ -196,7 +209,7 @@ def veza_child(source: str, out_dir: str) -> None:
 
 
 def ffmpeg_ladder_argv(
-    ffmpeg: str, source: Path, out_dir: Path, ladder: tuple[Rendition, ...] = LADDER
+    ffmpeg: str, source: Path, out_dir: Path, ladder: tuple[Rendition, ...]
 ) -> list[str]:
     """FFmpeg encoding `ladder` into HLS in one command: one decode, one output per rung."""
     argv = [ffmpeg, "-y", "-v", "error", "-nostdin", "-i", str(source)]
@@ -252,8 +265,16 @@ def ebur128_summary(log: str) -> tuple[float | None, float | None]:
     return number(lufs), number(peak)
 
 
-def veza_argv(source: Path, out_dir: Path) -> list[str]:
-    return [sys.executable, str(Path(__file__).resolve()), "--child", str(source), str(out_dir)]
+def veza_argv(source: Path, out_dir: Path, ladder: tuple[Rendition, ...]) -> list[str]:
+    return [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--ladder",
+        ladder_spec(ladder),
+        "--child",
+        str(source),
+        str(out_dir),
+    ]
 
 
 def _describe(ladder: tuple[Rendition, ...]) -> str:
@@ -272,18 +293,20 @@ def _figure(value: float | str | None, unit: str) -> str:
     return "silent" if value is None else f"{float(value):.2f} {unit}"
 
 
-def compare(ffmpeg: str, source: Path, work: Path, duration: float, run: int) -> None:
-    """One run of each side, back to back: Veza, FFmpeg's ladder, FFmpeg's ebur128 pass."""
+def compare(ffmpeg: str, source: Path, work: Path, ladder: tuple[Rendition, ...], run: int) -> None:
+    """One run of each side, back to back: Veza, FFmpeg's ladder, FFmpeg's ebur128 pass, all
+    on `source` and, for the first two, the same ladder."""
+    duration = float(sf.info(str(source)).duration)
     load = os.getloadavg()[0]
-    ours = measured(veza_argv(source, work / "veza"))
-    ladder = measured(ffmpeg_ladder_argv(ffmpeg, source, work / "ffmpeg"))
+    ours = measured(veza_argv(source, work / "veza", ladder))
+    theirs = measured(ffmpeg_ladder_argv(ffmpeg, source, work / "ffmpeg", ladder))
     loudness = measured(ffmpeg_loudness_argv(ffmpeg, source), stderr=True)
     for out in ("veza", "ffmpeg"):
         shutil.rmtree(work / out, ignore_errors=True)
     lufs, peak = ebur128_summary(str(loudness["stderr"]))
     print(f"run {run} (1-minute load average before it: {load:.1f})")
     print(_line("veza", ours, duration))
-    print(_line("ffmpeg ladder", ladder, duration))
+    print(_line("ffmpeg ladder", theirs, duration))
     print(_line("ffmpeg ebur128", loudness, duration))
     print(
         f"  veza python process alone: peak RSS {float(ours['python_peak_rss_mib']):.1f} MiB, "
@@ -298,7 +321,7 @@ def compare(ffmpeg: str, source: Path, work: Path, duration: float, run: int) ->
         f"true peak {_figure(ours['true_peak_dbtp'], 'dBTP')}; "
         f"ffmpeg ebur128 {_figure(lufs, 'LUFS')}, true peak {_figure(peak, 'dBTP')}"
     )
-    ladder_wall, ladder_cpu = float(ladder["wall_s"]), float(ladder["cpu_s"])
+    ladder_wall, ladder_cpu = float(theirs["wall_s"]), float(theirs["cpu_s"])
     both_wall = ladder_wall + float(loudness["wall_s"])
     both_cpu = ladder_cpu + float(loudness["cpu_s"])
     wall, cpu = float(ours["wall_s"]), float(ours["cpu_s"])
@@ -317,10 +340,16 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--repeat", type=int, default=1, help="runs of each side, alternating")
     parser.add_argument("--long", action="store_true", help="also a 60-minute memory run")
+    parser.add_argument(
+        "--ladder",
+        type=parse_ladder,
+        default=DEFAULT_LADDER,
+        help="renditions as CODEC:KBPS,... (default: the pipeline's default ladder)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("SOURCE", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        veza_child(*args.child)
+        veza_child(*args.child, args.ladder)
         return
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
@@ -330,16 +359,16 @@ def main() -> None:
         source = work / "track.flac"
         make_track(source, args.minutes)
         print(
-            f"track: {args.minutes:g} min, 44.1 kHz stereo FLAC; ladder {_describe(LADDER)}; "
+            f"track: {args.minutes:g} min, 44.1 kHz stereo FLAC; ladder {_describe(args.ladder)}; "
             f"{os.cpu_count()} cores"
         )
         for run in range(1, args.repeat + 1):
-            compare(ffmpeg, source, work, args.minutes * 60, run)
+            compare(ffmpeg, source, work, args.ladder, run)
         if args.long:
             long_source = work / "long.flac"
             make_track(long_source, 60.0)
             source.unlink()
-            long = measured(veza_argv(long_source, work / "veza-long"))
+            long = measured(veza_argv(long_source, work / "veza-long", args.ladder))
             print(
                 f"60 min: veza wall {float(long['wall_s']):.1f} s "
                 f"({3600 / float(long['wall_s']):.1f}x real time), "
