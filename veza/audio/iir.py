@@ -92,6 +92,7 @@ class BlockFilter:
         self.state = np.zeros((channels, size))
         self._rows = np.zeros((0, CHUNK + size))
         self._ends = np.zeros((0, size))
+        self._chunks_out = np.zeros((0, CHUNK))
         self._y = np.zeros(0)
 
     def process(self, x: npt.ArrayLike) -> F64:
@@ -108,6 +109,7 @@ class BlockFilter:
         if len(self._rows) < count:
             self._rows = np.empty((count, CHUNK + size))
             self._ends = np.empty((count, size))
+            self._chunks_out = np.empty((count, CHUNK))
         if len(self._y) < channels * frames:
             self._y = np.empty(channels * frames)
         y = self._y[: channels * frames].reshape(channels, frames)
@@ -133,10 +135,9 @@ class BlockFilter:
             starts[:, 0] = self.state
             starts[:, 1:] = per_channel[:, :-1]
             self.state = per_channel[:, -1].copy()
-            if rest:
-                whole = np.empty((count, CHUNK))
-                _product(rows, self._output, whole)
-                y[:, : chunks * CHUNK] = whole.reshape(channels, -1)
+            if rest:  # the chunks' rows are not contiguous in y: through a buffer of their own
+                _product(rows, self._output, self._chunks_out[:count])
+                y[:, : chunks * CHUNK] = self._chunks_out[:count].reshape(channels, -1)
             else:
                 _product(rows, self._output, y.reshape(count, CHUNK))
         if rest:
