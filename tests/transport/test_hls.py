@@ -57,9 +57,9 @@ async def test_requests_without_a_valid_token_are_refused(
     for path in (
         f"/hls/{ready_track}/../secret.key",
         f"/hls/{ready_track}/nope/index.m3u8",
-        f"/hls/{ready_track}/mp3_128/99.mp3",
-        f"/hls/{ready_track}/mp3_128/0.wav",
-        f"/hls/{ready_track}/mp3_128/\u0660.mp3",
+        f"/hls/{ready_track}/aac_128/99.aac",
+        f"/hls/{ready_track}/aac_128/0.wav",
+        f"/hls/{ready_track}/aac_128/\u0660.aac",
         f"/hls/{ready_track}/waveform.json/index.m3u8",
         "/hls/not-a-track/master.m3u8",
     ):
