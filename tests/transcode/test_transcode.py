@@ -21,7 +21,7 @@ from veza.audio import adts, id3, mp3
 from veza.audio.frames import FrameSplitter
 from veza.audio.ladder import DEFAULT_LADDER, Rendition
 from veza.audio.loudness import LoudnessMeter
-from veza.transcode import TranscodeError, TranscodeOptions, TranscodeResult, transcode
+from veza.transcode import TranscodeError, TranscodeOptions, TranscodeResult, probe, transcode
 
 RATE = 44100
 SAMPLES_PER_FRAME = {"mp3": 1152, "aac": 1024}
@@ -235,13 +235,6 @@ async def test_what_libsndfile_cannot_read_is_decoded_by_ffmpeg(tmp_path: Path) 
         await run(m4a, tmp_path / "out2", ffmpeg=None)
 
 
-MIXED_LADDER = (
-    Rendition("mp3_320", "mp3", 320),
-    Rendition("aac_128", "aac", 128),
-    Rendition("mp3_128", "mp3", 128),
-)
-
-
 def master_codecs(path: Path) -> list[tuple[str, str]]:
     return [(p.uri, p.stream_info.codecs) for p in m3u8.load(str(path)).playlists]
 
@@ -262,6 +255,72 @@ async def test_each_master_playlist_lists_one_codec_family(tmp_path: Path) -> No
     check_rendition(out, result, "aac_128", signal * gain, min_snr=22.0)
     # FFmpeg plays each master; the MP3 one starts on its first (highest) variant
     assert len(decode(out / "master-mp3.m3u8")) == result.renditions[0].samples
+
+
+AAC_128 = Rendition("aac_128", "aac", 128)
+MIXED_LADDER = (
+    Rendition("mp3_320", "mp3", 320),
+    Rendition("aac_128", "aac", 128),
+    Rendition("mp3_128", "mp3", 128),
+)
+
+
+def piped_flac(tmp_path: Path, signal: np.ndarray) -> Path:
+    """A FLAC as `ffmpeg ... -f flac -` writes it to a pipe: valid, but FFmpeg cannot seek back
+    to put the sample count into STREAMINFO."""
+    wav = write(tmp_path / "for-flac.wav", signal)
+    flac = tmp_path / "piped.flac"
+    with flac.open("wb") as sink:
+        subprocess.run(
+            [require_tool("ffmpeg"), "-v", "error", "-i", str(wav), "-f", "flac", "-"],
+            stdout=sink,
+            check=True,
+        )
+    return flac
+
+
+async def test_a_flac_without_a_sample_count_is_decoded_by_ffmpeg(tmp_path: Path) -> None:
+    signal = music(5.0)
+    source = piped_flac(tmp_path, signal)
+    assert sf.info(str(source)).frames >= 1 << 62  # libsndfile: "length unknown"
+    # the probe (also the check at upload) hands it to FFmpeg at once
+    info = await probe(source, TranscodeOptions(), trio.CapacityLimiter(1))
+    assert info.decoder == "ffmpeg"
+    out = tmp_path / "out"
+    result = await run(source, out, ladder=[AAC_128])
+    assert result.decoder == "ffmpeg" and result.frames == len(signal)
+    gain = np.float32(10 ** (result.loudness.gain_db / 20))
+    check_rendition(out, result, "aac_128", signal * gain, min_snr=22.0)
+
+    with pytest.raises(TranscodeError, match="FFmpeg is not available"):
+        await run(source, tmp_path / "out2", ladder=[MIXED_LADDER[0]], ffmpeg=None)
+
+
+def flipped_flac(tmp_path: Path, signal: np.ndarray, *, cut: bool = False) -> Path:
+    """A FLAC with one bit of its audio flipped a third of the way in (libFLAC's checksum
+    fails, and libsndfile with it; FFmpeg decodes on), cut at a frame boundary if asked."""
+    data = bytearray(write(tmp_path / "whole.flac", signal, subtype="PCM_16").read_bytes())
+    data[len(data) // 3] ^= 0x10
+    if cut:  # at the sync code of a frame two thirds of the way in
+        data = data[: data.index(b"\xff\xf8", len(data) * 2 // 3)]
+    path = tmp_path / "flipped.flac"
+    path.write_bytes(data)
+    with pytest.raises(sf.LibsndfileError), sf.SoundFile(str(path)) as file:
+        while len(file.read(1 << 16)):
+            pass
+    return path
+
+
+async def test_a_file_libsndfile_fails_to_decode_is_decoded_by_ffmpeg(tmp_path: Path) -> None:
+    require_tool("ffmpeg")
+    signal = music(3.0)
+    result = await run(flipped_flac(tmp_path, signal), tmp_path / "out", ladder=[AAC_128])
+    assert result.decoder == "ffmpeg" and result.frames == len(signal)
+    decoded = decode(tmp_path / "out" / "aac_128" / "index.m3u8")
+    assert len(decoded) - result.renditions[0].priming_samples - len(signal) < 1024
+    # cut short as well: the sample count libsndfile read in the header tells
+    with pytest.raises(TranscodeError, match="damaged: it is truncated"):
+        await run(flipped_flac(tmp_path, signal, cut=True), tmp_path / "out2", ladder=[AAC_128])
 
 
 async def test_without_ffmpeg_mp3_uses_libsndfile_and_aac_is_skipped(tmp_path: Path) -> None:

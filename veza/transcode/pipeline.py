@@ -22,7 +22,13 @@ from veza.audio.waveform import WaveformBuilder
 from veza.transcode.encode import run_ffmpeg_encoder, run_lame_encoder
 from veza.transcode.options import TranscodeOptions
 from veza.transcode.result import Loudness, RenditionResult, TranscodeError, TranscodeResult
-from veza.transcode.source import SourceReader, expected_frames, probe
+from veza.transcode.source import (
+    LibsndfileFailed,
+    SourceReader,
+    expected_frames,
+    ffmpeg_probe,
+    probe,
+)
 from veza.transcode.writer import Master, SegmentWriter
 
 log = logging.getLogger(__name__)
@@ -110,7 +116,7 @@ async def transcode(
     writer = SegmentWriter(out_dir, renditions)
     await writer.prepare()
     try:
-        analysis = await _analyse(source, info, options, limiter, progress)
+        analysis, info = await _analyse_any_way(source, info, options, limiter, progress)
         await writer.write_json("waveform.json", analysis.waveform)
         masters = master_playlists(renditions, options, analysis.frames / SAMPLE_RATE)
         streams = await _encode(
@@ -212,6 +218,31 @@ class _Analysis:
     @property
     def gain(self) -> float:
         return float(10.0 ** (self.loudness.gain_db / 20.0))
+
+
+async def _analyse_any_way(
+    source: Path,
+    info: SourceInfo,
+    options: TranscodeOptions,
+    limiter: trio.CapacityLimiter,
+    progress: _Progress,
+) -> tuple[_Analysis, SourceInfo]:
+    """The analysis pass, and how the source decodes: a file libsndfile opened but failed to
+    decode is given to FFmpeg (when there is one) before the track is failed."""
+    try:
+        return await _analyse(source, info, options, limiter, progress), info
+    except BaseExceptionGroup as group:
+        failed = single_error(group)
+        if not isinstance(failed, LibsndfileFailed) or options.ffmpeg is None:
+            raise
+    log.warning("%s: %s; decoding it with FFmpeg instead", source, failed.detail)
+    try:
+        info = await ffmpeg_probe(
+            source, options, limiter, [f"libsndfile: {failed.detail}"], promised=info
+        )
+    except TranscodeError:
+        raise failed from None  # FFmpeg cannot read it either: libsndfile's reason stands
+    return await _analyse(source, info, options, limiter, progress), info
 
 
 async def _analyse(
