@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from veza.transcode import TranscodeError, TranscodeOptions, TranscodeResult, pr
 
 RATE = 44100
 SAMPLES_PER_FRAME = {"mp3": 1152, "aac": 1024}
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def write(path: Path, signal: np.ndarray, rate: int = RATE, **kwargs: object) -> Path:
@@ -561,39 +559,6 @@ async def test_a_long_track_keeps_time(tmp_path: Path) -> None:
     assert stamps == [(2 * int(n) * 90000 + RATE) // (2 * RATE) for n in starts]
     decoded = decode(tmp_path / "out" / "master-mp3.m3u8")
     assert 0 <= len(decoded) - rendition.priming_samples - result.frames < 1152
-
-
-def test_command_line(tmp_path: Path) -> None:
-    require_tool("ffmpeg")
-    source = write(tmp_path / "in.wav", music(4.0))
-    out = tmp_path / "out"
-    code = (
-        "import sys; from pathlib import Path; from veza.transcode import "
-        "run_transcode_command as run; sys.exit(run(Path(sys.argv[1]), Path(sys.argv[2])))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(source), str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "100.0%" in done.stderr
-    assert "aac_256" in done.stdout and "LUFS" in done.stdout
-    assert abs(len(decode(out / "master.m3u8")) - 4 * RATE) < 2 * 1152
-
-    bad = tmp_path / "bad.wav"
-    bad.write_bytes(b"nope")
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(bad), str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 1
-    assert "error: not an audio file we can read" in done.stderr
 
 
 async def test_an_unwritable_output_is_an_error_with_a_reason(tmp_path: Path) -> None:
