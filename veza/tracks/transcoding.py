@@ -116,6 +116,8 @@ def _measurements(result: TranscodeResult) -> Measurements:
             "segments": r.segment_count,
             "peak_bandwidth": r.peak_bandwidth,
             "average_bandwidth": r.average_bandwidth,
+            "delay_samples": r.priming_samples,
+            "padding_samples": r.padding_samples,
         }
         for r in result.renditions
     ]
