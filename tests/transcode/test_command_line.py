@@ -84,8 +84,8 @@ def test_the_progress_bar_is_drawn_only_on_a_terminal(tmp_path: Path) -> None:
     require_tool("ffmpeg")
     source = write_source(tmp_path / "song.wav", 6.0)
 
-    piped = run_veza("transcode", str(source), str(tmp_path / "piped"))
-    assert piped.returncode == 0, piped.stderr
+    piped = run_veza("transcode", str(source), str(tmp_path / "new" / "piped"))
+    assert piped.returncode == 0, piped.stderr  # OUT_DIR and its parents made
     assert "\r" not in piped.stderr and "%" not in piped.stderr
 
     # stderr on a terminal (a pseudo-terminal), stdout still a pipe

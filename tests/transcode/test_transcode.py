@@ -569,6 +569,10 @@ async def test_an_unwritable_output_is_an_error_with_a_reason(tmp_path: Path) ->
     blocker.write_text("a file where the output directory should go")
     with pytest.raises(TranscodeError, match="cannot create"):
         await run(source, blocker, ffmpeg=None)
+    # a folder removed under it (a track deleted as its transcode starts) does not come back
+    with pytest.raises(TranscodeError, match="cannot create"):
+        await run(source, tmp_path / "removed" / "hls", ffmpeg=None)
+    assert not (tmp_path / "removed").exists()
 
 
 def test_the_reason_comes_out_of_nested_nurseries_alone() -> None:

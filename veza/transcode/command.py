@@ -13,6 +13,7 @@ from typing import TextIO
 import trio
 
 from veza.audio.ladder import MASTERS
+from veza.files import make_dirs
 from veza.transcode.options import TranscodeOptions
 from veza.transcode.pipeline import transcode
 from veza.transcode.result import TranscodeError, TranscodeResult
@@ -85,11 +86,12 @@ def run_transcode_command(
     source, out_dir = Path(source), Path(out_dir)
     try:
         clear_output(source, out_dir, force=force)
+        make_dirs(out_dir.parent)  # the transcode makes OUT_DIR itself, not its parents
     except OutputNotEmpty as exc:
         err.write(f"error: {exc}\n")
         return 1
     except OSError as exc:
-        err.write(f"error: cannot empty {out_dir}: {exc.strerror or exc}\n")
+        err.write(f"error: cannot prepare {out_dir}: {exc.strerror or exc}\n")
         return 1
     options = options or TranscodeOptions()
     if options.ffmpeg is None:

@@ -68,7 +68,13 @@ class SegmentWriter:
         return self._tracks[name].measured()
 
     async def prepare(self) -> None:
+        """The output folder and one folder per rendition in it. The output folder's parent
+        must exist: a transcode never brings back a folder removed under it (a track deleted
+        while its transcode starts)."""
+
         def make() -> None:
+            self.out_dir.mkdir(exist_ok=True)
+            fsync_dir(self.out_dir.parent)
             remove_temporary_files(self.out_dir)
             for name in self._tracks:
                 make_dirs(self.out_dir / name)
