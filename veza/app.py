@@ -22,7 +22,7 @@ from veza.nursery.jobs import Workers
 from veza.nursery.periodic import PeriodicTask
 from veza.services import Health, Services
 from veza.store import Store
-from veza.tracks import MediaLayout, Tracks, TranscodeJobs
+from veza.tracks import HlsCache, MediaLayout, Tracks, TranscodeJobs
 from veza.transcode import TranscodeOptions
 from veza.transport import docs, hls
 from veza.transport.api import accounts, system, tracks
@@ -79,9 +79,13 @@ def build_services(settings: Settings, store: Store, secret: str) -> Services:
     options = TranscodeOptions(
         target_lufs=settings.loudness_target_lufs, apply_gain=settings.loudness_apply_gain
     )
+    hls_cache = HlsCache(settings.hls_cache_bytes, settings.hls_check_ttl_seconds)
+    jobs = TranscodeJobs(
+        store, media, options, cpu_limiter, events, settings.ladder, on_settled=hls_cache.stale
+    )
     workers = Workers(
         store,
-        [TranscodeJobs(store, media, options, cpu_limiter, events, settings.ladder).kind()],
+        [jobs.kind()],
         count=settings.worker_count,
         instance=f"{socket.gethostname()}:{os.getpid()}",
         recover_all_running=settings.database_backend == "sqlite",
@@ -97,6 +101,7 @@ def build_services(settings: Settings, store: Store, secret: str) -> Services:
         transcode_options=options,
         cpu_limiter=cpu_limiter,
         ladder=settings.ladder,
+        hls_cache=hls_cache,
     )
     return Services(
         settings=settings,

@@ -1,6 +1,11 @@
 """HLS delivery: playlists and segments, authorised by the signed token carried in the query of
 every URI (see veza/tracks/playback.py), so players that send no headers of ours (VLC, Safari,
-ffplay) can play."""
+ffplay) can play.
+
+With `offload = "x-accel"`, a segment's bytes are left to the reverse proxy in front: Veza
+checks the request as always and answers with `X-Accel-Redirect` to the proxy's internal
+location for the media directory (docs/deployment.md). Playlists carry the token, so Veza always
+sends them itself."""
 
 from __future__ import annotations
 
@@ -13,6 +18,12 @@ from veza.transport.context import services
 
 blueprint = Blueprint("hls", __name__)
 MP3_MASTER = MASTERS["mp3"]
+# The reverse proxy's `internal` location that serves the media directory (docs/deployment.md).
+OFFLOAD_PREFIX = "/internal-media/"
+
+_STILL_WRITTEN = "no-cache"
+_FINISHED_PLAYLIST = "private, max-age=3600"
+_SEGMENT = "private, max-age=31536000, immutable"
 
 
 def master_path(grant: Playback, master: str) -> str:
@@ -27,11 +38,11 @@ def _token() -> str:
 def _response(found: HlsFile, *, playlist: bool) -> Response:
     response = Response(found.body, content_type=found.content_type)
     if not found.final:
-        response.headers["Cache-Control"] = "no-cache"  # still being written
+        response.headers["Cache-Control"] = _STILL_WRITTEN
     elif playlist:
-        response.headers["Cache-Control"] = "private, max-age=3600"
+        response.headers["Cache-Control"] = _FINISHED_PLAYLIST
     else:
-        response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+        response.headers["Cache-Control"] = _SEGMENT
     return response
 
 
@@ -55,6 +66,15 @@ async def media_playlist(track_id: str, generation: int, rendition: str) -> Resp
 @blueprint.get("/hls/<track_id>/<int:generation>/<rendition>/<segment>")
 @hide
 async def segment_file(track_id: str, generation: int, rendition: str, segment: str) -> Response:
-    # Segments are small and immutable: one read in a thread, sent as one body.
-    found = await services().tracks.hls_segment(track_id, generation, _token(), rendition, segment)
+    tracks = services().tracks
+    if services().settings.offload == "x-accel":
+        where = await tracks.hls_segment_location(
+            track_id, generation, _token(), rendition, segment
+        )
+        response = Response(b"", content_type=where.content_type)
+        response.headers["X-Accel-Redirect"] = OFFLOAD_PREFIX + where.path
+        response.headers["Cache-Control"] = _SEGMENT
+        return response
+    # Segments are small and immutable: from memory, or one read in a thread, as one body.
+    found = await tracks.hls_segment(track_id, generation, _token(), rendition, segment)
     return _response(found, playlist=False)
