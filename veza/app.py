@@ -36,7 +36,8 @@ from veza.transport.proxy import install_forwarded_headers
 
 def create_app(services: Services) -> QuartTrio:
     app = QuartTrio("veza")
-    install_edge(app, Edge.for_services(services))
+    edge = Edge.for_services(services)
+    install_edge(app, edge)
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
     QuartSchema(
         app,
@@ -53,6 +54,7 @@ def create_app(services: Services) -> QuartTrio:
         security_schemes={"bearer": HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
         openapi_provider_class=VezaOpenAPI,
     )
+    hls.install_fast_path(app, edge)  # inside the forwarded headers: it sees their outcome
     install_forwarded_headers(app, services.settings)
     install_http_edge(app, services.settings)
     install_cors(app, services.settings)  # before the guard: a preflight carries no token

@@ -245,16 +245,15 @@ class Tracks:
         if rendition is None:
             if name not in playback.MASTERS.values():
                 raise NotFound("no such playlist")
-            served = await self._served(track_id, generation)
             key = (track_id, generation, "", name)
-            path = self._hls_dir(track_id, generation) / name
         else:
-            served = await self._served(track_id, generation, rendition)
             key = (track_id, generation, rendition, playback.MEDIA_PLAYLIST)
-            path = self._hls_dir(track_id, generation) / rendition / playback.MEDIA_PLAYLIST
+        served = await self._served(track_id, generation, rendition)
         settled = served.is_settled(generation)
 
         async def load() -> tuple[SignablePlaylist | None, bool]:
+            hls = self._hls_dir(track_id, generation)
+            path = hls / name if rendition is None else hls / rendition / playback.MEDIA_PLAYLIST
             text = await _read_or_none(path)
             if text is None:
                 return None, False
@@ -277,13 +276,13 @@ class Tracks:
         """A segment's bytes: from memory once read (segments never change once written; those
         of a generation still being written are read each time, since a retried job starts that
         generation over)."""
-        name, content_type, path, served = await self._segment(
+        name, content_type, served = await self._segment(
             track_id, generation, token, rendition, segment
         )
 
         async def load() -> tuple[bytes | None, bool]:
-            body = await _read_or_none(self.media.media_dir / path)
-            return body, served.is_settled(generation)
+            path = self._hls_dir(track_id, generation) / rendition / name
+            return await _read_or_none(path), served.is_settled(generation)
 
         body = await self._hls_cache.segment((track_id, generation, rendition, name), load)
         if body is None:
@@ -295,21 +294,17 @@ class Tracks:
     ) -> HlsLocation:
         """Where a segment lies under the media directory, checked as `hls_segment` checks it,
         for a reverse proxy to send (offload); the file itself is not read."""
-        _, content_type, path, _ = await self._segment(
-            track_id, generation, token, rendition, segment
-        )
-        return HlsLocation(path.as_posix(), content_type)
+        name, content_type, _ = await self._segment(track_id, generation, token, rendition, segment)
+        hls = self._hls_dir(track_id, generation).relative_to(self.media.media_dir)
+        return HlsLocation((hls / rendition / name).as_posix(), content_type)
 
     async def _segment(
         self, track_id: str, generation: int, token: str, rendition: str, segment: str
-    ) -> tuple[str, str, Path, ServedFiles]:
-        """A checked segment request: its file name, content type, path under the media
-        directory, and what its track serves."""
+    ) -> tuple[str, str, ServedFiles]:
+        """A checked segment request: its file name, content type, and what its track serves."""
         playback.verify(self._secret, track_id, token, self._clock())
         name, content_type = playback.segment_name(segment)
-        served = await self._served(track_id, generation, rendition)
-        hls = self._hls_dir(track_id, generation).relative_to(self.media.media_dir)
-        return name, content_type, hls / rendition / name, served
+        return name, content_type, await self._served(track_id, generation, rendition)
 
     async def _served(
         self, track_id: str, generation: int, rendition: str | None = None
