@@ -292,6 +292,9 @@ class Settings:
         2.0, _number_in(0, 60), "a number from 0 to 60 (seconds; 0: ask the database each time)"
     )
     offload: str = _setting("none", _choice("none", "x-accel"), "none or x-accel")
+    http_listen_backlog: int = _setting(
+        1024, _integer_in(1, 65535), "an integer from 1 to 65535 (connections)"
+    )
 
     @property
     def sqlite_path(self) -> Path:
