@@ -296,14 +296,18 @@ class Result:
     cpu_share: float  # the part of its core the server had (1.0: all of it)
 
 
-def cpu_ns(pid: int) -> int:
-    """CPU time used so far by every thread of a process (schedstat: time on a CPU, in ns)."""
+def cpu_ns(pids: list[int]) -> int:
+    """CPU time used so far by every thread of these processes and their children
+    (schedstat: time on a CPU, in ns)."""
     total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            total += int((task / "schedstat").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            continue  # a thread that ended meanwhile
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except (OSError, ValueError, IndexError):
+                continue  # a thread that ended meanwhile
+            total += cpu_ns(children)
     return total
 
 
@@ -332,13 +336,24 @@ def run_wrk(
 
 
 @contextmanager
-def serve(name: str, library: Library, work: Path, cpu: str | None) -> Iterator[tuple[str, int]]:
-    """One server under test, pinned to `cpu`; yields its base URL and process id."""
+def serve(
+    name: str, library: Library, work: Path, cpu: str | None
+) -> Iterator[tuple[str, list[int]]]:
+    """One server under test, pinned to `cpu`; yields its base URL and process ids."""
     log = work / f"{name}.log"
-    if name == "veza":
+    if name in ("veza", "veza-nginx"):
         command = veza_command("serve", "--port", "0", "--data-dir", str(library.data_dir))
-        with child(pinned(cpu, command), log, clean_env()) as process:
-            yield wait_for_url(process, log), process.pid
+        env = clean_env()
+        if name == "veza-nginx":
+            env.update(VEZA_OFFLOAD="x-accel", VEZA_TRUSTED_PROXIES="127.0.0.1")
+        with child(pinned(cpu, command), log, env) as process:
+            url = wait_for_url(process, log)
+            if name == "veza":
+                yield url, [process.pid]
+                return
+            with nginx(work, url.removeprefix("http://"), library.media_dir, cpu) as proxy:
+                proxy_url, proxy_pid = proxy
+                yield proxy_url, [process.pid, proxy_pid]
         return
     port = free_port()
     loop, http = {"starlette": ("asyncio", "h11"), "starlette-uvloop": ("uvloop", "httptools")}[
@@ -357,6 +372,41 @@ def serve(name: str, library: Library, work: Path, cpu: str | None) -> Iterator[
         http,
     ]
     with child(pinned(cpu, command), log, clean_env()) as process:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}", [process.pid]
+
+
+@contextmanager
+def nginx(work: Path, veza: str, media_dir: Path, cpu: str | None) -> Iterator[tuple[str, int]]:
+    """nginx with the site of docs/deployment.md (one worker) in front of Veza."""
+    prefix = work / "nginx"
+    shutil.rmtree(prefix, ignore_errors=True)
+    prefix.mkdir()
+    port = free_port()
+    block = re.findall(r"```nginx\n(.*?)```", (ROOT / "docs" / "deployment.md").read_text(), re.S)[
+        0
+    ]
+    for old, new in {
+        "    listen 80;\n": f"    listen 127.0.0.1:{port};\n",
+        "    listen [::]:80;\n": "",
+        "    server 127.0.0.1:8080;\n": f"    server {veza};\n",
+        "        alias /var/lib/veza/media/;\n": f"        alias {media_dir}/;\n",
+    }.items():
+        block = block.replace(old, new)
+    (prefix / "veza.conf").write_text(block)
+    temp = "".join(
+        f"{kind}_temp_path {prefix / kind}; "
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (prefix / "nginx.conf").write_text(
+        ("user root;\n" if os.geteuid() == 0 else "")
+        + f"worker_processes 1; pid {prefix / 'nginx.pid'}; error_log {prefix / 'error.log'};\n"
+        + "events { worker_connections 4096; }\n"
+        + f"http {{ access_log off; {temp} include {prefix / 'veza.conf'}; }}\n"
+    )
+    command = ["nginx", "-e", str(prefix / "error.log"), "-c", str(prefix / "nginx.conf")]
+    command += ["-p", str(prefix), "-g", "daemon off;"]
+    with child(pinned(cpu, command), work / "nginx.log", clean_env()) as process:
         wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}", process.pid
 
@@ -380,14 +430,14 @@ def measure(
     args: argparse.Namespace,
     work: Path,
 ) -> Result:
-    server_kind = "veza" if name == "veza" else "static"
+    server_kind = "veza" if name.startswith("veza") else "static"
     listeners = listeners_for(library, count, server_kind)
-    with serve(name, library, work, args.server_cpu) as (url, pid):
+    with serve(name, library, work, args.server_cpu) as (url, pids):
         run_wrk(url, listeners, args.warmup, args.client_cpu, work)  # page cache, memory
         load = os.getloadavg()[0]
-        before = cpu_ns(pid)
+        before = cpu_ns(pids)
         figures = run_wrk(url, listeners, args.seconds, args.client_cpu, work)
-        used_ns = cpu_ns(pid) - before
+        used_ns = cpu_ns(pids) - before
     seconds = figures["duration_us"] / 1e6
     return Result(
         server=name,
@@ -415,6 +465,11 @@ def main() -> None:
     parser.add_argument(
         "--peers", default="starlette", help="starlette (asyncio, h11), starlette-uvloop"
     )
+    parser.add_argument(
+        "--offload",
+        action="store_true",
+        help="also Veza behind nginx with offload = x-accel (docs/deployment.md); CPU of both",
+    )
     parser.add_argument("--server-cpu", default="0", help="taskset CPU list for the servers")
     parser.add_argument("--client-cpu", default="1", help="taskset CPU list for wrk")
     parser.add_argument("--static-peer", help=argparse.SUPPRESS)
@@ -430,6 +485,9 @@ def main() -> None:
     if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
         args.server_cpu = args.client_cpu = None
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    mine = ["veza", "veza-nginx"] if args.offload else ["veza"]
+    if args.offload and shutil.which("nginx") is None:
+        sys.exit("nginx is not installed (apt-get install nginx)")
     counts = [int(n) for n in args.listeners.split(",")]
     with tempfile.TemporaryDirectory(prefix="veza-bench-serve-") as tmp:
         work = Path(tmp)
@@ -450,7 +508,7 @@ def main() -> None:
         )
         for count in counts:
             for run in range(1, args.runs + 1):
-                for name in [*peers, "veza"]:
+                for name in [*peers, *mine]:
                     r = measure(name, library, count, run, args, work)
                     results.append(r)
                     print(
@@ -463,19 +521,20 @@ def main() -> None:
         print("ratios, veza / peer (run by run): requests/s; and CPU efficiency = the peer's CPU")
         print("time per request over Veza's (the req/s ratio if each had a whole core)")
         for count in counts:
-            for peer in peers:
-                for run in range(1, args.runs + 1):
-                    mine = next(
-                        r for r in results if (r.server, r.listeners, r.run) == ("veza", count, run)
-                    )
-                    theirs = next(
-                        r for r in results if (r.server, r.listeners, r.run) == (peer, count, run)
-                    )
-                    print(
-                        f"N={count:<4} run {run}  vs {peer:<17} "
-                        f"req/s {mine.requests_s / theirs.requests_s:.2f}x   "
-                        f"CPU efficiency {theirs.cpu_us / mine.cpu_us:.2f}x"
-                    )
+            for server in mine:
+                for peer in peers:
+                    for run in range(1, args.runs + 1):
+                        ours = find(results, server, count, run)
+                        theirs = find(results, peer, count, run)
+                        print(
+                            f"N={count:<4} run {run}  {server} vs {peer}: "
+                            f"req/s {ours.requests_s / theirs.requests_s:.2f}x, "
+                            f"CPU efficiency {theirs.cpu_us / ours.cpu_us:.2f}x"
+                        )
+
+
+def find(results: list[Result], server: str, listeners: int, run: int) -> Result:
+    return next(r for r in results if (r.server, r.listeners, r.run) == (server, listeners, run))
 
 
 if __name__ == "__main__":
