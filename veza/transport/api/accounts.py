@@ -375,6 +375,7 @@ async def administer_user(user_id: str, data: UserAdministration) -> AdminUser:
 
 @blueprint.post("/api/v1/admin/users")
 @require(Permission.MANAGE_USERS)
+@errors(409, why={409: "conflict: the username or the email address is taken"})
 @validate_request(NewUser)
 @validate_response(AdminUser, 201)
 async def create_user(data: NewUser) -> tuple[AdminUser, int]:
