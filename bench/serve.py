@@ -81,7 +81,7 @@ def pinned(cpu: str | None, command: list[str]) -> list[str]:
 
 @contextmanager
 def child(command: list[str], log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
+    with log.open("wb") as out:  # a fresh log: its "listening on" line is this run's
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         yield process
@@ -341,14 +341,16 @@ def serve(
 ) -> Iterator[tuple[str, list[int]]]:
     """One server under test, pinned to `cpu`; yields its base URL and process ids."""
     log = work / f"{name}.log"
-    if name in ("veza", "veza-nginx"):
+    if name in ("veza", "veza-nginx", "veza-before"):
         command = veza_command("serve", "--port", "0", "--data-dir", str(library.data_dir))
         env = clean_env()
+        if name == "veza-before":  # another checkout's code (--before), same venv and data
+            env["PYTHONPATH"] = os.environ["VEZA_BENCH_BEFORE"]
         if name == "veza-nginx":
             env.update(VEZA_OFFLOAD="x-accel", VEZA_TRUSTED_PROXIES="127.0.0.1")
         with child(pinned(cpu, command), log, env) as process:
             url = wait_for_url(process, log)
-            if name == "veza":
+            if name != "veza-nginx":
                 yield url, [process.pid]
                 return
             with nginx(work, url.removeprefix("http://"), library.media_dir, cpu) as proxy:
@@ -470,6 +472,12 @@ def main() -> None:
         action="store_true",
         help="also Veza behind nginx with offload = x-accel (docs/deployment.md); CPU of both",
     )
+    parser.add_argument(
+        "--before",
+        metavar="DIR",
+        help="also measure the veza package found in DIR (e.g. an older commit exported with "
+        "git archive COMMIT veza | tar -x -C DIR), as veza-before",
+    )
     parser.add_argument("--server-cpu", default="0", help="taskset CPU list for the servers")
     parser.add_argument("--client-cpu", default="1", help="taskset CPU list for wrk")
     parser.add_argument("--static-peer", help=argparse.SUPPRESS)
@@ -486,6 +494,9 @@ def main() -> None:
         args.server_cpu = args.client_cpu = None
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
     mine = ["veza", "veza-nginx"] if args.offload else ["veza"]
+    if args.before:
+        os.environ["VEZA_BENCH_BEFORE"] = str(Path(args.before).resolve())
+        mine.insert(0, "veza-before")
     if args.offload and shutil.which("nginx") is None:
         sys.exit("nginx is not installed (apt-get install nginx)")
     counts = [int(n) for n in args.listeners.split(",")]
