@@ -80,9 +80,13 @@ def pinned(cpu: str | None, command: list[str]) -> list[str]:
 
 
 @contextmanager
-def child(command: list[str], log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+def child(
+    command: list[str], log: Path, env: dict[str, str], cwd: Path = ROOT
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process, its output in `log`. `python -m veza` imports the package from `cwd`
+    (it comes first on sys.path, before PYTHONPATH)."""
     with log.open("wb") as out:  # a fresh log: its "listening on" line is this run's
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
     try:
         yield process
     finally:
@@ -343,12 +347,13 @@ def serve(
     log = work / f"{name}.log"
     if name in ("veza", "veza-nginx", "veza-before"):
         command = veza_command("serve", "--port", "0", "--data-dir", str(library.data_dir))
-        env = clean_env()
+        env, code = clean_env(), ROOT
         if name == "veza-before":  # another checkout's code (--before), same venv and data
-            env["PYTHONPATH"] = os.environ["VEZA_BENCH_BEFORE"]
+            code = Path(os.environ["VEZA_BENCH_BEFORE"])
+            env["PYTHONPATH"] = str(code)
         if name == "veza-nginx":
             env.update(VEZA_OFFLOAD="x-accel", VEZA_TRUSTED_PROXIES="127.0.0.1")
-        with child(pinned(cpu, command), log, env) as process:
+        with child(pinned(cpu, command), log, env, code) as process:
             url = wait_for_url(process, log)
             if name != "veza-nginx":
                 yield url, [process.pid]
