@@ -110,11 +110,11 @@ def test_check_says_which_ffmpeg_encodes_and_what_without_one(tmp_path: Path) ->
     data = str(tmp_path / "data")
     found = run_veza("check", "--data-dir", data)
     assert found.returncode == 0 and "ffmpeg: /" in found.stdout
-    # No ffmpeg on PATH: only the MP3 entries, or nothing at all.
+    # No ffmpeg on PATH: the MP3 entries only, or AAC ones made MP3 at their bit rate.
     mixed = run_veza(
         "check", "--data-dir", data, PATH="/nonexistent", VEZA_LADDER="aac:128,mp3:128"
     )
     assert mixed.returncode == 0, mixed.stderr
-    assert "ffmpeg: not found; only the MP3 entries (mp3:128)" in mixed.stdout
-    aac = run_veza("check", "--data-dir", data, PATH="/nonexistent", VEZA_LADDER="aac:128")
-    assert aac.returncode == 1 and "no MP3 entry" in aac.stdout
+    assert "ffmpeg: not found; the ladder is encoded as mp3:128 with" in mixed.stdout
+    aac = run_veza("check", "--data-dir", data, PATH="/nonexistent", VEZA_LADDER="aac:256,aac:64")
+    assert aac.returncode == 0 and "encoded as mp3:256,mp3:64 with" in aac.stdout

@@ -23,11 +23,11 @@ def add_parser(commands: Commands) -> None:
 def run(settings: Settings, arguments: argparse.Namespace) -> int:
     print(f"settings: ok (data dir {settings.data_dir.resolve()})")
     print(f"listen: http://{settings.host}:{settings.port}")
-    encodable = _say_encoders(settings)
+    _say_encoders(settings)
     if settings.database_backend == "sqlite" and not settings.sqlite_path.exists():
         # Looking must not create: an empty database here would hide a mistyped --data-dir.
         print(f"database: none yet at {settings.sqlite_path} (`veza serve` or `veza migrate`)")
-        return 0 if encodable else 1
+        return 0
 
     async def main() -> list[int]:
         async with open_database(settings) as database:
@@ -42,22 +42,17 @@ def run(settings: Settings, arguments: argparse.Namespace) -> int:
         else f"needs `veza migrate` (latest {latest_version()})"
     )
     print(f"database: ok ({settings.database_backend}, schema version {current}, {state})")
-    return 0 if encodable else 1
+    return 0
 
 
-def _say_encoders(settings: Settings) -> bool:
-    """Which FFmpeg transcodes use and what of the ladder it can encode; False if nothing."""
-    ladder = ladder_spec(settings.ladder)
+def _say_encoders(settings: Settings) -> None:
+    """Which FFmpeg transcodes use, or what is encoded without one."""
     ffmpeg = find_ffmpeg()
     if ffmpeg is not None:
-        print(f"ffmpeg: {ffmpeg} (ladder {ladder})")
-        return True
+        print(f"ffmpeg: {ffmpeg} (ladder {ladder_spec(settings.ladder)})")
+        return
     kept, _ = usable_ladder(settings.ladder, TranscodeOptions(ffmpeg=None))
-    if not kept:
-        print(f"ffmpeg: not found, and the ladder {ladder} has no MP3 entry to encode without it")
-        return False
     print(
-        f"ffmpeg: not found; only the MP3 entries ({ladder_spec(kept)}) are encoded, with "
-        "libsndfile's LAME, into master-mp3.m3u8"
+        f"ffmpeg: not found; the ladder is encoded as {ladder_spec(kept)} with libsndfile's "
+        "LAME, into master-mp3.m3u8 (no AAC without FFmpeg)"
     )
-    return True

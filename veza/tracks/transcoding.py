@@ -71,7 +71,13 @@ class TranscodeJobs:
         # A new generation, or the one an interrupted attempt was writing: it starts clean.
         generation = track.building_generation or track.generation + 1
         hls = self._layout.hls_dir(track.id, generation)
-        await trio.to_thread.run_sync(shutil.rmtree, hls, True)
+
+        def clear() -> None:
+            shutil.rmtree(hls, ignore_errors=True)
+            # The folder of generations, inside the track's: a transcode makes only its own.
+            self._layout.hls_root(track.id).mkdir(exist_ok=True)
+
+        await trio.to_thread.run_sync(clear)
         renditions, _ = usable_ladder(self._ladder, self._options)
         await self._store.tracks.start_generation(track.id, generation, ladder_spec(renditions))
         try:
