@@ -1,13 +1,19 @@
 """Fixtures: settings for a fresh data dir per test, and the real server on a loopback port
-(tests/support/server.py)."""
+(tests/support/server.py).
+
+The server reads the real time, unless the test uses the `clock` fixture (directly, through
+another fixture, or with `pytest.mark.usefixtures("clock")`): then it runs on that virtual
+clock, which stands still until the test advances it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
+from tests.support.clock import Clock
 from tests.support.server import RunningServer, make_settings, serving
 from veza.config import Settings
 
@@ -18,6 +24,16 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def server(settings: Settings) -> AsyncIterator[RunningServer]:
-    async with serving(settings) as running:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def server(
+    settings: Settings, request: pytest.FixtureRequest
+) -> AsyncIterator[RunningServer]:
+    now: Callable[[], float] = time.time
+    if "clock" in request.fixturenames:
+        now = request.getfixturevalue("clock")
+    async with serving(settings, now) as running:
         yield running

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import socket
+import time
+from collections.abc import Callable
 
 import trio
 from quart_schema import HttpSecurityScheme, Info, QuartSchema
@@ -65,12 +67,15 @@ def create_app(services: Services) -> QuartTrio:
     return app
 
 
-def build_services(settings: Settings, store: Store, secret: str) -> Services:
-    """Every long-lived service, built once per process from settings and the store."""
+def build_services(
+    settings: Settings, store: Store, secret: str, clock: Callable[[], float] = time.time
+) -> Services:
+    """Every long-lived service, built once per process from settings and the store, all
+    reading the time from `clock` (tests pass one they move by hand)."""
     common_passwords()  # loaded now rather than by the first registration's request
-    accounts = Accounts(settings, store, PasswordHasher.configured(settings), secret)
+    accounts = Accounts(settings, store, PasswordHasher.configured(settings), secret, clock)
     resets = PasswordResets(
-        store.accounts, mail_sender(settings), settings.password_reset_ttl_seconds
+        store.accounts, mail_sender(settings), settings.password_reset_ttl_seconds, clock
     )
     events = EventBus()
     media = MediaLayout(settings.media_dir)
@@ -97,6 +102,7 @@ def build_services(settings: Settings, store: Store, secret: str) -> Services:
         transcode_options=options,
         cpu_limiter=cpu_limiter,
         ladder=settings.ladder,
+        clock=clock,
     )
     return Services(
         settings=settings,
@@ -106,6 +112,7 @@ def build_services(settings: Settings, store: Store, secret: str) -> Services:
         workers=workers,
         events=events,
         health=Health(store),
+        clock=clock,
     )
 
 

@@ -13,6 +13,7 @@ root nursery
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -108,15 +109,16 @@ async def run_veza(
     shutdown: trio.Event,
     *,
     handle_signals: bool = False,
+    clock: Callable[[], float] = time.time,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run Veza until `shutdown` is set (or a signal arrives); report the bound URLs once ready.
-    Raises StartupFailed when it cannot listen."""
+    Every service reads the time from `clock`. Raises StartupFailed when it cannot listen."""
     config = hypercorn_config(settings)
     edge_connections(config, settings)
     sockets = _listen(config, settings)
     try:
-        await _run(settings, config, sockets, shutdown, handle_signals, task_status)
+        await _run(settings, config, sockets, shutdown, handle_signals, clock, task_status)
     finally:
         for sock in sockets.insecure_sockets:
             sock.close()  # already closed when Hypercorn served them; not if start-up failed
@@ -128,12 +130,13 @@ async def _run(
     sockets: Sockets,
     shutdown: trio.Event,
     handle_signals: bool,
+    clock: Callable[[], float],
     task_status: trio.TaskStatus[Running],
 ) -> None:
     secret = await trio.to_thread.run_sync(ensure_secret, settings)
     async with database_runtime(settings), trio.open_nursery() as root:
         store = await root.start(_hold_store, settings)
-        services = build_services(settings, store, secret)
+        services = build_services(settings, store, secret, clock)
         await services.tracks.prepare()
         await services.tracks.requeue_other_ladders()
         async with trio.open_nursery() as nursery:

@@ -4,6 +4,7 @@ composition root (veza/app.py). Routes reach these, never the store."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from veza.accounts import Accounts
@@ -43,3 +44,6 @@ class Services:
     workers: Workers
     events: EventBus
     health: Health = field(repr=False)
+    # Wall-clock seconds, read by every service and the edge's rate limits: one clock, so tests
+    # can move time for all of them at once.
+    clock: Callable[[], float] = field(default=time.time, repr=False)

@@ -10,60 +10,10 @@ import pytest
 import trio
 
 from tests.support.accounts import fast_settings, register
+from tests.support.mail import SmtpServer
 from tests.support.server import RunningServer
 from veza.accounts.mail import Mail, SmtpMailSender, mail_sender
 from veza.config import Settings
-
-
-class SmtpServer:
-    """Just enough of RFC 5321 for smtplib without STARTTLS or AUTH; keeps each message."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self.messages: list[str] = []
-        self.received = trio.Event()
-
-    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-        self.port = listeners[0].socket.getsockname()[1]
-        task_status.started()
-        await trio.serve_listeners(self.handle, listeners)
-
-    async def handle(self, stream: trio.SocketStream) -> None:
-        buffer = b""
-
-        async def line() -> str:
-            nonlocal buffer
-            while b"\r\n" not in buffer:
-                chunk = await stream.receive_some(4096)
-                if not chunk:
-                    raise trio.EndOfChannel
-                buffer += chunk
-            text, _, buffer = buffer.partition(b"\r\n")
-            return text.decode()
-
-        async def reply(text: str) -> None:
-            await stream.send_all(text.encode() + b"\r\n")
-
-        await reply("220 test ESMTP")
-        try:
-            while True:
-                command = (await line()).upper()
-                if command.startswith("DATA"):
-                    await reply("354 go on")
-                    lines = []
-                    while (text := await line()) != ".":
-                        lines.append(text)
-                    self.messages.append("\n".join(lines))
-                    self.received.set()
-                    await reply("250 queued")
-                elif command.startswith("QUIT"):
-                    await reply("221 bye")
-                    return
-                else:
-                    await reply("250 ok")
-        except trio.EndOfChannel:
-            return
 
 
 @pytest.fixture

@@ -23,9 +23,29 @@ SECRET = "s" * 48
 def test_round_trip_carries_user_session_and_expiry() -> None:
     tokens = AccessTokens(SECRET, 900)
     now = time.time()
-    claims = tokens.decode(tokens.issue("user-1", "session-1", now))
+    claims = tokens.decode(tokens.issue("user-1", "session-1", now), now)
     assert (claims.user_id, claims.session_id) == ("user-1", "session-1")
+    assert claims.issued_at == int(now)
     assert claims.expires_at - claims.issued_at == 900
+
+
+def test_expiry_and_issue_time_are_checked_against_the_given_clock() -> None:
+    tokens = AccessTokens(SECRET, 900)
+    issued = 2_000_000_000.0  # years away from the real time: PyJWT's clock plays no part
+    token = tokens.issue("u", "s", issued)
+    assert tokens.decode(token, issued).expires_at == 2_000_000_900
+    assert tokens.decode(token, issued + 899.999).user_id == "u"
+    for moment, reason in [(issued + 900, "expired"), (issued - 0.001, "not yet valid")]:
+        with pytest.raises(TokenError, match=reason):
+            tokens.decode(token, moment)
+
+
+def test_times_that_are_not_integers_are_refused() -> None:
+    tokens = AccessTokens(SECRET, 900)
+    claims = jwt.decode(tokens.issue("u", "s", 1000.0), options={"verify_signature": False})
+    for changes in ({"exp": "2000"}, {"exp": True}, {"iat": 999.5}, {"iat": "999"}):
+        with pytest.raises(TokenError, match="integers"):
+            tokens.decode(jwt.encode({**claims, **changes}, SECRET, "HS256"), 1000.0)
 
 
 def _unsigned(claims: dict[str, object]) -> str:
@@ -55,7 +75,7 @@ def test_forgeries_and_foreign_tokens_are_refused() -> None:
     ]
     for token in bad:
         with pytest.raises(TokenError):
-            tokens.decode(token)
+            tokens.decode(token, time.time())
 
 
 def test_opaque_tokens_are_256_bit_secrets_stored_as_digests() -> None:

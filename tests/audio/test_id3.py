@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import io
+from fractions import Fraction
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from mutagen.id3 import ID3
@@ -34,11 +36,29 @@ def test_reader_accepts_mutagen_written_v23_tags() -> None:
     assert id3.read_priv_timestamp(buffer.getvalue()) == 123456
 
 
+@pytest.mark.parametrize(
+    ("samples", "rate", "stamp"),
+    [
+        (0, 44100, 0),
+        (44100, 44100, 90000),  # one second
+        (1152, 44100, 2351),  # one MP3 frame: 2351.02 ticks
+        (1024, 22050, 4180),  # one AAC frame: 4179.59 ticks
+        (1024, 48000, 1920),
+        (95444 * 48000, 48000, 25408),  # 95444 s = 2**33 + 25408 ticks: wrapped
+    ],
+)
+def test_timestamp_is_the_sample_count_on_a_33_bit_90khz_clock(
+    samples: int, rate: int, stamp: int
+) -> None:
+    assert id3.timestamp_90k(samples, rate) == stamp
+
+
 @given(st.integers(min_value=0, max_value=10**12), st.sampled_from([22050, 44100, 48000]))
-def test_timestamp_is_the_sample_count_on_a_33_bit_90khz_clock(samples: int, rate: int) -> None:
+def test_timestamp_is_the_nearest_tick_modulo_2_to_the_33(samples: int, rate: int) -> None:
     stamp = id3.timestamp_90k(samples, rate)
     assert 0 <= stamp < 1 << 33
-    assert stamp == round(samples * 90000 / rate) % (1 << 33)
+    exact = Fraction(samples * 90000, rate) % (1 << 33)  # in ticks, exactly
+    assert min(abs(stamp - exact), (1 << 33) - abs(stamp - exact)) <= Fraction(1, 2)
 
 
 def test_not_a_tag() -> None:

@@ -31,11 +31,30 @@ def test_five_one_downmix_uses_itu_weights() -> None:
     assert right == pytest.approx(0.2 + s * 0.3 + s * 0.5)
 
 
-@pytest.mark.parametrize("channels", range(3, 11))
-def test_every_channel_count_has_a_downmix(channels: int) -> None:
-    matrix = downmix_matrix(channels)
-    assert matrix.shape == (channels, 2)
-    assert matrix[0, 0] == pytest.approx(1.0) or channels > 8
+S = np.sqrt(0.5)  # -3 dB
+
+
+@pytest.mark.parametrize(
+    ("channels", "left", "right"),
+    [
+        (1, [1], [1]),
+        (2, [1, 0], [0, 1]),
+        (3, [1, 0, S], [0, 1, S]),  # L R C
+        (4, [1, 0, S, 0], [0, 1, 0, S]),  # L R Ls Rs
+        (5, [1, 0, S, S, 0], [0, 1, S, 0, S]),  # L R C Ls Rs
+        (6, [1, 0, S, 0, S, 0], [0, 1, S, 0, 0, S]),  # L R C LFE Ls Rs
+        (7, [1, 0, S, 0, S, S, 0], [0, 1, S, 0, S, 0, S]),  # L R C LFE Cs Ls Rs
+        (8, [1, 0, S, 0, S, 0, S, 0], [0, 1, S, 0, 0, S, 0, S]),  # L R C LFE Ls Rs Lb Rb
+        # No standard layout: channels alternate left and right at sqrt(2 / channels) each.
+        (9, [0.4714045, 0] * 4 + [0.4714045], [0, 0.4714045] * 4 + [0]),
+        (10, [0.4472136, 0] * 5, [0, 0.4472136] * 5),
+    ],
+)
+def test_every_channel_count_has_a_known_downmix(
+    channels: int, left: list[float], right: list[float]
+) -> None:
+    expected = np.array([left, right]).T
+    assert downmix_matrix(channels) == pytest.approx(expected, abs=1e-6)
 
 
 @pytest.mark.parametrize("rate", [22050, 44100, 48000, 96000])

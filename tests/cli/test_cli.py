@@ -7,11 +7,14 @@ import socket
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 import veza
 from tests.support import require_tool
 from tests.support.process import ServeProcess, run_veza
 
 
+@pytest.mark.slow
 def test_version_and_help() -> None:
     assert run_veza("--version").stdout.strip() == f"veza {veza.__version__}"
     for command in ("serve", "migrate", "check"):

@@ -62,6 +62,7 @@ async def test_the_created_admin_can_log_in_and_administer(server: RunningServer
     assert row is not None and "m=1024,t=1,p=1" in row["password_hash"]
 
 
+@pytest.mark.slow
 def test_refusals_exit_1_with_one_line(tmp_path: Path) -> None:
     data = tmp_path / "data"
     ok = user_create(data, "--username", "first", "--email", "a@example.org", stdin=PASSWORD)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +59,14 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 
 @asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[RunningServer]:
-    """The real server on a loopback port for the body of the block, then shut down."""
+async def serving(
+    settings: Settings, clock: Callable[[], float] = time.time
+) -> AsyncIterator[RunningServer]:
+    """The real server on a loopback port for the body of the block, then shut down. Every
+    service reads the time from `clock` (a tests.support.clock.Clock to move time by hand)."""
     shutdown = trio.Event()
     async with trio.open_nursery() as nursery:
-        running = await nursery.start(run_veza, settings, shutdown)
+        running = await nursery.start(partial(run_veza, settings, shutdown, clock=clock))
         async with httpx.AsyncClient(base_url=running.urls[0], timeout=10) as client:
             yield RunningServer(running=running, client=client, shutdown=shutdown)
         shutdown.set()

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import trio
 
-from tests.support import eventually
 from tests.support.server import RunningServer
 from veza.store.tracks import Track
+from veza.tracks.events import TrackProgress, track_topic
 
 
 def write_music(path: Path, seconds: float, rate: int = 44100) -> Path:
@@ -35,13 +36,13 @@ def write_damaged_flac(path: Path, seconds: float = 6) -> Path:
     return path
 
 
-async def wait_for_track(server: RunningServer, track_id: str) -> Track:
-    found: list[Track] = []
-
-    async def settled() -> bool:
-        track = await server.services.tracks.get(track_id)
-        found[:] = [track]
-        return track.status != "processing"
-
-    await eventually(settled, limit_s=60)
-    return found[0]
+async def wait_for_track(server: RunningServer, track_id: str, limit_s: float = 60) -> Track:
+    """The track once it is ready or failed. Waits for its outcome event, subscribed to before
+    the store is read, so an outcome committed before the subscription is not missed either."""
+    with trio.fail_after(limit_s):
+        async with server.services.events.subscribe(track_topic(track_id)) as events:
+            while (track := await server.services.tracks.get(track_id)).status == "processing":
+                async for delivery in events:
+                    if not isinstance(delivery.event, TrackProgress):
+                        break  # ready or failed: committed before it was published
+    return track

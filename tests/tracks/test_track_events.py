@@ -68,4 +68,4 @@ async def test_a_damaged_file_publishes_failed_with_its_reason(
     failed = received[-1].event
     assert isinstance(failed, TrackFailed) and failed.track_id == track.id
     stored = await services.tracks.get(track.id)
-    assert stored.status == "failed" and failed.reason == stored.error
+    assert stored.status == "failed" and stored.error and failed.reason == stored.error

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import m3u8
+import pytest
 
 from tests.support import require_tool
 from tests.support.process import ServeProcess, run_veza, wait_until
@@ -87,6 +88,7 @@ def start_transcoding(tmp_path: Path, seconds: int) -> tuple[ServeProcess, Path,
     return server, data, imported.stdout.split()[0]
 
 
+@pytest.mark.slow
 def test_sigterm_mid_transcode_exits_cleanly_and_requeues_the_job(tmp_path: Path) -> None:
     server, data, track_id = start_transcoding(tmp_path, 120)
     try:
@@ -109,6 +111,7 @@ def _job_state(database: Path) -> tuple[str, float, int] | None:
     return None if row is None else (row[0], float(row[1]), int(row[2]))
 
 
+@pytest.mark.slow
 def test_a_server_killed_mid_transcode_resumes_the_job_on_restart(tmp_path: Path) -> None:
     server, data, track_id = start_transcoding(tmp_path, 240)
     try:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from tests.support import require_tool
@@ -55,6 +56,7 @@ def peak_memory_kib(source: Path, out_dir: Path) -> int:
     return int(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_a_twenty_minute_track_needs_no_more_memory_than_a_one_minute_one(
     tmp_path: Path,
 ) -> None:

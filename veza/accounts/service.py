@@ -270,12 +270,12 @@ class Accounts:
     async def authenticate(self, access_token: str) -> Principal:
         """The caller behind an access token, checked against its session on every request, so
         a logout or a revocation takes effect from the next request on."""
+        now = self._clock()
         try:
-            claims = self._tokens.decode(access_token)
+            claims = self._tokens.decode(access_token, now)
         except TokenError:
             raise InvalidToken() from None
         found = await self._store.accounts.session_with_user(claims.session_id)
-        now = self._clock()
         if found is None:
             raise InvalidToken()
         session, user = found

@@ -53,8 +53,9 @@ class AccessTokens:
         }
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
-    def decode(self, token: str) -> AccessClaims:
-        """Raises TokenError unless the token is ours, unexpired, HS256 and an access token."""
+    def decode(self, token: str, now: float) -> AccessClaims:
+        """Raises TokenError unless the token is ours, HS256, an access token, issued no later
+        than `now` and still unexpired at `now` (the caller's clock, not PyJWT's)."""
         try:
             claims = jwt.decode(
                 token,
@@ -62,15 +63,27 @@ class AccessTokens:
                 algorithms=[ALGORITHM],  # pinned: `none` and every other algorithm refused
                 audience=AUDIENCE,
                 issuer=ISSUER,
-                options={"require": _REQUIRED_CLAIMS},
+                # Signature, audience and issuer checked here; the times below, against `now`.
+                options={"require": _REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False},
             )
         except jwt.PyJWTError as error:
             raise TokenError(str(error)) from None
+        issued_at, expires_at = claims["iat"], claims["exp"]
+        if not (_is_int(issued_at) and _is_int(expires_at)):
+            raise TokenError("iat and exp must be integers")
+        if expires_at <= now:  # as PyJWT with no leeway: expired from the second `exp` on
+            raise TokenError("the token has expired")
+        if issued_at > now:
+            raise TokenError("the token is not yet valid (iat)")
         if claims["typ"] != ACCESS or not all(
             isinstance(claims[name], str) for name in ("sub", "sid")
         ):
             raise TokenError("not an access token")
-        return AccessClaims(claims["sub"], claims["sid"], int(claims["iat"]), int(claims["exp"]))
+        return AccessClaims(claims["sub"], claims["sid"], issued_at, expires_at)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)

@@ -188,15 +188,17 @@ class Tracks:
 
     async def delete(self, principal: Principal, track_id: str) -> None:
         """Remove a track, its job and every file it has. Its owner may, and so may a moderator
-        or an admin. A transcode of it in this process is stopped first, so nothing writes into
-        the folder as it goes."""
+        or an admin. A transcode of it in this process is stopped before the folder is removed,
+        so nothing writes into it afterwards."""
         track = await self.get(track_id)
         if track.owner_id != principal.user.id and not principal.can(Permission.MODERATE):
             raise Forbidden("only the track's owner or a moderator may delete it")
-        await self._workers.cancel(track.id)
         async with self._store.transaction() as tx:
             await tx.jobs.delete_for(track.id)
             await tx.tracks.delete(track.id)
+        # Rows first: a worker that claimed the job but is not yet running it then finds no
+        # track and stops; one already running it is stopped here, before the folder goes.
+        await self._workers.cancel(track.id)
         await trio.to_thread.run_sync(shutil.rmtree, self.media.track_dir(track.id), True)
 
     # Listening

@@ -23,7 +23,7 @@ class Edge:
 
     @classmethod
     def for_services(cls, services: Services) -> Edge:
-        return cls(services, Metrics(), AuthLimits(services.settings))
+        return cls(services, Metrics(), AuthLimits(services.settings, services.clock))
 
 
 def install_edge(app: QuartTrio, edge: Edge) -> None:

@@ -46,9 +46,11 @@ class LeakyBucket:
         """Count one request for `key`, or raise RateLimited with the wait until one fits."""
         now = self._clock()
         bucket = self._buckets.pop(key, None)
-        level = (
-            0.0 if bucket is None else max(0.0, bucket.level - (now - bucket.updated) * self.rate)
-        )
+        level = 0.0
+        if bucket is not None:
+            # A clock set back (the wall clock the server passes in) drains nothing, never fills.
+            elapsed = max(0.0, now - bucket.updated)
+            level = max(0.0, bucket.level - elapsed * self.rate)
         allowed = level + 1 <= self.burst
         if allowed:
             level += 1

@@ -10,7 +10,6 @@ import trio
 
 from tests.support.accounts import PASSWORD, bearer, fast_settings, register
 from tests.support.server import RunningServer, assert_error, serving
-from veza.accounts.passwords import PasswordHasher
 from veza.config import Settings
 
 
@@ -365,40 +364,43 @@ async def test_control_characters_and_odd_ids_are_client_errors(server: RunningS
 
 
 async def test_login_rehashes_with_new_parameters_outside_the_write_transaction(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     async with serving(fast_settings(tmp_path)) as before:
         await register(before.client, "ursula")
         old = await before.store.accounts.user_by_username_key("ursula")
     assert old is not None and "m=1024,t=1,p=1" in old.password_hash
 
-    stronger = fast_settings(tmp_path, argon2_time_cost=2, argon2_memory_kib=2048)
+    # Costly enough that the login is mostly the rehash (over half a second here).
+    stronger = fast_settings(tmp_path, argon2_time_cost=6, argon2_memory_kib=65_536)
     async with serving(stronger) as after:
-        # While argon2 runs, another writer must get through: the rehash must not hold the
-        # one SQLite write lock (which would stall every write for the whole hash).
-        hash_password = PasswordHasher.hash
-        writers_blocked: list[bool] = []
+        # While argon2 runs, other writers must get through: the rehash must not hold the one
+        # SQLite write lock, which would stall every write for the whole hash. So a writer
+        # keeps writing for as long as a real login is in flight, timing each write.
+        waits: list[float] = []
+        answered = trio.Event()
 
-        async def hash_while_another_task_writes(self: PasswordHasher, password: str) -> str:
-            async def write() -> None:
+        async def keep_writing() -> None:
+            while not answered.is_set():
+                started = trio.current_time()
                 async with after.store.database.transaction() as tx:
                     await tx.execute("UPDATE users SET updated_at = updated_at WHERE id = ''")
+                waits.append(trio.current_time() - started)
 
-            with trio.move_on_after(2) as waited:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(write)
-            writers_blocked.append(waited.cancelled_caught)
-            return await hash_password(self, password)
-
-        monkeypatch.setattr(PasswordHasher, "hash", hash_while_another_task_writes)
-        login = await after.client.post(
-            "/api/v1/auth/login", json={"login": "ursula", "password": PASSWORD}
-        )
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(keep_writing)
+            started = trio.current_time()
+            login = await after.client.post(
+                "/api/v1/auth/login", json={"login": "ursula", "password": PASSWORD}
+            )
+            took = trio.current_time() - started
+            answered.set()
         assert login.status_code == 200, login.text
-        assert writers_blocked == [False]
         new = await after.store.accounts.user_by_username_key("ursula")
-        assert new is not None and "m=2048,t=2,p=1" in new.password_hash
-        monkeypatch.undo()
+        assert new is not None and "m=65536,t=6,p=1" in new.password_hash
+        # Writes went on all through the login; none waited for anything like the hash (a
+        # write lock held through the rehash makes one write wait nearly the whole login).
+        assert len(waits) >= 5 and max(waits) < took / 2, (took, sorted(waits)[-3:], len(waits))
         again = await after.client.post(
             "/api/v1/auth/login", json={"login": "ursula", "password": PASSWORD}
         )

@@ -14,6 +14,7 @@ import pytest
 import trio
 
 from tests.support.accounts import PASSWORD, bearer, fast_settings, register
+from tests.support.clock import Clock
 from tests.support.server import RunningServer, assert_error
 from veza.config import Settings
 
@@ -170,37 +171,57 @@ class TestGraceWindow:
 
 
 class TestLifetimes:
+    """On virtual time: the clock moves only when the test says, so each expiry is checked on
+    both sides of its boundary."""
+
     @pytest.fixture
     def settings(self, tmp_path: Path) -> Settings:
-        return fast_settings(tmp_path, access_token_ttl_seconds=1, session_lifetime_seconds=2)
+        return fast_settings(tmp_path, access_token_ttl_seconds=2, session_lifetime_seconds=3)
 
     async def test_access_token_expires_and_session_has_an_absolute_lifetime(
-        self, server: RunningServer
+        self, server: RunningServer, clock: Clock
     ) -> None:
-        body = await register(server.client, "alice")
-        assert body["expires_in"] == 1
-        await trio.sleep(2.1)
+        t = clock.now()
+        body = await register(server.client, "alice")  # the session ends at t + 3
+        assert body["expires_in"] == 2
+        claims = claims_of(body["access_token"])
+        assert (claims["iat"], claims["exp"]) == (t, t + 2)
+        clock.advance(1.75)
+        assert await me_status(server, body["access_token"]) == 200
+        clock.advance(0.25)  # t + 2: the access token's `exp`
         assert_error(
             await server.client.get("/api/v1/me", headers=bearer(body["access_token"])),
             401,
             "invalid_token",
         )
-        # The session itself is over: refreshing no longer helps.
-        assert_error(await refresh(server, body["refresh_token"]), 401, "invalid_token")
+        # The session lives on: its refresh token brings an access token good until t + 4...
+        renewed = await refresh(server, body["refresh_token"])
+        assert renewed.status_code == 200, renewed.text
+        pair = renewed.json()
+        assert claims_of(pair["access_token"])["exp"] == t + 4
+        clock.advance(0.75)
+        assert await me_status(server, pair["access_token"]) == 200
+        # ...but at t + 3 the session is over, and every token of it with the session.
+        clock.advance(0.25)
+        assert await me_status(server, pair["access_token"]) == 401
+        assert_error(await refresh(server, pair["refresh_token"]), 401, "invalid_token")
 
     async def test_an_expired_session_is_gone_for_revocation_too(
-        self, server: RunningServer
+        self, server: RunningServer, clock: Clock
     ) -> None:
         first = await register(server.client, "alice")
         listed = await server.client.get(
             "/api/v1/me/sessions", headers=bearer(first["access_token"])
         )
         (expired,) = [s["id"] for s in listed.json()["items"]]
-        await trio.sleep(2.1)
+        clock.advance(3)
         second = await server.client.post(
             "/api/v1/auth/login", json={"login": "alice", "password": PASSWORD}
         )
-        revoke = await server.client.delete(
-            f"/api/v1/me/sessions/{expired}", headers=bearer(second.json()["access_token"])
-        )
+        headers = bearer(second.json()["access_token"])
+        listed = await server.client.get("/api/v1/me/sessions", headers=headers)
+        assert [s["id"] for s in listed.json()["items"]] == [
+            claims_of(second.json()["access_token"])["sid"]
+        ]
+        revoke = await server.client.delete(f"/api/v1/me/sessions/{expired}", headers=headers)
         assert_error(revoke, 404, "not_found")

@@ -194,7 +194,15 @@ def _throttle(action: str) -> Throttle:
 
 @blueprint.post("/api/v1/auth/register")
 @public
-@errors(409, 429, why={409: "conflict: the username or the email address is taken"})
+@errors(
+    403,
+    409,
+    429,
+    why={
+        403: "forbidden: registration is closed (the `registration` setting)",
+        409: "conflict: the username or the email address is taken",
+    },
+)
 @validate_request(RegisterRequest)
 @validate_response(TokenPair, 201)
 async def register(data: RegisterRequest) -> tuple[TokenPair, int]:
@@ -375,6 +383,7 @@ async def administer_user(user_id: str, data: UserAdministration) -> AdminUser:
 
 @blueprint.post("/api/v1/admin/users")
 @require(Permission.MANAGE_USERS)
+@errors(409, why={409: "conflict: the username or the email address is taken"})
 @validate_request(NewUser)
 @validate_response(AdminUser, 201)
 async def create_user(data: NewUser) -> tuple[AdminUser, int]:
