@@ -92,12 +92,20 @@ class Page:
 
     async def wait_for(self, expression: str, arg: Any = None, *, limit_s: float = 20) -> Any:
         """Wait until the JavaScript `expression` (a function of `arg`) is truthy; its value.
-        On time-out Playwright raises its TimeoutError, with the expression in the message."""
+        On time-out, an AssertionError with the page's report() and log."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
         def wait() -> Any:
-            handle = self._page.wait_for_function(
-                expression, arg=arg, timeout=limit_s * 1000, polling=100
-            )
+            try:
+                handle = self._page.wait_for_function(
+                    expression, arg=arg, timeout=limit_s * 1000, polling=100
+                )
+            except PlaywrightTimeout:
+                report = self._page.evaluate("() => window.report ? window.report() : null")
+                log = "\n".join(self.log[-20:])
+                raise AssertionError(
+                    f"not within {limit_s} s: {expression} ({arg!r})\n{report}\n{log}"
+                ) from None
             return handle.json_value()
 
         return await self._call(wait)

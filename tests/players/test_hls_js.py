@@ -37,8 +37,11 @@ def assert_clean(
 
 async def start(page: Page, url: str) -> dict[str, Any]:
     await page.evaluate("url => startHls(url)", url)
-    await page.wait_for("() => audio.currentTime > 0.5 && hls.levels.length > 0")
+    await page.wait_for(
+        "() => (audio.currentTime > 0.5 && hls.levels.length > 0) || __errors.some(e => e.fatal)"
+    )
     report: dict[str, Any] = await page.evaluate("report")
+    assert report["currentTime"] > 0.5, f"{report}\n" + "\n".join(page.log[-20:])
     return report
 
 
@@ -107,11 +110,7 @@ async def test_hls_js_starts_a_track_being_transcoded_at_its_beginning_then_play
         # A third of ten minutes is encoded: the live edge is minutes in.
         assert 1 < report["currentTime"] < 10, f"did not start at 0: {report}"
 
-        async def settled() -> bool:
-            return (await server.services.tracks.get(track_id)).status != "processing"
-
-        await eventually(settled, limit_s=240)
-        assert (await server.services.tracks.get(track_id)).status == "ready"
+        assert (await wait_for_track(server, track_id, limit_s=240)).status == "ready"
         # hls.js reloads the playlist every target duration: it sees ENDLIST within seconds.
         await page.wait_for("() => report().live === false", limit_s=30)
         await page.evaluate("() => { audio.currentTime = audio.duration - 20 }")
