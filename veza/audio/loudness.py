@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 import soxr
 
+from veza.audio.iir import BlockFilter
+
+F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
 ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
 _OFFSET = -0.691  # BS.1770 makes a 997 Hz sine read its RMS level through K-weighting
-_IMPULSE_LENGTH = 1 << 13  # the RLB pole (~0.995) has decayed below 1e-17 by then
-_FFT_GRAIN = 1 << 13  # FFT sizes are multiples of this: cheap for pocketfft, few cached spectra
 _OVERSAMPLING = 4
+_PEAK_SLICE = 8192  # frames handed to the oversampler at a time
 
 
 def k_weighting(sample_rate: int) -> tuple[tuple[float, ...], ...]:
@@ -44,66 +45,30 @@ def k_weighting(sample_rate: int) -> tuple[tuple[float, ...], ...]:
     return shelf_b, shelf_a, hp_b, hp_a
 
 
-def _biquad(b: tuple[float, ...], a: tuple[float, ...], x: F64) -> F64:
-    y = np.zeros_like(x)
-    x1 = x2 = y1 = y2 = 0.0
-    for n, xn in enumerate(x.tolist()):
-        yn = b[0] * xn + b[1] * x1 + b[2] * x2 - a[1] * y1 - a[2] * y2
-        y[n] = yn
-        x2, x1, y2, y1 = x1, xn, y1, yn
-    return y
-
-
-@lru_cache(maxsize=4)
-def _k_response(sample_rate: int) -> F64:
-    """The K-weighting impulse response, as the spectrum an FFT convolution multiplies by.
-
-    numpy has no IIR filter and a Python loop per sample is far too slow, so the (decaying)
-    impulse response is applied as a long FIR by overlap-add.
-    """
+def k_weighting_sos(sample_rate: int) -> F64:
+    """The two K-weighting biquads as second-order sections (rows b0 b1 b2 a0 a1 a2)."""
     shelf_b, shelf_a, hp_b, hp_a = k_weighting(sample_rate)
-    impulse = np.zeros(_IMPULSE_LENGTH)
-    impulse[0] = 1.0
-    return _biquad(hp_b, hp_a, _biquad(shelf_b, shelf_a, impulse))
-
-
-@lru_cache(maxsize=16)
-def _k_spectrum(sample_rate: int, size: int) -> npt.NDArray[np.complex128]:
-    return np.fft.rfft(_k_response(sample_rate), size)[:, None]
-
-
-class _KFilter:
-    """Overlap-add FFT convolution with the K-weighting impulse response, block by block."""
-
-    def __init__(self, sample_rate: int, channels: int) -> None:
-        self._rate = sample_rate
-        self._tail = np.zeros((_IMPULSE_LENGTH - 1, channels))
-
-    def process(self, x: F64) -> F64:
-        n = len(x)
-        full_length = n + _IMPULSE_LENGTH - 1
-        size = -(-full_length // _FFT_GRAIN) * _FFT_GRAIN
-        spectrum = _k_spectrum(self._rate, size)
-        full = np.fft.irfft(np.fft.rfft(x, size, axis=0) * spectrum, size, axis=0)[:full_length]
-        full[: _IMPULSE_LENGTH - 1] += self._tail
-        self._tail = full[n:].copy()
-        return full[:n]
+    return np.array([[*shelf_b, *shelf_a], [*hp_b, *hp_a]], dtype=np.float64)
 
 
 class LoudnessMeter:
     """Feed (frames, channels) blocks in order; read integrated loudness and true peak any time.
 
-    Gating blocks are 400 ms with 75% overlap, built from 100 ms sums of the K-weighted power,
-    so only those sums (ten per second) are kept whatever the length. Channel weights are 1
-    (left, right: we measure the stereo signal we serve).
+    K-weighting is the IIR filter itself, its state carried from block to block
+    (veza.audio.iir), computed in float64 on the float32 samples (in float32 the filter read
+    infrasonic tones up to 0.02 LU off, for about 10% less CPU). Gating blocks are 400 ms with
+    75% overlap, built from 100 ms sums of the K-weighted power, so only those sums (ten per
+    second) are kept whatever the length. Channel weights are 1 (left, right: we measure the
+    stereo signal we serve).
     """
 
     def __init__(self, sample_rate: int, channels: int = 2) -> None:
         self.sample_rate = sample_rate
         self.channels = channels
-        self._filter = _KFilter(sample_rate, channels)
+        self._filter = BlockFilter(k_weighting_sos(sample_rate), channels)
         self._step = round(sample_rate / 10)
-        self._carry = np.zeros((0, channels))
+        self._carry: F64 = np.zeros(0)
+        self._power: F64 = np.zeros(0)
         self._step_power: list[F64] = []
         self._oversampler = soxr.ResampleStream(
             sample_rate, sample_rate * _OVERSAMPLING, channels, dtype="float32", quality="HQ"
@@ -118,28 +83,42 @@ class LoudnessMeter:
     def feed_loudness(self, block: npt.NDArray[np.floating]) -> None:
         """The gated-loudness half of `feed`; it shares no state with `feed_peak`, so the two
         may run in different threads at once (each in order)."""
-        block = np.asarray(block).reshape(-1, self.channels)
-        if len(block) == 0:
+        samples = np.asarray(block).reshape(-1, self.channels)
+        if len(samples) == 0:
             return
-        self.frames += len(block)
-        weighted = self._filter.process(block.astype(np.float64))
-        squares = np.concatenate([self._carry, weighted * weighted])
-        whole = len(squares) - len(squares) % self._step
+        self.frames += len(samples)
+        # Channels as rows (the filter's float64 copy is made in that layout), so the squares
+        # and the sum over channels run over contiguous rows; the filter's output and the power
+        # are buffers kept from block to block.
+        weighted = self._filter.process(samples.T)
+        np.square(weighted, out=weighted)
+        held = len(self._carry)
+        total = held + len(samples)
+        if len(self._power) < total:
+            self._power = np.empty(total)
+        power = self._power[:total]
+        power[:held] = self._carry
+        weighted.sum(axis=0, out=power[held:])
+        whole = total - total % self._step
         if whole:
-            sums = squares[:whole].reshape(-1, self._step, self.channels).sum(axis=1)
-            self._step_power.append(sums)
-        self._carry = squares[whole:]
+            self._step_power.append(power[:whole].reshape(-1, self._step).sum(axis=1))
+        self._carry = power[whole:].copy()
 
     def feed_peak(self, block: npt.NDArray[np.floating]) -> None:
         """The true-peak half of `feed`."""
         samples = np.asarray(block, dtype=np.float32).reshape(-1, self.channels)
-        self._track_peak(samples, last=False)
+        if len(samples):
+            self._peak = max(self._peak, float(samples.max()), -float(samples.min()))
+        # In slices: the oversampled output of a whole block (4 x 64 Ki frames, 2 MiB) is
+        # allocated afresh on each call, and in a worker thread the kernel zero-fills it anew
+        # every time; a slice's output (256 KiB) is reused from the heap (12% less CPU).
+        for start in range(0, len(samples), _PEAK_SLICE):
+            self._track_peak(samples[start : start + _PEAK_SLICE], last=False)
 
-    def _track_peak(self, block: npt.NDArray[np.float32], *, last: bool) -> None:
+    def _track_peak(self, block: F32, *, last: bool) -> None:
         up = self._oversampler.resample_chunk(np.ascontiguousarray(block), last=last)
-        for samples in (block, up):
-            if len(samples):
-                self._peak = max(self._peak, float(np.max(np.abs(samples))))
+        if up.size:  # max and min: no array of absolute values to allocate
+            self._peak = max(self._peak, float(up.max()), -float(up.min()))
 
     def finish(self) -> None:
         """Flush the oversampler (its last output samples belong to the end of the signal)."""
@@ -155,7 +134,7 @@ class LoudnessMeter:
     def _block_power(self) -> F64:
         if not self._step_power:
             return np.zeros(0)
-        steps = np.concatenate(self._step_power).sum(axis=1)
+        steps = np.concatenate(self._step_power)
         if len(steps) < 4:
             return np.zeros(0)
         window = steps[:-3] + steps[1:-2] + steps[2:-1] + steps[3:]
