@@ -24,7 +24,7 @@ from veza.nursery.jobs import Workers
 from veza.nursery.periodic import PeriodicTask
 from veza.services import Health, Services
 from veza.store import Store
-from veza.tracks import MediaLayout, Tracks, TranscodeJobs
+from veza.tracks import HlsCache, MediaLayout, Tracks, TranscodeJobs
 from veza.transcode import TranscodeOptions
 from veza.transport import docs, hls
 from veza.transport.api import accounts, system, tracks
@@ -38,7 +38,8 @@ from veza.transport.proxy import install_forwarded_headers
 
 def create_app(services: Services) -> QuartTrio:
     app = QuartTrio("veza")
-    install_edge(app, Edge.for_services(services))
+    edge = Edge.for_services(services)
+    install_edge(app, edge)
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
     QuartSchema(
         app,
@@ -55,6 +56,7 @@ def create_app(services: Services) -> QuartTrio:
         security_schemes={"bearer": HttpSecurityScheme(scheme="bearer", bearer_format="JWT")},
         openapi_provider_class=VezaOpenAPI,
     )
+    hls.install_fast_path(app, edge)  # inside the forwarded headers: it sees their outcome
     install_forwarded_headers(app, services.settings)
     install_http_edge(app, services.settings)
     install_cors(app, services.settings)  # before the guard: a preflight carries no token
@@ -84,9 +86,13 @@ def build_services(
     options = TranscodeOptions(
         target_lufs=settings.loudness_target_lufs, apply_gain=settings.loudness_apply_gain
     )
+    hls_cache = HlsCache(settings.hls_cache_bytes, settings.hls_check_ttl_seconds)
+    jobs = TranscodeJobs(
+        store, media, options, cpu_limiter, events, settings.ladder, on_settled=hls_cache.stale
+    )
     workers = Workers(
         store,
-        [TranscodeJobs(store, media, options, cpu_limiter, events, settings.ladder).kind()],
+        [jobs.kind()],
         count=settings.worker_count,
         instance=f"{socket.gethostname()}:{os.getpid()}",
         recover_all_running=settings.database_backend == "sqlite",
@@ -103,6 +109,7 @@ def build_services(
         cpu_limiter=cpu_limiter,
         ladder=settings.ladder,
         clock=clock,
+        hls_cache=hls_cache,
     )
     return Services(
         settings=settings,

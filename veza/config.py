@@ -284,6 +284,17 @@ class Settings:
         "addresses or networks (a TOML array, or comma-separated); empty: any address",
     )
     metrics_token: str = _setting("", _text, "a string (empty: no token asked)")
+    # HLS delivery (veza/tracks/cache.py, veza/transport/hls.py, docs/deployment.md).
+    hls_cache_bytes: int = _setting(
+        67_108_864, _non_negative_integer, "a non-negative integer (bytes; 0: no cache)"
+    )
+    hls_check_ttl_seconds: float = _setting(
+        2.0, _number_in(0, 60), "a number from 0 to 60 (seconds; 0: ask the database each time)"
+    )
+    offload: str = _setting("none", _choice("none", "x-accel"), "none or x-accel")
+    http_listen_backlog: int = _setting(
+        1024, _integer_in(1, 65535), "an integer from 1 to 65535 (connections)"
+    )
 
     @property
     def sqlite_path(self) -> Path:

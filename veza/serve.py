@@ -53,6 +53,7 @@ def hypercorn_config(settings: Settings) -> HypercornConfig:
     config.h2_max_header_list_size = settings.http_max_header_bytes
     config.max_app_queue_size = settings.http_app_queue_size
     config.websocket_max_message_size = settings.websocket_max_message_bytes
+    config.backlog = settings.http_listen_backlog  # Hypercorn's 100 overflows under a burst
     config.accesslog = None
     # Through our logging set-up (text or JSON lines) rather than Hypercorn's own stderr handler.
     config.errorlog = logging.getLogger("hypercorn.error")

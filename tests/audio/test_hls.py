@@ -6,28 +6,30 @@ import pytest
 from veza.audio import hls
 
 
-def test_event_then_vod_media_playlist() -> None:
+def test_media_playlist_is_an_event_playlist_that_only_grows() -> None:
     durations = [6.008253968253968, 6.008253968253968, 2.5]
+    uri = hls.default_segment_uri("mp3")
+    versions = [
+        hls.media_playlist(durations[:n], target=6, finished=False, segment_uri=uri)
+        for n in range(1, 4)
+    ]
+    final = hls.media_playlist(durations, target=6, finished=True, segment_uri=uri)
+    for version in versions:
+        assert final.startswith(version)  # lines are only ever appended
+        parsed = m3u8.loads(version)
+        assert parsed.playlist_type == "event" and not parsed.is_endlist
+        assert parsed.start is not None and parsed.start.time_offset == 0
+    parsed = m3u8.loads(final)
+    assert parsed.playlist_type == "event" and parsed.is_endlist
+    assert final.endswith("#EXT-X-ENDLIST\n")
+    assert parsed.target_duration == 6 and parsed.version == 3
+    assert parsed.is_independent_segments
+    assert [s.uri for s in parsed.segments] == ["0.mp3", "1.mp3", "2.mp3"]
+    assert [s.duration for s in parsed.segments] == durations  # exact, not rounded
     signed = hls.media_playlist(
         durations, target=6, finished=False, segment_uri=lambda n: f"{n}.mp3?token=abc"
     )
-    parsed = m3u8.loads(signed)
-    assert parsed.playlist_type == "event" and not parsed.is_endlist
-    assert parsed.target_duration == 6 and parsed.version == 3
-    assert parsed.is_independent_segments
-    assert [s.uri for s in parsed.segments] == [
-        "0.mp3?token=abc",
-        "1.mp3?token=abc",
-        "2.mp3?token=abc",
-    ]
-    assert [s.duration for s in parsed.segments] == durations  # exact, not rounded
-    done = m3u8.loads(
-        hls.media_playlist(
-            durations, target=6, finished=True, segment_uri=hls.default_segment_uri("mp3")
-        )
-    )
-    assert done.playlist_type == "vod" and done.is_endlist
-    assert "#EXT-X-ENDLIST" in done.dumps()
+    assert m3u8.loads(signed).segments[0].uri == "0.mp3?token=abc"
 
 
 def test_master_lists_codecs_and_bandwidths() -> None:
@@ -55,10 +57,27 @@ def test_target_duration_is_the_rounded_longest_segment(longest: float, target: 
     assert hls.target_duration(longest) == target
 
 
-def test_bandwidths_are_peak_and_average() -> None:
-    peak, average = hls.bandwidths([1000, 500], [1.0, 0.25])
-    assert peak == 16_000
-    assert average == 9600
+def test_peak_bandwidth_is_measured_over_spans_of_half_to_one_and_a_half_targets() -> None:
+    # RFC 8216 §4.3.4.2: a short last segment alone is not a span; it counts with its neighbour
+    sizes, durations = [6000, 9000, 600], [6.0, 6.0, 0.2]
+    peak, average = hls.bandwidths(sizes, durations, 6)
+    assert peak == 12_388  # the last two (8 * 9600 / 6.2), not the last alone (24,000)
+    assert average == round(8 * 15_600 / 12.2 + 0.5)
+    assert hls.bandwidths([6000, 9000, 3000], [6.0, 6.0, 2.0], 6)[0] == 12_000
+    assert hls.bandwidths([6000, 9000, 3000], [6.0, 3.0, 2.0], 6)[0] == 24_000  # one 3 s segment
+    assert hls.bandwidths([6000, 6000], [6.0, 4.0], 6)[0] == 12_000  # 6 + 4 > 9: each alone
+    # shorter than half the target: the whole playlist
+    assert hls.bandwidths([1000, 500], [1.0, 0.25], 6) == (9600, 9600)
+    assert hls.bandwidths([], [], 6) == (0, 0)
+
+
+def test_declared_bandwidths_cover_the_id3_tags_of_the_shortest_span() -> None:
+    peak, average = hls.declared_bandwidths(128_000, 1.0, target=6, duration_s=60.0)
+    assert peak == 128_000 + -(-hls.TAG_BITS // 3)
+    assert average == 128_000 + -(-hls.TAG_BITS // 6)
+    short, _ = hls.declared_bandwidths(128_000, 1.0, target=6, duration_s=0.5)
+    assert short == 128_000 + 2 * hls.TAG_BITS
+    assert hls.declared_bandwidths(64_000, 2.0, target=6, duration_s=60.0)[0] > 128_000
 
 
 def test_stored_playlists_can_be_signed_afterwards() -> None:
@@ -72,7 +91,13 @@ def test_stored_playlists_can_be_signed_afterwards() -> None:
     )
     signed = hls.rewrite_uris(master, lambda uri: f"/hls/7/{uri}?token=t")
     assert signed == master.replace("aac_128/index.m3u8", "/hls/7/aac_128/index.m3u8?token=t")
-    event = hls.media_playlist(
+    # a playlist that grows on disk grows as served: signing keeps every version a prefix
+    short = hls.media_playlist(
         [6.008], target=6, finished=False, segment_uri=hls.default_segment_uri("mp3")
     )
-    assert hls.rewrite_uris(event, lambda uri: uri) == event
+    longer = hls.media_playlist(
+        [6.008, 6.008], target=6, finished=True, segment_uri=hls.default_segment_uri("mp3")
+    )
+    sign = lambda text: hls.rewrite_uris(text, lambda uri: f"{uri}?token=t")  # noqa: E731
+    assert sign(longer).startswith(sign(short))
+    assert hls.rewrite_uris(short, lambda uri: uri) == short

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import math
 from fractions import Fraction
 
 import pytest
@@ -57,8 +58,11 @@ def test_timestamp_is_the_sample_count_on_a_33_bit_90khz_clock(
 def test_timestamp_is_the_nearest_tick_modulo_2_to_the_33(samples: int, rate: int) -> None:
     stamp = id3.timestamp_90k(samples, rate)
     assert 0 <= stamp < 1 << 33
-    exact = Fraction(samples * 90000, rate) % (1 << 33)  # in ticks, exactly
-    assert min(abs(stamp - exact), (1 << 33) - abs(stamp - exact)) <= Fraction(1, 2)
+    # the exact time rounded once, halves up (FFmpeg's av_rescale_q rounds to nearest, halves
+    # away from zero), never a sum of rounded durations: a long stream keeps time to the tick
+    exact = Fraction(samples * 90000, rate)
+    assert stamp == math.floor(exact + Fraction(1, 2)) % (1 << 33)
+    assert id3.timestamp_90k(12, 48000) == 23  # 22.5 ticks
 
 
 def test_not_a_tag() -> None:

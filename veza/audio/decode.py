@@ -12,6 +12,9 @@ import soundfile as sf
 from veza.audio.resample import Block
 
 BLOCK_FRAMES = 1 << 16
+# libsndfile's "length unknown" (SF_COUNT_MAX), e.g. for a FLAC whose STREAMINFO has no sample
+# count (what a FLAC encoder writing to a pipe leaves); anything near it is no real length.
+UNKNOWN_FRAMES = 1 << 62
 # libsndfile's log notes a chunk longer than the file as "data : 352800 (should be 40000)".
 _SHORT_CHUNK = re.compile(r"^\s*(data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 # Writers that stream (and cannot seek back) leave the size at or near 0xFFFFFFFF: "unknown".
@@ -40,13 +43,15 @@ def soundfile_info(path: Path) -> SourceInfo:
     Judged by content alone, a file libsndfile accepts opens the same way by name."""
     with path.open("rb") as file:
         info = sf.info(file)
-    frames = int(info.frames)
+    frames: int | None = int(info.frames)
+    if frames is not None and frames >= UNKNOWN_FRAMES:
+        frames = None  # libsndfile cannot tell, and misreads such files (see the probe)
     rate = int(info.samplerate)
     return SourceInfo(
         rate,
         int(info.channels),
         frames,
-        frames / rate if rate else None,
+        frames / rate if rate and frames is not None else None,
         f"{info.format}/{info.subtype}",
         "soundfile",
         truncation(str(getattr(info, "extra_info", ""))),

@@ -19,8 +19,15 @@ def _unsyncsafe(b: bytes | bytearray | memoryview) -> int:
 
 
 def timestamp_90k(samples: int, sample_rate: int) -> int:
-    """The 33-bit 90 kHz clock value of the sample `samples` of a stream at `sample_rate`."""
-    return round(samples * TIMESTAMP_CLOCK / sample_rate) & _TIMESTAMP_MASK
+    """The 33-bit 90 kHz clock value of the sample `samples` of a stream at `sample_rate`:
+    the exact time rounded once to the nearest tick (halves up), in integers.
+
+    A segment's timestamp is computed from the count of every sample before it, never by
+    adding rounded segment or frame durations, so it never drifts from where demuxers that
+    add exact frame durations (FFmpeg counts them at 14.112 or 28.224 MHz and rounds once)
+    place that sample."""
+    ticks = (2 * samples * TIMESTAMP_CLOCK + sample_rate) // (2 * sample_rate)
+    return ticks & _TIMESTAMP_MASK
 
 
 def priv_timestamp_tag(timestamp: int) -> bytes:

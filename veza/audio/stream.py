@@ -5,7 +5,7 @@ from __future__ import annotations
 from veza.audio import adts, mp3
 from veza.audio.frames import FrameSplitter
 from veza.audio.ladder import MP3_DECODER_DELAY, Codec
-from veza.audio.segmenter import Segment, Segmenter
+from veza.audio.segmenter import Segment, Segmenter, mp3_join_ok
 
 
 class RenditionStream:
@@ -57,6 +57,9 @@ class RenditionStream:
                     target_s=self.target_s,
                     samples_per_frame=header.samples,
                     sample_rate=header.sample_rate,
+                    # AAC: FFmpeg's ADTS demuxer reads one whole frame at a time, so a join
+                    # anywhere is timed right; MP3: see `mp3_join_ok`.
+                    join_ok=mp3_join_ok if self.codec == "mp3" else None,
                 )
             segment = self._segmenter.push(frame, header.samples)
             if segment is not None:

@@ -11,6 +11,8 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from veza.audio.hls import rewrite_uris
 from veza.audio.ladder import Rendition, parse_rendition
@@ -60,6 +62,31 @@ def signed_playlist(playlist: str, token: str) -> str:
     return rewrite_uris(playlist, lambda uri: f"{uri}?token={token}")
 
 
+_SLOT = "\x00"  # where a token goes; a NUL is never part of a playlist's text
+
+
+@dataclass(frozen=True)
+class SignablePlaylist:
+    """A stored playlist made ready for signing: the parsing done once, the token joined in
+    per request (`signed`), so a playlist kept in memory costs a join to hand out."""
+
+    parts: tuple[bytes, ...]
+    size: int
+    ended: bool  # it has its EXT-X-ENDLIST: a media playlist that will not grow any more
+
+    def signed(self, token: str) -> bytes:
+        return token.encode().join(self.parts)
+
+
+def signable(playlist: str) -> SignablePlaylist:
+    """`signed_playlist` cut at the places its token goes."""
+    if _SLOT in playlist:  # not one of ours; never mistake its bytes for a token's place
+        raise NotFound("no such playlist")
+    parts = tuple(p.encode() for p in signed_playlist(playlist, _SLOT).split(_SLOT))
+    ended = "#EXT-X-ENDLIST" in playlist
+    return SignablePlaylist(parts, sum(len(p) for p in parts), ended)
+
+
 def segment_name(segment: str) -> tuple[str, str]:
     """The canonical file name of a segment URI and its content type; NotFound for anything
     the segment writer cannot have written (no path, no stray digits, ASCII only)."""
@@ -83,13 +110,51 @@ def has_rendition(track: Track, generation: int, rendition: str) -> bool:
     """Whether `rendition` is part of that generation, from the track's row alone (no
     directory listing): the ladder a transcode recorded when it started, or the renditions a
     finished one measured. A client's string never reaches a path unless it is one of them."""
-    if generation not in generations_served(track):
-        return False
-    if generation == track.building_generation:
-        return rendition in {r.name for r in parse_ladder(track.building_ladder or "")}
-    if generation == track.generation:
-        return rendition in {r["name"] for r in track.renditions}
-    return _PREVIOUS_RENDITION.fullmatch(rendition) is not None
+    return served_files(track).has_rendition(generation, rendition)
+
+
+@dataclass(frozen=True)
+class ServedFiles:
+    """Which of a track's HLS files may be fetched, worked out once from its row: what the
+    check of every HLS request needs, small enough to keep in memory between requests."""
+
+    track_id: str
+    # Generation -> its rendition names; None: the generation before the one that plays (its
+    # names are not in the row any more: any name of the form the writer uses).
+    renditions: Mapping[int, frozenset[str] | None]
+    # Generations whose files never change again: finished ones (the one that plays and the
+    # one before it). A generation being written may be started over by a retried job.
+    settled: frozenset[int]
+
+    def has_generation(self, generation: int) -> bool:
+        return generation in self.renditions
+
+    def has_rendition(self, generation: int, rendition: str) -> bool:
+        if generation not in self.renditions:
+            return False
+        names = self.renditions[generation]
+        if names is None:
+            return _PREVIOUS_RENDITION.fullmatch(rendition) is not None
+        return rendition in names
+
+    def is_settled(self, generation: int) -> bool:
+        return generation in self.settled
+
+
+def served_files(track: Track) -> ServedFiles:
+    renditions: dict[int, frozenset[str] | None] = {}
+    settled: set[int] = set()
+    for generation in generations_served(track):
+        if generation == track.building_generation:
+            names = frozenset(r.name for r in parse_ladder(track.building_ladder or ""))
+            renditions[generation] = names
+            continue
+        settled.add(generation)
+        if generation == track.generation:
+            renditions[generation] = frozenset(r["name"] for r in track.renditions)
+        else:
+            renditions[generation] = None
+    return ServedFiles(track.id, renditions, frozenset(settled))
 
 
 def parse_ladder(spec: str) -> tuple[Rendition, ...]:

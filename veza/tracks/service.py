@@ -29,7 +29,9 @@ from veza.nursery.jobs import Priority, Workers
 from veza.store import Store
 from veza.store.tracks import PROCESSING, READY, NewTrack, Track
 from veza.tracks import playback
+from veza.tracks.cache import HlsCache
 from veza.tracks.media import MediaLayout
+from veza.tracks.playback import ServedFiles, SignablePlaylist
 from veza.tracks.reasons import public_reason
 from veza.tracks.tags import TAG_MAX_CHARS, Tags, read_tags, safe_extension
 from veza.tracks.transcoding import TRANSCODE
@@ -57,6 +59,14 @@ class HlsFile:
     final: bool  # a finished playlist or a segment: it never changes
 
 
+@dataclass(frozen=True)
+class HlsLocation:
+    """A checked segment for a reverse proxy to send: its path under the media directory."""
+
+    path: str
+    content_type: str
+
+
 class Tracks:
     def __init__(
         self,
@@ -71,6 +81,7 @@ class Tracks:
         transcode_options: TranscodeOptions,
         cpu_limiter: trio.CapacityLimiter,
         ladder: tuple[Rendition, ...],
+        hls_cache: HlsCache,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._ladder_spec = ladder_spec(ladder)
@@ -84,6 +95,7 @@ class Tracks:
         self._transcode_options = transcode_options
         self._cpu_limiter = cpu_limiter
         self._clock = clock
+        self._hls_cache = hls_cache
 
     # Reading the catalogue
 
@@ -199,6 +211,7 @@ class Tracks:
         # Rows first: a worker that claimed the job but is not yet running it then finds no
         # track and stops; one already running it is stopped here, before the folder goes.
         await self._workers.cancel(track.id)
+        self._hls_cache.forget(track.id)  # not served from memory either, from now on
         await trio.to_thread.run_sync(shutil.rmtree, self.media.track_dir(track.id), True)
 
     # Listening
@@ -227,40 +240,101 @@ class Tracks:
     async def hls_playlist(
         self, track_id: str, generation: int, token: str, name: str, rendition: str | None
     ) -> HlsFile:
-        """A master playlist (`name`, no rendition) or a rendition's media playlist, signed."""
+        """A master playlist (`name`, no rendition) or a rendition's media playlist, signed.
+        Finished playlists of settled generations come from memory; one still being written
+        is read each time (it grows with every segment)."""
         playback.verify(self._secret, track_id, token, self._clock())
-        track, hls = await self._generation(track_id, generation)
         if rendition is None:
             if name not in playback.MASTERS.values():
                 raise NotFound("no such playlist")
-            path = hls / name
+            key = (track_id, generation, "", name)
         else:
-            path = hls / self._rendition(track, generation, rendition) / playback.MEDIA_PLAYLIST
-        text = (await _read(path)).decode()
-        final = "#EXT-X-ENDLIST" in text if rendition is not None else track.status == READY
-        signed = playback.signed_playlist(text, token).encode()
-        return HlsFile(signed, "application/vnd.apple.mpegurl", final)
+            key = (track_id, generation, rendition, playback.MEDIA_PLAYLIST)
+        served = await self._served(track_id, generation, rendition)
+        settled = served.is_settled(generation)
+
+        async def load() -> tuple[SignablePlaylist | None, bool]:
+            hls = self._hls_dir(track_id, generation)
+            path = hls / name if rendition is None else hls / rendition / playback.MEDIA_PLAYLIST
+            text = await _read_or_none(path)
+            if text is None:
+                return None, False
+            playlist = playback.signable(text.decode())
+            return playlist, final(playlist)
+
+        def final(playlist: SignablePlaylist) -> bool:
+            # A master of a settled generation never changes; a media playlist once it ended.
+            return settled and (rendition is None or playlist.ended)
+
+        playlist = await self._hls_cache.playlist(key, load)
+        if playlist is None:
+            raise NotFound("no such file")
+        body = playlist.signed(token)
+        return HlsFile(body, "application/vnd.apple.mpegurl", final(playlist))
 
     async def hls_segment(
         self, track_id: str, generation: int, token: str, rendition: str, segment: str
     ) -> HlsFile:
+        """A segment's bytes: from memory once read (segments never change once written; those
+        of a generation still being written are read each time, since a retried job starts that
+        generation over)."""
+        name, content_type, served = await self._segment(
+            track_id, generation, token, rendition, segment
+        )
+
+        async def load() -> tuple[bytes | None, bool]:
+            path = self._hls_dir(track_id, generation) / rendition / name
+            return await _read_or_none(path), served.is_settled(generation)
+
+        body = await self._hls_cache.segment((track_id, generation, rendition, name), load)
+        if body is None:
+            raise NotFound("no such file")
+        return HlsFile(body, content_type, final=True)
+
+    async def hls_segment_location(
+        self, track_id: str, generation: int, token: str, rendition: str, segment: str
+    ) -> HlsLocation:
+        """Where a segment lies under the media directory, checked as `hls_segment` checks it,
+        for a reverse proxy to send (offload); the file itself is not read."""
+        name, content_type, _ = await self._segment(track_id, generation, token, rendition, segment)
+        hls = self._hls_dir(track_id, generation).relative_to(self.media.media_dir)
+        return HlsLocation((hls / rendition / name).as_posix(), content_type)
+
+    async def _segment(
+        self, track_id: str, generation: int, token: str, rendition: str, segment: str
+    ) -> tuple[str, str, ServedFiles]:
+        """A checked segment request: its file name, content type, and what its track serves."""
         playback.verify(self._secret, track_id, token, self._clock())
         name, content_type = playback.segment_name(segment)
-        track, hls = await self._generation(track_id, generation)
-        path = hls / self._rendition(track, generation, rendition) / name
-        return HlsFile(await _read(path), content_type, final=True)
+        return name, content_type, await self._served(track_id, generation, rendition)
 
-    async def _generation(self, track_id: str, generation: int) -> tuple[Track, Path]:
-        track = await self._store.tracks.get(track_id)
-        if track is None or generation not in playback.generations_served(track):
+    async def _served(
+        self, track_id: str, generation: int, rendition: str | None = None
+    ) -> ServedFiles:
+        """What the track's row says may be fetched, NotFound unless it includes `generation`
+        (and `rendition`). Kept in memory for a short while; what the kept copy does not include
+        is asked of the database before it is refused (a generation may have just started)."""
+
+        async def load() -> ServedFiles | None:
+            track = await self._store.tracks.get(track_id)
+            return None if track is None else playback.served_files(track)
+
+        def includes(served: ServedFiles | None) -> bool:
+            if served is None or not served.has_generation(generation):
+                return False
+            return rendition is None or served.has_rendition(generation, rendition)
+
+        served = await self._hls_cache.served(track_id, load)
+        if not includes(served):
+            served = await self._hls_cache.served(track_id, load, fresh=True)
+        if served is None or not served.has_generation(generation):
             raise NotFound("no such track or generation")
-        return track, self.media.hls_dir(track_id, generation)
-
-    @staticmethod
-    def _rendition(track: Track, generation: int, rendition: str) -> str:
-        if not playback.has_rendition(track, generation, rendition):
+        if not includes(served):
             raise NotFound("no such rendition")
-        return rendition
+        return served
+
+    def _hls_dir(self, track_id: str, generation: int) -> Path:
+        return self.media.hls_dir(track_id, generation)
 
     async def requeue_other_ladders(self) -> int:
         """Queue a re-transcode, behind new uploads, of every track made with another ladder;
@@ -329,8 +403,8 @@ class Tracks:
         return removed
 
 
-async def _read(path: Path) -> bytes:
+async def _read_or_none(path: Path) -> bytes | None:
     try:
         return await trio.Path(path).read_bytes()
     except FileNotFoundError:
-        raise NotFound("no such file") from None
+        return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 
 import trio
 
@@ -42,7 +43,10 @@ class TranscodeJobs:
         cpu_limiter: trio.CapacityLimiter,
         events: EventBus,
         ladder: tuple[Rendition, ...],
+        on_settled: Callable[[str], None] = lambda track_id: None,
     ) -> None:
+        """`on_settled(track_id)` runs once a transcode's outcome is committed (the track's
+        generations changed): what keeps a copy of the row (the HLS cache) drops it."""
         self._store = store
         self._layout = layout
         self._options = options
@@ -51,6 +55,7 @@ class TranscodeJobs:
         self.ladder_spec = ladder_spec(ladder)
         self._cpu_limiter = cpu_limiter
         self._events = events
+        self._on_settled = on_settled
 
     def kind(self) -> JobKind:
         return JobKind(TRANSCODE, self._run, self._failed, self._progressed, subject="track")
@@ -88,6 +93,7 @@ class TranscodeJobs:
 
         async def commit(tx: Transaction) -> None:
             await tx.tracks.mark_ready(track.id, generation, self.ladder_spec, measured)
+            tx.on_commit(lambda: self._on_settled(track.id))
             tx.on_commit(lambda: self._events.publish(track_topic(track.id), ready))
 
         return commit
@@ -99,6 +105,7 @@ class TranscodeJobs:
         reason = public_reason(reason)
         track = await tx.tracks.get(track_id)
         await tx.tracks.mark_failed(track_id, reason)
+        tx.on_commit(lambda: self._on_settled(track_id))
         if track is not None and track.status == READY:
             log.warning("track %s keeps generation %d: %s", track_id, track.generation, reason)
             return
@@ -116,6 +123,8 @@ def _measurements(result: TranscodeResult) -> Measurements:
             "segments": r.segment_count,
             "peak_bandwidth": r.peak_bandwidth,
             "average_bandwidth": r.average_bandwidth,
+            "delay_samples": r.priming_samples,
+            "padding_samples": r.padding_samples,
         }
         for r in result.renditions
     ]

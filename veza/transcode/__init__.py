@@ -2,8 +2,10 @@
 
     result = await transcode(source, out_dir, limiter=limiter, on_progress=callback)
 
-Output under out_dir: master.m3u8, {rendition}/index.m3u8, {rendition}/{n}.mp3|.aac,
-waveform.json.
+Output under out_dir: {rendition}/index.m3u8 and {rendition}/{n}.aac|.mp3 for each rendition,
+master.m3u8 listing the AAC renditions and master-mp3.m3u8 the MP3 ones (each only when the
+ladder has some), waveform.json. Players can start on a master and its media playlists while
+the transcode goes on: media playlists only grow, and a master never changes once written.
 """
 
 from veza.audio.ladder import DEFAULT_LADDER, Rendition

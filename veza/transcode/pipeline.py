@@ -10,8 +10,9 @@ from typing import Any
 
 import trio
 
+from veza.audio import hls
 from veza.audio.decode import SourceInfo
-from veza.audio.ladder import DEFAULT_LADDER, Rendition
+from veza.audio.ladder import DEFAULT_LADDER, MASTERS, Rendition
 from veza.audio.loudness import LoudnessMeter, track_gain
 from veza.audio.pcm import SAMPLE_RATE
 from veza.audio.resample import Block
@@ -21,8 +22,14 @@ from veza.audio.waveform import WaveformBuilder
 from veza.transcode.encode import run_ffmpeg_encoder, run_lame_encoder
 from veza.transcode.options import TranscodeOptions
 from veza.transcode.result import Loudness, RenditionResult, TranscodeError, TranscodeResult
-from veza.transcode.source import SourceReader, expected_frames, probe
-from veza.transcode.writer import SegmentWriter
+from veza.transcode.source import (
+    LibsndfileFailed,
+    SourceReader,
+    expected_frames,
+    ffmpeg_probe,
+    probe,
+)
+from veza.transcode.writer import Master, SegmentWriter
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +61,33 @@ class _Progress:
 def usable_ladder(
     ladder: Sequence[Rendition], options: TranscodeOptions
 ) -> tuple[tuple[Rendition, ...], list[str]]:
-    """The renditions this machine can encode, with a notice for each one it cannot."""
+    """The renditions this machine can encode, with a notice for each one it cannot.
+
+    Without FFmpeg there is no AAC encoder: AAC rungs are skipped when the ladder has MP3 ones
+    (encoded with libsndfile's LAME), and otherwise each becomes an MP3 rung of its bit rate,
+    so that a machine without FFmpeg still makes renditions to play."""
     if options.ffmpeg is not None:
         return tuple(ladder), []
     kept = tuple(r for r in ladder if r.codec == "mp3")
+    others = [r for r in ladder if r.codec != "mp3"]
+    if kept:
+        notices = [
+            f"{r.name} skipped: FFmpeg is not installed, so there is no {r.codec.upper()} "
+            f"encoder (MP3 uses libsndfile's LAME)"
+            for r in others
+        ]
+        return kept, notices
+    stand_ins: dict[str, Rendition] = {}
+    for r in others:
+        stand_ins.setdefault(
+            f"mp3_{r.bitrate_kbps}", Rendition(f"mp3_{r.bitrate_kbps}", "mp3", r.bitrate_kbps)
+        )
     notices = [
-        f"{r.name} skipped: FFmpeg is not installed, so there is no {r.codec.upper()} "
-        f"encoder (MP3 uses libsndfile's LAME)"
-        for r in ladder
-        if r.codec != "mp3"
+        f"{r.name} encoded as mp3_{r.bitrate_kbps}: FFmpeg is not installed, so there is no "
+        f"{r.codec.upper()} encoder (MP3 uses libsndfile's LAME)"
+        for r in others
     ]
-    return kept, notices
+    return tuple(stand_ins.values()), notices
 
 
 async def transcode(
@@ -93,10 +116,11 @@ async def transcode(
     writer = SegmentWriter(out_dir, renditions)
     await writer.prepare()
     try:
-        analysis = await _analyse(source, info, options, limiter, progress)
+        analysis, info = await _analyse_any_way(source, info, options, limiter, progress)
         await writer.write_json("waveform.json", analysis.waveform)
+        masters = master_playlists(renditions, options, analysis.frames / SAMPLE_RATE)
         streams = await _encode(
-            source, info, options, limiter, progress, renditions, writer, analysis.gain
+            source, info, options, limiter, progress, renditions, writer, masters, analysis.gain
         )
         await writer.finish()
     except BaseExceptionGroup as group:
@@ -138,6 +162,30 @@ async def transcode(
     )
 
 
+def master_playlists(
+    renditions: Sequence[Rendition], options: TranscodeOptions, duration_s: float
+) -> list[Master]:
+    """One master playlist per codec family in the ladder, AAC first, with the bandwidths
+    declared from each encoder's nominal rate and measured margin (`Rendition.peak_ratio`):
+    known before any segment exists, so a master is right from its first write."""
+    target = hls.target_duration(options.segment_seconds)
+    masters: dict[str, list[hls.Variant]] = {}
+    for rendition in renditions:
+        peak, average = hls.declared_bandwidths(
+            1000 * rendition.bitrate_kbps,
+            rendition.peak_ratio,
+            target=target,
+            duration_s=duration_s,
+        )
+        variant = hls.Variant(rendition.name, rendition.hls_codec, peak, average)
+        masters.setdefault(rendition.master, []).append(variant)
+    order = list(MASTERS.values())
+    return [
+        Master(name, tuple(variants))
+        for name, variants in sorted(masters.items(), key=lambda item: order.index(item[0]))
+    ]
+
+
 # What a task sees when the task at the other end of its channel died of the real error.
 _SECONDARY = (trio.BrokenResourceError, trio.ClosedResourceError)
 
@@ -170,6 +218,31 @@ class _Analysis:
     @property
     def gain(self) -> float:
         return float(10.0 ** (self.loudness.gain_db / 20.0))
+
+
+async def _analyse_any_way(
+    source: Path,
+    info: SourceInfo,
+    options: TranscodeOptions,
+    limiter: trio.CapacityLimiter,
+    progress: _Progress,
+) -> tuple[_Analysis, SourceInfo]:
+    """The analysis pass, and how the source decodes: a file libsndfile opened but failed to
+    decode is given to FFmpeg (when there is one) before the track is failed."""
+    try:
+        return await _analyse(source, info, options, limiter, progress), info
+    except BaseExceptionGroup as group:
+        failed = single_error(group)
+        if not isinstance(failed, LibsndfileFailed) or options.ffmpeg is None:
+            raise
+    log.warning("%s: %s; decoding it with FFmpeg instead", source, failed.detail)
+    try:
+        info = await ffmpeg_probe(
+            source, options, limiter, [f"libsndfile: {failed.detail}"], promised=info
+        )
+    except TranscodeError:
+        raise failed from None  # FFmpeg cannot read it either: libsndfile's reason stands
+    return await _analyse(source, info, options, limiter, progress), info
 
 
 async def _analyse(
@@ -242,6 +315,7 @@ async def _encode(
     progress: _Progress,
     renditions: tuple[Rendition, ...],
     writer: SegmentWriter,
+    masters: list[Master],
     gain: float,
 ) -> dict[str, RenditionStream]:
     reader = SourceReader(source, info, options, limiter, gain=gain)
@@ -272,7 +346,7 @@ async def _encode(
                 await run_lame_encoder(rendition, pcm, stream, emit, limiter)
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(writer.run, segments_receive)
+        nursery.start_soon(writer.run, segments_receive, masters)
         outputs = []
         async with segments_send:
             for rendition in renditions:

@@ -74,8 +74,11 @@ class RenditionResult:
     peak_bandwidth: int  # bit/s, the largest segment's rate (master BANDWIDTH)
     average_bandwidth: int  # bit/s over the whole rendition (AVERAGE-BANDWIDTH)
     samples: int  # coded samples in all segments, priming and padding included
-    priming_samples: int  # decoded samples before the first source sample
-    padding_samples: int  # decoded samples after the last one (a gapless player trims both)
+    # Decoding the segments in order gives `priming_samples` (the encoder delay: 1024 for
+    # FFmpeg's AAC, 576 + 529 for LAME's MP3 and the MPEG decoder), then the track's
+    # `TranscodeResult.frames` samples, then `padding_samples`: a gapless player trims both.
+    priming_samples: int
+    padding_samples: int
     segment_samples: tuple[int, ...]  # per segment, so playlists can be rebuilt (e.g. signed)
 
 

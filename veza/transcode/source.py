@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -48,6 +49,10 @@ def _soundfile_probe(path: Path) -> SourceInfo | str:
         return f"invalid header ({info.sample_rate} Hz, {info.channels} channels)"
     if info.damage is not None:
         raise TranscodeError.damaged("it is truncated", info.damage)
+    if info.frames is None:
+        # A FLAC whose STREAMINFO has no sample count: libsndfile reports SF_COUNT_MAX
+        # frames, then fails (`psf_fseek() failed`) before the end; FFmpeg decodes it whole.
+        return "it does not know the length of the audio (a stream header without one)"
     return info
 
 
@@ -89,7 +94,26 @@ async def probe(
         )
     if isinstance(found, SourceInfo):
         return found
-    reasons = [f"libsndfile: {found}"]
+    return await ffmpeg_probe(source, options, limiter, [f"libsndfile: {found}"])
+
+
+class LibsndfileFailed(TranscodeError):
+    """libsndfile opened the source but failed to decode it: FFmpeg may still (see
+    `ffmpeg_probe`), so the track is not failed before it has tried."""
+
+
+async def ffmpeg_probe(
+    source: Path,
+    options: TranscodeOptions,
+    limiter: trio.CapacityLimiter,
+    reasons: list[str],
+    *,
+    promised: SourceInfo | None = None,
+) -> SourceInfo:
+    """How FFmpeg would decode `source`, which libsndfile could not (`reasons` says why).
+
+    `promised`: what libsndfile read in the header of a file it then failed to decode; its
+    frame count, exact in those containers, is kept to tell a truncated file."""
     ffprobe = None
     if options.ffmpeg is not None:
         # Cached per process; the first lookup stats files, so not on the event loop.
@@ -123,6 +147,9 @@ async def probe(
         raise TranscodeError.not_audio(
             f"{info.channels} channels", f"too many channels ({info.channels}, at most 64)"
         )
+    container = promised.format.split("/")[0] if promised is not None else ""
+    if promised is not None and promised.frames and container in _EXACT_LENGTH_FORMATS:
+        info = dataclasses.replace(info, frames=promised.frames, duration_s=promised.duration_s)
     return info
 
 
@@ -168,7 +195,7 @@ class SourceReader:
         try:
             decoder, normaliser = await self._in_thread(open_source)
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise TranscodeError.damaged("it cannot be opened", f"libsndfile: {exc}") from None
+            raise LibsndfileFailed.damaged("it cannot be opened", f"libsndfile: {exc}") from None
 
         def next_block() -> tuple[Block, bool]:
             """The next block, ready to send; at the end, the resampler's tail and the file
@@ -188,7 +215,7 @@ class SourceReader:
                 except (sf.LibsndfileError, RuntimeError) as exc:
                     at = decoder.frames_read / self.info.sample_rate
                     raise _undecodable(
-                        at, f"decoding failed at {at:.2f} s (libsndfile: {exc})"
+                        at, f"decoding failed at {at:.2f} s (libsndfile: {exc})", LibsndfileFailed
                     ) from None
                 if len(block):
                     await send.send(block)
@@ -251,12 +278,21 @@ class SourceReader:
         if assembler.leftover:
             raise TranscodeError("ffmpeg's decoded output ended in the middle of a sample frame")
         self.source_frames //= 4 * self.info.channels
+        promised = self.info.frames  # only ever set from a header that counts exactly
+        if promised is not None and self.source_frames < promised:
+            raise TranscodeError.damaged(
+                "it is truncated",
+                f"its header promises {promised} frames but FFmpeg decoded only "
+                f"{self.source_frames}",
+            )
 
 
-def _undecodable(at_s: float, detail: str) -> TranscodeError:
+def _undecodable(
+    at_s: float, detail: str, kind: type[TranscodeError] = TranscodeError
+) -> TranscodeError:
     """Decoding stopped `at_s` seconds in (to within a block)."""
     where = f" past {at_s:.1f} s" if at_s >= 0.05 else ""
-    return TranscodeError.damaged(f"it cannot be decoded{where}", detail)
+    return kind.damaged(f"it cannot be decoded{where}", detail)
 
 
 def expected_frames(info: SourceInfo) -> int | None:

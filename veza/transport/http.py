@@ -38,6 +38,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from veza import errors
 from veza.config import Settings
 from veza.transport.context import edge
+from veza.transport.listeners import install_eager_listeners
 from veza.transport.uploads import Spool, SpoolingFormDataParser, remove_spools
 
 log = logging.getLogger("veza.http")
@@ -445,8 +446,10 @@ _CONNECTION_CLASS = "TCPServer"  # the global name Hypercorn's trio worker build
 
 
 def edge_connections(config: HypercornConfig, settings: Settings) -> None:
-    """Serve every connection of `config` with EdgeTCPServer. Hypercorn's trio worker builds
-    one `TCPServer` per connection from its module's global name; there is no other way in."""
+    """Serve every connection of `config` with EdgeTCPServer, accepted in bursts
+    (veza/transport/listeners.py). Hypercorn's trio worker builds one `TCPServer` per connection
+    from its module's global name; there is no other way in."""
+    install_eager_listeners(hypercorn_run)
     setattr(config, WRITE_TIMEOUT, settings.http_write_timeout_seconds)
     current = getattr(hypercorn_run, _CONNECTION_CLASS, None)
     if current is not EdgeTCPServer:

@@ -70,7 +70,7 @@ async def test_an_upload_becomes_a_playable_track(server: RunningServer, tmp_pat
     assert track["status"] == "ready", track["error"]
     assert track["progress"] == 1.0
     assert abs(track["duration_s"] - 5) < 0.05
-    assert {r["name"] for r in track["renditions"]} == {"mp3_320", "mp3_128", "aac_128"}
+    assert {r["name"] for r in track["renditions"]} == {"aac_256", "aac_128", "aac_64"}
     assert track["loudness"]["integrated_lufs"] is not None
 
     stream = await server.client.get(f"/api/v1/tracks/{track['id']}/stream", headers=bearer(token))

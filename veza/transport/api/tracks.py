@@ -38,13 +38,30 @@ tag_blueprint(blueprint, ["tracks"])
 
 
 class Rendition(BaseModel):
+    """One rendition of a transcoded track, with what a gapless player needs to trim.
+
+    Decoding the rendition's segments in order from the first gives `delay_samples` samples
+    (at 44.1 kHz, per channel) before the first sample of the track, then the track, then
+    `padding_samples` samples after its last one; trimming both leaves exactly the track.
+    AAC from FFmpeg: a delay of 1024 (the encoder's priming frame). MP3: 1105, LAME's encoder
+    delay (576) plus the MPEG decoder's own (529), which a decoder that honours a LAME tag
+    removes by itself but packed segments carry no such tag. The padding fills the last
+    frame. Both are null for a track transcoded before they were recorded.
+    """
+
     name: str
     codec: str
     bitrate_kbps: int
     codecs: str
     segments: int
-    peak_bandwidth: int
-    average_bandwidth: int
+    peak_bandwidth: int = Field(description="bit/s, measured over the segments")
+    average_bandwidth: int = Field(description="bit/s, measured over the segments")
+    delay_samples: int | None = Field(
+        default=None, description="samples to drop from the start of the decoded rendition"
+    )
+    padding_samples: int | None = Field(
+        default=None, description="samples to drop from the end of the decoded rendition"
+    )
 
 
 class Loudness(BaseModel):
