@@ -156,13 +156,12 @@ class HlsFastPath:
         found = await self._find(scope)
         if found is None:
             return False
-        route, status_headers = found
+        route, (headers, body) = found
         request_id = (
             request_id.decode()
             if request_id is not None and _REQUEST_ID.fullmatch(request_id)
             else uuid.uuid4().hex
         )
-        headers, body = status_headers
         headers += [(b"vary", b"Origin"), (b"x-request-id", request_id.encode())]
         allowed = self._cors.allow_origin(origin.decode("latin-1") if origin else None)
         if allowed is not None:
