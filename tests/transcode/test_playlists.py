@@ -13,10 +13,10 @@ import trio
 
 from tests.support import require_tool
 from tests.support.signals import music
+from tests.support.transcode import run_transcode as run
 from veza.audio import adts, id3, mp3
 from veza.audio.frames import FrameSplitter
 from veza.audio.ladder import DEFAULT_LADDER, Rendition
-from veza.transcode import TranscodeOptions, TranscodeResult, transcode
 
 RATE = 44100
 SAMPLES_PER_FRAME = {"mp3": 1152, "aac": 1024}
@@ -27,18 +27,6 @@ MP3_128 = Rendition("mp3_128", "mp3", 128)
 def write(path: Path, signal: np.ndarray) -> Path:
     sf.write(path, signal, RATE, subtype="FLOAT")
     return path
-
-
-async def run(
-    source: Path, out: Path, ladder: tuple[Rendition, ...], **options: object
-) -> TranscodeResult:
-    return await transcode(
-        source,
-        out,
-        ladder=ladder,
-        options=TranscodeOptions(**options),  # type: ignore[arg-type]
-        limiter=trio.CapacityLimiter(2),
-    )
 
 
 async def test_playlists_only_grow_and_masters_never_change_while_transcoding(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-from collections.abc import Sequence
 from pathlib import Path
 
 import m3u8
@@ -16,6 +15,7 @@ import trio
 
 from tests.support import require_tool
 from tests.support.signals import aligned, fitted_gain, music
+from tests.support.transcode import run_transcode as run
 from veza.audio import adts, id3, mp3
 from veza.audio.frames import FrameSplitter
 from veza.audio.ladder import DEFAULT_LADDER, Rendition
@@ -57,18 +57,6 @@ def decode(path: Path, *extra: str) -> np.ndarray:
         check=True,
     )
     return np.frombuffer(done.stdout, dtype="<f4").reshape(-1, 2)
-
-
-async def run(
-    source: Path, out: Path, *, ladder: Sequence[Rendition] = DEFAULT_LADDER, **options: object
-) -> TranscodeResult:
-    return await transcode(
-        source,
-        out,
-        ladder=ladder,
-        options=TranscodeOptions(**options),  # type: ignore[arg-type]
-        limiter=trio.CapacityLimiter(2),
-    )
 
 
 def segment_files(out: Path, rendition: str) -> list[Path]:
