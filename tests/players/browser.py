@@ -46,6 +46,13 @@ def chromium_path() -> str:
     return path
 
 
+def require_playwright() -> None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        unavailable("playwright (Python) is not installed: the dev extra brings it")
+
+
 class BrowserThread:
     """One daemon thread running the calls handed to it, one after another."""
 
@@ -115,10 +122,9 @@ class Page:
 async def chromium_page(url: str) -> AsyncIterator[Page]:
     """A fresh headless Chromium showing `url`, closed (browser and driver) at the end."""
     executable = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright (Python) is not installed: the dev extra brings it")
+    require_playwright()
+    from playwright.sync_api import sync_playwright
+
     thread = BrowserThread()
     log: list[str] = []
     state: dict[str, Any] = {}

@@ -1,5 +1,6 @@
 """Fixtures of the player tests: the test page's origin, and Veza allowing it (CORS) with the
-one-codec AAC ladder players can switch within."""
+one-codec AAC ladder players can switch within; and the tools, checked by sync fixtures, before
+the test's Trio run (pytest-trio reports a skip raised inside the run without its reason)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.players.site import static_site
+from tests.players.browser import chromium_path, require_playwright
+from tests.players.site import require_hls_js, static_site
+from tests.support import require_tool
 from tests.support.accounts import fast_settings
 from veza.config import Settings
 
@@ -25,3 +28,25 @@ async def site() -> AsyncIterator[str]:
 @pytest.fixture
 async def settings(tmp_path: Path, site: str) -> Settings:
     return fast_settings(tmp_path, cors_origins=site, ladder=AAC_LADDER)
+
+
+@pytest.fixture
+def ffmpeg() -> str:
+    return require_tool("ffmpeg")
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Debian's Chromium, and Playwright (Python) to drive it."""
+    require_playwright()
+    return chromium_path()
+
+
+@pytest.fixture
+def hls_js() -> None:
+    require_hls_js()
+
+
+@pytest.fixture
+def cvlc() -> str:
+    return require_tool("cvlc")

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.players.browser import chromium_page
 from tests.players.tracks import import_music, listener, stream_url
-from tests.support import require_tool
 from tests.support.server import RunningServer
 from tests.support.tracks import wait_for_track
 
 
+@pytest.mark.usefixtures("ffmpeg", "chromium")
 async def test_chromium_plays_the_aac_master_natively(
     server: RunningServer, site: str, tmp_path: Path
 ) -> None:
-    require_tool("ffmpeg")
     who = await listener(server)
     track_id = await import_music(server, tmp_path, who, 20)
     async with chromium_page(site + "/") as page:

@@ -11,9 +11,8 @@ import pytest
 import trio
 
 from tests.players.browser import Page, chromium_page
-from tests.players.site import require_hls_js
 from tests.players.tracks import import_music, listener, stream_url
-from tests.support import eventually, require_tool
+from tests.support import eventually
 from tests.support.server import RunningServer
 from tests.support.tracks import wait_for_track
 
@@ -45,11 +44,10 @@ async def start(page: Page, url: str) -> dict[str, Any]:
     return report
 
 
+@pytest.mark.usefixtures("ffmpeg", "chromium", "hls_js")
 async def test_hls_js_plays_every_level_then_seeks_to_the_middle_and_ends(
     server: RunningServer, site: str, tmp_path: Path
 ) -> None:
-    require_tool("ffmpeg")
-    require_hls_js()
     who = await listener(server)
     track_id = await import_music(server, tmp_path, who, 40)
     async with chromium_page(site + "/") as page:  # starts while the track is transcoded
@@ -85,13 +83,12 @@ async def test_hls_js_plays_every_level_then_seeks_to_the_middle_and_ends(
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("ffmpeg", "chromium", "hls_js")
 async def test_hls_js_starts_a_track_being_transcoded_at_its_beginning_then_plays_its_end(
     server: RunningServer, site: str, tmp_path: Path
 ) -> None:
     """An EVENT playlist without EXT-X-START:TIME-OFFSET=0 makes hls.js start near the live
     edge; Veza's playlists carry it, so a listener hears the track from its first second."""
-    require_tool("ffmpeg")
-    require_hls_js()
     who = await listener(server)
     minutes = 10
     track_id = await import_music(server, tmp_path, who, minutes * 60)

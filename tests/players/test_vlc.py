@@ -7,12 +7,14 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import trio
 
 from tests.players.tracks import import_music, listener, stream_url
-from tests.support import require_tool, unavailable
+from tests.support import unavailable
 from tests.support.server import RunningServer
 from tests.support.tracks import wait_for_track
 
@@ -25,48 +27,55 @@ TROUBLE = re.compile(
 )
 
 
-def as_unprivileged(command: list[str], home: Path) -> list[str]:
-    """VLC refuses to run as root ("VLC is not supposed to be run as root"): as root (CI,
-    containers), run it as nobody through util-linux's setpriv."""
+@pytest.fixture
+def vlc(cvlc: str) -> list[str]:
+    """The command that starts VLC. VLC refuses to run as root ("VLC is not supposed to be run
+    as root"): as root (CI, containers), it runs as nobody through util-linux's setpriv."""
     if os.geteuid() != 0:
-        return command
+        return [cvlc]
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         unavailable("VLC refuses to run as root, and setpriv (util-linux) is missing")
-    home.chmod(0o777)
-    return [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+    return [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", cvlc]
 
 
+@pytest.fixture
+def vlc_home() -> Iterator[str]:
+    """VLC's own home (its settings, its cache), writable by the user it may run as: not under
+    pytest's temporary folders, which only root may enter."""
+    with tempfile.TemporaryDirectory(prefix="veza-vlc-") as home:
+        Path(home).chmod(0o777)
+        yield home
+
+
+@pytest.mark.usefixtures("ffmpeg")
 async def test_vlc_plays_the_master_to_its_end_without_errors(
-    server: RunningServer, tmp_path: Path
+    server: RunningServer, tmp_path: Path, vlc: list[str], vlc_home: str
 ) -> None:
-    require_tool("ffmpeg")
-    cvlc = require_tool("cvlc")
     who = await listener(server)
     track_id = await import_music(server, tmp_path, who, SECONDS)
     assert (await wait_for_track(server, track_id)).status == "ready"
     url = await stream_url(server, who, track_id)
-    with tempfile.TemporaryDirectory(prefix="veza-vlc-") as home:
-        command = [
-            cvlc,
-            "--play-and-exit",
-            "--aout",
-            "dummy",
-            "--no-video",
-            "--no-dbus",
-            f"--rate={RATE}",
-            url,
-        ]
-        started = time.monotonic()
-        with trio.fail_after(SECONDS / RATE + 30):
-            done = await trio.run_process(
-                as_unprivileged(command, Path(home)),
-                capture_stdout=True,
-                capture_stderr=True,
-                check=False,
-                env={**os.environ, "HOME": home},
-            )
-        elapsed = time.monotonic() - started
+    command = [
+        *vlc,
+        "--play-and-exit",
+        "--aout",
+        "dummy",
+        "--no-video",
+        "--no-dbus",
+        f"--rate={RATE}",
+        url,
+    ]
+    started = time.monotonic()
+    with trio.fail_after(SECONDS / RATE + 30):
+        done = await trio.run_process(
+            command,
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+            env={**os.environ, "HOME": vlc_home},
+        )
+    elapsed = time.monotonic() - started
     output = (done.stdout + done.stderr).decode(errors="replace")
     assert done.returncode == 0, output
     assert [line for line in output.splitlines() if TROUBLE.search(line)] == [], output
