@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -46,3 +47,27 @@ async def wait_for_track(server: RunningServer, track_id: str, limit_s: float = 
                     if not isinstance(delivery.event, TrackProgress):
                         break  # ready or failed: committed before it was published
     return track
+
+
+# Files that are not audio, each named like a song: what uploads and imports must refuse.
+
+
+def playlist_as_mp3(tmp_path: Path) -> Path:
+    source = write_music(tmp_path / "secret.wav", 1)
+    path = tmp_path / "playlist.mp3"
+    path.write_text(
+        f"#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\nfile:{source}\n#EXT-X-ENDLIST\n"
+    )
+    return path
+
+
+def text_file(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.mp3"
+    path.write_text("these are my notes, not music\n" * 200)
+    return path
+
+
+def elf_as_mp3(tmp_path: Path) -> Path:
+    path = tmp_path / "true.mp3"
+    shutil.copyfile("/bin/true", path)
+    return path

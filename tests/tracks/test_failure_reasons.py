@@ -16,7 +16,7 @@ import pytest
 from tests.support import require_tool
 from tests.support.accounts import bearer, fast_settings, register
 from tests.support.server import RunningServer
-from tests.support.tracks import wait_for_track, write_music
+from tests.support.tracks import elf_as_mp3, playlist_as_mp3, text_file, wait_for_track, write_music
 from veza.config import Settings
 from veza.nursery.jobs import Priority
 from veza.store.tracks import NewTrack
@@ -53,27 +53,6 @@ def truncated_m4a(tmp_path: Path) -> Path:
 def truncated_faststart_m4a(tmp_path: Path) -> Path:
     """An M4A with its index first, cut in half: it opens, and decoding fails halfway."""
     return _cut_in_half(_m4a(tmp_path, faststart=True), "truncated-fast.m4a")
-
-
-def playlist_as_mp3(tmp_path: Path) -> Path:
-    source = write_music(tmp_path / "secret.wav", 1)
-    path = tmp_path / "playlist.mp3"
-    path.write_text(
-        f"#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\nfile:{source}\n#EXT-X-ENDLIST\n"
-    )
-    return path
-
-
-def text_file(tmp_path: Path) -> Path:
-    path = tmp_path / "notes.mp3"
-    path.write_text("these are my notes, not music\n" * 200)
-    return path
-
-
-def elf_as_mp3(tmp_path: Path) -> Path:
-    path = tmp_path / "true.mp3"
-    shutil.copyfile("/bin/true", path)
-    return path
 
 
 NOT_AUDIO = "not an audio file we can read"

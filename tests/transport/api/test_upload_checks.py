@@ -4,7 +4,6 @@ format is still accepted and becomes a playable track."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from tests.support import eventually, require_tool
 from tests.support.accounts import bearer, fast_settings, register
 from tests.support.server import RunningServer, assert_error
-from tests.support.tracks import write_music
+from tests.support.tracks import elf_as_mp3, playlist_as_mp3, text_file, write_music
 from veza.config import Settings
 
 
@@ -34,22 +33,7 @@ async def upload(server: RunningServer, token: str, path: Path) -> httpx.Respons
         )
 
 
-def elf_binary(tmp_path: Path) -> Path:
-    path = tmp_path / "song.mp3"
-    shutil.copyfile("/bin/true", path)
-    return path
-
-
-def text_file(tmp_path: Path) -> Path:
-    path = tmp_path / "song.mp3"
-    path.write_text("these are my notes, not music\n" * 200)
-    return path
-
-
-def hls_playlist(tmp_path: Path) -> Path:
-    path = tmp_path / "song.mp3"
-    path.write_text("#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\n/etc/hostname\n#EXT-X-ENDLIST\n")
-    return path
+NOT_AUDIO = "not an audio file we can read"
 
 
 def empty_file(tmp_path: Path) -> Path:
@@ -69,9 +53,14 @@ def truncated_m4a(tmp_path: Path) -> Path:
 
 # name: (make it, status, code, the message people read)
 REFUSED: dict[str, tuple[Callable[[Path], Path], int, str, str]] = {
-    "elf binary": (elf_binary, 415, "unsupported_media_type", "not an audio file we can read"),
+    "elf binary": (elf_as_mp3, 415, "unsupported_media_type", "not an audio file we can read"),
     "text file": (text_file, 415, "unsupported_media_type", "not an audio file we can read"),
-    "hls playlist": (hls_playlist, 415, "unsupported_media_type", "not an audio file we can read"),
+    "hls playlist": (
+        playlist_as_mp3,
+        415,
+        "unsupported_media_type",
+        "not an audio file we can read",
+    ),
     "empty file": (empty_file, 422, "validation_failed", "the file is empty"),
     "truncated m4a": (
         truncated_m4a,
