@@ -20,6 +20,7 @@ from veza.accounts.policy import common_passwords
 from veza.accounts.resets import PasswordResets
 from veza.config import Settings
 from veza.events import EventBus
+from veza.events.postgres_relay import PostgresRelay, new_process_id
 from veza.nursery.jobs import Workers
 from veza.nursery.periodic import PeriodicTask
 from veza.services import Health, Services
@@ -79,7 +80,8 @@ def build_services(
     resets = PasswordResets(
         store.accounts, mail_sender(settings), settings.password_reset_ttl_seconds, clock
     )
-    events = EventBus()
+    relay = event_relay(settings, store)
+    events = EventBus(relay=relay)
     media = MediaLayout(settings.media_dir)
     # Shared by every job: CPU-bound work (decode, resample, analysis) never exceeds the cores.
     cpu_limiter = trio.CapacityLimiter(os.cpu_count() or 1)
@@ -118,9 +120,25 @@ def build_services(
         tracks=tracks,
         workers=workers,
         events=events,
+        relay=relay,
         health=Health(store),
         clock=clock,
     )
+
+
+def event_relay(settings: Settings, store: Store) -> PostgresRelay | None:
+    """With PostgreSQL, the relay that makes the processes sharing the database one hub;
+    with SQLite (one process) none."""
+    if settings.database_backend != "postgresql":
+        return None
+    from veza.store.notify import PostgresNotifications
+
+    process_id = new_process_id()
+    name = f"veza events {socket.gethostname()}:{os.getpid()} {process_id}"
+    notifications = PostgresNotifications(
+        store.database, settings.database_url, application_name=name
+    )
+    return PostgresRelay(notifications, process_id=process_id)
 
 
 def periodic_tasks(services: Services) -> list[PeriodicTask]:

@@ -11,6 +11,7 @@ from veza.accounts import Accounts
 from veza.accounts.resets import PasswordResets
 from veza.config import Settings
 from veza.events import EventBus
+from veza.events.postgres_relay import PostgresRelay
 from veza.nursery.jobs import Workers
 from veza.store import Store
 from veza.tracks import Tracks
@@ -44,6 +45,8 @@ class Services:
     workers: Workers
     events: EventBus
     health: Health = field(repr=False)
+    # With PostgreSQL, carries the bus's events to and from the other processes (serve starts it).
+    relay: PostgresRelay | None = field(default=None, repr=False)
     # Wall-clock seconds, read by every service and the edge's rate limits: one clock, so tests
     # can move time for all of them at once.
     clock: Callable[[], float] = field(default=time.time, repr=False)
