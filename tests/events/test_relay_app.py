@@ -10,20 +10,24 @@ from __future__ import annotations
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import trio
 
 from tests.support import require_postgres, require_tool
 from tests.support.postgres import postgres_schema
-from tests.support.process import ServeProcess, run_veza
+from tests.support.process import ServeProcess
+from tests.support.process import run_veza as veza_cli
 from tests.support.server import make_settings, serving
 from tests.support.tracks import write_music
 from veza.app import build_services
-from veza.events import EventBus, Subscription
+from veza.events import Event, EventBus, Subscription, SubscriptionLagged, topic
 from veza.events.postgres_relay import PostgresRelay
+from veza.serve import run_veza
 from veza.store import open_store
 from veza.store.database import Database
 from veza.store.notify import PostgresNotifications
@@ -62,6 +66,44 @@ async def until_ready(subscription: Subscription) -> list[str]:
     raise AssertionError("the subscription ended")
 
 
+@dataclass(frozen=True)
+class Pulse(Event):
+    type: ClassVar[str] = "test.app.pulse"
+    n: int
+
+
+async def test_two_servers_are_one_bus_across_a_dropped_listen_connection(tmp_path: Path) -> None:
+    async with shared_database() as (database, url):
+        shutdown = trio.Event()
+        async with trio.open_nursery() as nursery:
+            a, b = [
+                await nursery.start(
+                    partial(run_veza, make_settings(tmp_path / name, database_url=url), shutdown)
+                )
+                for name in ("a", "b")
+            ]
+            assert a.services.relay is not None and b.services.relay is not None
+            name = f"veza events %{b.services.relay.process_id}"
+            pulses = topic("user", "u1")
+            async with b.services.events.subscribe(pulses) as on_b:
+                a.services.events.publish(pulses, Pulse(1))
+                with trio.fail_after(10):
+                    assert (await on_b.receive()).event == Pulse(1)
+                rows = await database.fetch_all(
+                    "SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity"
+                    " WHERE application_name LIKE ?",
+                    (name,),
+                )
+                assert [row["done"] for row in rows] == [True]
+                with trio.fail_after(10), pytest.raises(SubscriptionLagged):
+                    await on_b.receive()
+            async with b.services.events.subscribe(pulses) as on_b:
+                a.services.events.publish(pulses, Pulse(2))
+                with trio.fail_after(10):
+                    assert (await on_b.receive()).event == Pulse(2)
+            shutdown.set()
+
+
 async def test_a_track_transcoded_by_the_server_is_ready_for_a_subscriber_elsewhere(
     tmp_path: Path,
 ) -> None:
@@ -89,7 +131,7 @@ async def test_two_veza_serve_processes_and_a_third_share_one_hub(tmp_path: Path
         env = {"VEZA_DATABASE_URL": url, "VEZA_JOB_WORKERS": "1"}
         source = write_music(tmp_path / "song.wav", 4)
         imported = await trio.to_thread.run_sync(
-            partial(run_veza, "import", "--data-dir", str(data), str(source), **env)
+            partial(veza_cli, "import", "--data-dir", str(data), str(source), **env)
         )
         assert imported.returncode == 0, imported.stderr
         track_id = imported.stdout.split()[0]
