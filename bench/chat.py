@@ -69,7 +69,6 @@ VEZA_ENV = {
     "VEZA_CHAT_SEND_PER_MINUTE": "100000000",
     "VEZA_CHAT_GROUP_MAX_MEMBERS": "100000",
     "VEZA_HTTP_LISTEN_BACKLOG": "4096",
-    "VEZA_LOG_LEVEL": "warning",
 }
 
 
@@ -287,6 +286,7 @@ class Load:
         self.next_id = 0
         self.closed = 0
         self.errors: dict[str, int] = {}
+        self.frames: dict[str | None, int] = {}  # every frame received, by type
 
     async def connect(self) -> None:
         from websockets.asyncio.client import connect
@@ -316,10 +316,12 @@ class Load:
 
         ws = self.connections[index]
         own = str(index)
+        frames = self.frames
         try:
             async for text in ws:
                 start = text.find("BENCH|")
                 kind = _frame_type(text)
+                frames[kind] = frames.get(kind, 0) + 1
                 if kind != "message" or start < 0:
                     if kind == "ping":
                         await ws.send('{"type":"pong"}')
@@ -452,6 +454,7 @@ async def run_client(target: Target, args: argparse.Namespace) -> dict[str, Any]
         "latency": latency.summary(),
         "closed": closed,
         "errors": load.errors,
+        "frames": {str(kind): n for kind, n in sorted(load.frames.items(), key=str)},
     }
 
 
