@@ -6,7 +6,7 @@ real PostgreSQL database (a fresh schema per test); the end-to-end tests run the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import ClassVar
@@ -28,7 +28,12 @@ from veza.events import (
     SubscriptionLagged,
     encode_message,
 )
-from veza.events.postgres_relay import PostgresRelay
+from veza.events.postgres_relay import (
+    BACKOFF_MIN_S,
+    PING_INTERVAL_S,
+    PING_TIMEOUT_S,
+    PostgresRelay,
+)
 from veza.store.database import Database
 from veza.store.notify import PostgresNotifications, channel_for
 from veza.store.postgres import open_postgres
@@ -233,3 +238,50 @@ async def listeners(shared: Shared, name: str) -> int:
     )
     assert row is not None
     return int(row["n"])
+
+
+class SilentDatabase:
+    """The seam's other side, standing for a network that went quiet: the LISTEN connection
+    neither delivers nor closes, and a ping never gets an answer. (No PostgreSQL can be made to
+    do that on demand; the relay's own code runs unchanged.)"""
+
+    def __init__(self) -> None:
+        self.listens = 0
+        self._open: list[trio.MemorySendChannel[str]] = []
+
+    async def notify(self, payloads: Sequence[str]) -> None:
+        pass
+
+    @asynccontextmanager
+    async def listen(self, size: int) -> AsyncIterator[SilentDatabase]:
+        self.listens += 1
+        send, self._payloads = trio.open_memory_channel[str](size)
+        self._open.append(send)  # never closed: the connection looks alive
+        yield self
+
+    @property
+    def payloads(self) -> trio.MemoryReceiveChannel[str]:
+        return self._payloads
+
+    async def ping(self) -> None:
+        await trio.sleep_forever()
+
+
+async def test_a_listen_connection_that_goes_quiet_is_pinged_given_up_and_reopened(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    silent = SilentDatabase()
+    relay = PostgresRelay(silent)
+    bus = EventBus(relay=relay)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(relay.run, bus)
+        async with bus.subscribe(T) as subscription:
+            started = trio.current_time()
+            with pytest.raises(SubscriptionLagged):
+                await subscription.receive()
+            # 10 s without a notification, a ping unanswered for 5 s, then at once a new one.
+            assert trio.current_time() - started == pytest.approx(
+                PING_INTERVAL_S + PING_TIMEOUT_S + BACKOFF_MIN_S
+            )
+        assert (silent.listens, relay.resyncs) == (2, 1)
+        nursery.cancel_scope.cancel()
