@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
+import httpx
 import pytest
 import trio
 
@@ -22,7 +23,7 @@ from tests.support import require_postgres, require_tool
 from tests.support.postgres import postgres_schema
 from tests.support.process import ServeProcess
 from tests.support.process import run_veza as veza_cli
-from tests.support.server import make_settings, serving
+from tests.support.server import RunningServer, make_settings, serving
 from tests.support.tracks import write_music
 from veza.app import build_services
 from veza.events import Event, EventBus, Subscription, SubscriptionLagged, topic
@@ -101,7 +102,21 @@ async def test_two_servers_are_one_bus_across_a_dropped_listen_connection(tmp_pa
                 a.services.events.publish(pulses, Pulse(2))
                 with trio.fail_after(10):
                     assert (await on_b.receive()).event == Pulse(2)
+                async with httpx.AsyncClient(base_url=b.urls[0]) as client:
+                    metrics = (await client.get("/metrics")).text
             shutdown.set()
+    assert 'veza_event_relay{what="resyncs"} 1.0' in metrics
+    assert 'veza_event_relay{what="lost"} 0.0' in metrics
+    assert 'veza_events{what="subscriptions"} 1.0' in metrics
+    assert 'veza_events{what="dropped"} 1.0' in metrics
+
+
+async def test_one_process_on_sqlite_has_a_bus_and_no_relay(server: RunningServer) -> None:
+    assert server.services.relay is None
+    async with server.services.events.subscribe(topic("user", "u1")):
+        metrics = (await server.client.get("/metrics")).text
+    assert 'veza_events{what="subscriptions"} 1.0' in metrics
+    assert "veza_event_relay{" not in metrics
 
 
 async def test_a_track_transcoded_by_the_server_is_ready_for_a_subscriber_elsewhere(
