@@ -2,6 +2,8 @@
 
 Each "process" here is a bus with its relay, its own LISTEN connection and process id, on a
 real PostgreSQL database (a fresh schema per test); the end-to-end tests run the app itself.
+The PostgreSQL adapter is imported inside the tests, as Veza does: importing trio-asyncio at
+collection would change asyncio for every other test (Playwright's loop among them).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -35,8 +37,9 @@ from veza.events.postgres_relay import (
     PostgresRelay,
 )
 from veza.store.database import Database
-from veza.store.notify import PostgresNotifications, channel_for
-from veza.store.postgres import open_postgres
+
+if TYPE_CHECKING:
+    from veza.store.notify import PostgresNotifications
 
 T = "track:t"
 
@@ -75,6 +78,8 @@ class Process:
 @asynccontextmanager
 async def process(shared: Shared, name: str, **relay_options: int) -> AsyncIterator[Process]:
     """A bus and its relay, running (LISTEN active) for the body of the block."""
+    from veza.store.notify import PostgresNotifications
+
     notifications = PostgresNotifications(
         shared.database, shared.url, application_name=f"veza test {name}"
     )
@@ -185,6 +190,9 @@ async def test_the_largest_event_crosses_and_a_larger_one_is_refused_at_publish(
 
 
 async def test_processes_in_other_schemas_do_not_hear_each_other(shared: Shared) -> None:
+    from veza.store.notify import channel_for
+    from veza.store.postgres import open_postgres
+
     url = require_postgres()
     schema = f"{shared.url.rsplit('=', 1)[1]}_other"
     await shared.database.execute(f"CREATE SCHEMA {schema}")
@@ -211,6 +219,8 @@ async def test_processes_in_other_schemas_do_not_hear_each_other(shared: Shared)
 
 
 async def test_a_relay_that_cannot_listen_fails_its_start(shared: Shared) -> None:
+    from veza.store.notify import PostgresNotifications
+
     parts = urlsplit(shared.url)
     nowhere = urlunsplit(parts._replace(path="/veza_no_such_database"))
     notifications = PostgresNotifications(shared.database, nowhere, application_name="x")

@@ -31,7 +31,6 @@ from veza.events.postgres_relay import PostgresRelay
 from veza.serve import run_veza
 from veza.store import open_store
 from veza.store.database import Database
-from veza.store.notify import PostgresNotifications
 from veza.tracks.events import TrackProgress, TrackReady, track_topic
 
 
@@ -47,6 +46,10 @@ async def shared_database() -> AsyncIterator[tuple[Database, str]]:
 @asynccontextmanager
 async def other_process(database: Database, url: str) -> AsyncIterator[EventBus]:
     """A bus in "another process": its own relay, LISTEN connection and process id."""
+    from veza.store.notify import (
+        PostgresNotifications,
+    )  # late: trio-asyncio must not load at collection
+
     relay = PostgresRelay(PostgresNotifications(database, url, application_name="veza test"))
     bus = EventBus(relay=relay)
     async with trio.open_nursery() as nursery:
