@@ -82,7 +82,10 @@ def run(settings: Settings, arguments: argparse.Namespace) -> int:
             services = build_services(settings, store, secret="")
             tracks, quotas = services.tracks, services.quotas
             if owner is None:
-                print("no admin account yet: the tracks belong to the library (no owner)")
+                print(
+                    "no admin account yet: the tracks belong to the library (no owner)",
+                    file=sys.stderr,
+                )
             paths, passed_over = await trio.to_thread.run_sync(_files, list(arguments.files))
             counts: Counter[str] = Counter()
             for done, path in enumerate(paths, start=1):

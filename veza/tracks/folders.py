@@ -64,7 +64,8 @@ def walk(roots: list[Path]) -> Walk:
         found.roots.append(real_root)
         for directory, folders, names in os.walk(real_root):  # links to folders not followed
             hidden = [name for name in folders if name.startswith(".")]
-            found.skipped[HIDDEN] += len(hidden)
+            if hidden:
+                found.skipped[HIDDEN] += len(hidden)
             folders[:] = sorted(name for name in folders if not name.startswith("."))
             for name in sorted(names):
                 _consider(Path(directory) / name, real_root, found, seen)
