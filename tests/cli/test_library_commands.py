@@ -113,8 +113,6 @@ async def test_check_media_reports_and_repairs(server: RunningServer, tmp_path: 
     os.utime(orphan, (1_000_000_000, 1_000_000_000))  # old enough not to be an upload
     data = str(server.settings.data_dir)
 
-    import trio
-
     found = await trio.run_process(
         veza_command("check", "--media", "--data-dir", data),
         env=clean_environment(),

@@ -13,10 +13,13 @@ import pytest
 import trio
 
 from tests.support import eventually, require_tool
-from tests.support.accounts import bearer, make_admin, register
+from tests.support.accounts import bearer, fast_settings, make_admin, register
 from tests.support.library import BACKENDS, checksums, library_server
 from tests.support.server import RunningServer, assert_error
 from tests.support.tracks import write_music
+from veza.app import build_services
+from veza.store import open_store
+from veza.tracks.folders import content_hash
 from veza.tracks.scan import ScanFinished, ScanProgress, library_topic
 
 
@@ -131,3 +134,36 @@ async def test_a_scan_needs_a_folder_and_an_admin(tmp_path: Path) -> None:
         assert_error(refused, 403, "forbidden")
         none = await server.client.post("/api/v1/admin/scan", headers=bearer(admin["access_token"]))
         assert_error(none, 409, "conflict")
+
+
+async def test_a_scan_cut_short_by_a_crash_is_taken_up_again(tmp_path: Path) -> None:
+    """A scan left running by a process that died (its job running, one file already added)
+    is re-queued at start-up and finishes: the file it had added is not added twice."""
+    music = tmp_path / "music"
+    music.mkdir()
+    done_before = write_music(music / "a.wav", 1)
+    write_music(music / "b.wav", 1)
+    settings = fast_settings(tmp_path, music_folders=[str(music)])
+    async with open_store(settings) as store:
+        services = build_services(settings, store, secret="")
+        job = await services.scans.request()
+        assert job is not None
+        async with store.transaction() as tx:
+            claimed = await tx.jobs.claim("a process that died", 60.0)
+        assert claimed is not None and claimed.id == job.id
+        stat = done_before.stat()
+        await services.tracks.add_in_place(
+            done_before.resolve(), stat.st_size, stat.st_mtime, content_hash(done_before)
+        )
+    async with library_server("sqlite", tmp_path, music_folders=[str(music)]) as server:
+
+        async def finished() -> bool:
+            return await server.store.folders.last_scan() is not None
+
+        await eventually(finished, limit_s=60)
+        last = await server.store.folders.last_scan()
+        assert last is not None and last["job_id"] == job.id
+        assert (last["added"], last["unchanged"]) == (1, 1)
+        resumed = await server.store.jobs.get(job.id)
+        assert resumed is not None and (resumed.status, resumed.attempts) == ("done", 2)
+        assert len(await server.store.folders.sources()) == 2
