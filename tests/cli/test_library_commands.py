@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import trio
+
 from tests.support import eventually, require_tool
 from tests.support.accounts import PASSWORD, bearer, register
 from tests.support.library import checksums, upload
