@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import trio
 
 from tests.support import eventually, require_tool
@@ -40,6 +41,7 @@ def create_user(data: Path, username: str, *admin: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
 def test_veza_scan_adds_then_finds_nothing_new(tmp_path: Path) -> None:
     music = tmp_path / "music"
     music.mkdir()
@@ -67,6 +69,7 @@ def test_veza_scan_adds_then_finds_nothing_new(tmp_path: Path) -> None:
     assert "no music folder is configured" in nothing.stderr
 
 
+@pytest.mark.slow
 def test_import_of_folders_skips_duplicates_and_says_why_files_failed(tmp_path: Path) -> None:
     data = tmp_path / "data"
     create_user(data, "root", "--admin")
@@ -103,6 +106,7 @@ def test_import_of_folders_skips_duplicates_and_says_why_files_failed(tmp_path: 
     assert unknown.returncode == 2 and "no user named 'nobody'" in unknown.stderr
 
 
+@pytest.mark.slow
 async def test_check_media_reports_and_repairs(server: RunningServer, tmp_path: Path) -> None:
     require_tool("ffmpeg")
     user = await register(server.client, "alice")

@@ -15,6 +15,7 @@ from tests.support.server import assert_error
 from tests.support.tracks import wait_for_track, write_music
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_quota_edges_duplicates_and_usage(backend: str, tmp_path: Path) -> None:
     require_tool("ffmpeg")

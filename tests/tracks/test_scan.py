@@ -53,6 +53,7 @@ async def transcodes_settled(server: RunningServer) -> None:
     await eventually(settled, limit_s=90)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_a_music_folder_is_scanned_in_place(backend: str, tmp_path: Path) -> None:
     require_tool("ffmpeg")

@@ -28,6 +28,7 @@ async def _report(
     return body
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_concurrent_reports_count_one_play_per_listen(backend: str, tmp_path: Path) -> None:
     # Long enough that its transcode (running meanwhile) never brings the threshold under 30 s.
@@ -81,6 +82,7 @@ async def test_concurrent_reports_count_one_play_per_listen(backend: str, tmp_pa
         assert [(t["id"], t["plays"]) for t in top["items"]] == [(track_id, 12)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_likes_and_the_mistakes_a_client_can_make(backend: str, tmp_path: Path) -> None:
     async with library_server(backend, tmp_path) as server:

@@ -14,6 +14,7 @@ from tests.support.server import assert_error
 from tests.support.tracks import wait_for_track, write_damaged_flac, write_music
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_jobs_listed_retried_and_cancelled(backend: str, tmp_path: Path) -> None:
     require_tool("ffmpeg")
