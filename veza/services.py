@@ -15,6 +15,10 @@ from veza.events.postgres_relay import PostgresRelay
 from veza.nursery.jobs import Workers
 from veza.store import Store
 from veza.tracks import Tracks
+from veza.tracks.integrity import MediaCheck
+from veza.tracks.quota import Quotas
+from veza.tracks.scan import Scans
+from veza.tracks.stats import Stats
 
 
 class Health:
@@ -44,6 +48,11 @@ class Services:
     tracks: Tracks
     workers: Workers
     events: EventBus
+    # The library: music folders, storage, listening stats, the media check.
+    scans: Scans
+    quotas: Quotas
+    stats: Stats
+    media_check: MediaCheck
     health: Health = field(repr=False)
     # With PostgreSQL, carries the bus's events to and from the other processes (serve starts it).
     relay: PostgresRelay | None = field(default=None, repr=False)
