@@ -52,6 +52,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from websockets.exceptions import ConnectionClosed
+
 ROOT = Path(__file__).resolve().parents[1]
 _LISTENING = re.compile(r"listening on (http://[^\s;]+)")
 _TYPE = re.compile(r'"type":\s*"(\w+)"')
@@ -287,6 +289,7 @@ class Load:
         self.closed = 0
         self.errors: dict[str, int] = {}
         self.frames: dict[str | None, int] = {}  # every frame received, by type
+        self.readers: list[asyncio.Task[None]] = []
 
     async def connect(self) -> None:
         from websockets.asyncio.client import connect
@@ -309,11 +312,16 @@ class Load:
                         pass
             return ws
 
-        self.connections = list(await asyncio.gather(*(one(u, t) for u, t in self.target.sockets)))
+        async def reading(index: int, url: str, token: str | None) -> None:
+            self.connections[index] = await one(url, token)
+            # Read (and answer pings) from now on: connecting the others may take longer than
+            # the server's idle timeout.
+            self.readers.append(asyncio.get_running_loop().create_task(self.read(index)))
+
+        self.connections = [None] * self.count
+        await asyncio.gather(*(reading(i, u, t) for i, (u, t) in enumerate(self.target.sockets)))
 
     async def read(self, index: int) -> None:
-        from websockets.exceptions import ConnectionClosed
-
         ws = self.connections[index]
         own = str(index)
         frames = self.frames
@@ -366,7 +374,8 @@ class Load:
         }
         if self.phase is not None:
             self.phase.sent += 1
-        await self.connections[sender].send(json.dumps(frame))
+        with suppress(ConnectionClosed):  # closed by the server: counted in `closed`
+            await self.connections[sender].send(json.dumps(frame))
         return done
 
     async def measured(self, phase: Phase, work: Any) -> Phase:
@@ -431,7 +440,6 @@ async def run_client(target: Target, args: argparse.Namespace) -> dict[str, Any]
     connect_started = time.perf_counter()
     await load.connect()
     connect_s = time.perf_counter() - connect_started
-    readers = [asyncio.get_running_loop().create_task(load.read(i)) for i in range(load.count)]
     await asyncio.sleep(3)  # idle: let the server settle (handshakes done, queues empty)
     after = rss_bytes(target.pids)
     await load.measured(Phase("warm-up"), load.saturate(2))
@@ -443,7 +451,7 @@ async def run_client(target: Target, args: argparse.Namespace) -> dict[str, Any]
     closed = load.closed  # by the server, during the run
     for ws in load.connections:
         await ws.close()
-    for reader in readers:
+    for reader in load.readers:
         reader.cancel()
     return {
         "sockets": load.count,
