@@ -75,11 +75,13 @@ def build_services(
     """Every long-lived service, built once per process from settings and the store, all
     reading the time from `clock` (tests pass one they move by hand)."""
     common_passwords()  # loaded now rather than by the first registration's request
-    accounts = Accounts(settings, store, PasswordHasher.configured(settings), secret, clock)
+    events = EventBus()
+    accounts = Accounts(
+        settings, store, PasswordHasher.configured(settings), secret, clock, events=events
+    )
     resets = PasswordResets(
         store.accounts, mail_sender(settings), settings.password_reset_ttl_seconds, clock
     )
-    events = EventBus()
     media = MediaLayout(settings.media_dir)
     # Shared by every job: CPU-bound work (decode, resample, analysis) never exceeds the cores.
     cpu_limiter = trio.CapacityLimiter(os.cpu_count() or 1)
@@ -110,6 +112,7 @@ def build_services(
         ladder=settings.ladder,
         clock=clock,
         hls_cache=hls_cache,
+        events=events,
     )
     return Services(
         settings=settings,

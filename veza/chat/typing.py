@@ -1,0 +1,212 @@
+"""Typing indicators: who is typing in each conversation, owned by one task per conversation.
+
+`TypingState` is the pure state machine of one conversation (no I/O, time passed in):
+`start` and `stop` from clients, `expire` when a deadline passes, each change carrying the full
+set of users typing and a version that only grows, so an older state is never told after a
+newer one. `TypingOwners` runs it: a client's start or stop goes through a bounded memory
+channel to the task of its conversation, started on demand and ended as soon as nobody types
+there; that task sleeps until the next expiry or the next input (no polling loop while nobody
+types) and publishes every change as `typing.changed` on `conversation:{id}`, so the sockets
+of every process hear it through the event bus.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import trio
+
+from veza.events import Event, EventBus, topic
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EXPIRY_SECONDS = 6.0
+
+
+@dataclass(frozen=True)
+class TypingChanged(Event):
+    """The typing state of a conversation changed: `user_id` started or stopped (`active`);
+    `typing` is every user typing there now, in order of id; `version` grows with each change
+    told by the owner (`origin`, one per process)."""
+
+    type: ClassVar[str] = "typing.changed"
+    conversation_id: str
+    user_id: str
+    active: bool
+    typing: list[str]
+    version: int
+    origin: str
+
+
+@dataclass(frozen=True)
+class Change:
+    user_id: str
+    active: bool
+    typing: tuple[str, ...]
+    version: int
+
+
+class TypingState:
+    """Who is typing in one conversation, each until `expiry` seconds after their last start."""
+
+    def __init__(self, expiry: float = DEFAULT_EXPIRY_SECONDS) -> None:
+        if expiry <= 0:
+            raise ValueError("typing states expire after a positive time")
+        self.expiry = expiry
+        self._until: dict[str, float] = {}  # user -> when their typing state expires
+        self._version = 0
+
+    @property
+    def typing(self) -> tuple[str, ...]:
+        return tuple(sorted(self._until))
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def __bool__(self) -> bool:
+        return bool(self._until)
+
+    def start(self, user_id: str, now: float) -> Change | None:
+        """`user_id` is typing (again): a change if they were not, else only a refresh."""
+        known = user_id in self._until
+        self._until[user_id] = now + self.expiry
+        return None if known else self._change(user_id, True)
+
+    def stop(self, user_id: str) -> Change | None:
+        """`user_id` stopped typing: a change if they were typing (call `expire` first, so a
+        state that ran out is told as such)."""
+        if self._until.pop(user_id, None) is None:
+            return None
+        return self._change(user_id, False)
+
+    def expire(self, now: float) -> list[Change]:
+        """Drop every state whose time has come, oldest first, one change each."""
+        due = sorted((until, user) for user, until in self._until.items() if until <= now)
+        changes = []
+        for _, user in due:
+            del self._until[user]
+            changes.append(self._change(user, False))
+        return changes
+
+    def next_deadline(self) -> float | None:
+        """When the next state expires; None when nobody types."""
+        return min(self._until.values(), default=None)
+
+    def _change(self, user_id: str, active: bool) -> Change:
+        self._version += 1
+        return Change(user_id, active, self.typing, self._version)
+
+
+@dataclass(frozen=True)
+class _Input:
+    user_id: str
+    active: bool
+
+
+class TypingOwners:
+    """The owner tasks of every conversation someone types in, in this process.
+
+    `run` holds the nursery they live in (started by the WebSocket hub); `submit` hands a client's
+    start or stop to the conversation's task, starting it on demand. Time is Trio's clock, so a
+    test moves it with a MockClock; the state machine itself is tested with plain numbers.
+    """
+
+    def __init__(
+        self,
+        bus: EventBus,
+        *,
+        origin: str,
+        expiry: float = DEFAULT_EXPIRY_SECONDS,
+        queue_size: int = 64,
+        clock: Callable[[], float] = trio.current_time,
+    ) -> None:
+        self._bus = bus
+        self._origin = origin
+        self._expiry = expiry
+        self._queue_size = queue_size
+        self._clock = clock
+        self._owners: dict[str, trio.MemorySendChannel[_Input]] = {}
+        self._nursery: trio.Nursery | None = None
+
+    @property
+    def active_conversations(self) -> int:
+        """Conversations with a live owner task (someone types there, or just stopped)."""
+        return len(self._owners)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            try:
+                await trio.sleep_forever()
+            finally:
+                self._nursery = None
+                self._owners.clear()
+
+    def submit(self, conversation_id: str, user_id: str, active: bool) -> bool:
+        """Tell the conversation's owner; False when it is swamped (its queue is full) or not
+        running (shutting down): the input is dropped, which a client sees as nothing at all."""
+        channel = self._owners.get(conversation_id)
+        if channel is None:
+            if not active or self._nursery is None:
+                return not active  # stopping when nobody types there: nothing to do
+            send, receive = trio.open_memory_channel[_Input](self._queue_size)
+            self._owners[conversation_id] = channel = send
+            self._nursery.start_soon(self._own, conversation_id, send, receive)
+        try:
+            channel.send_nowait(_Input(user_id, active))
+        except trio.WouldBlock:
+            log.info("typing input dropped: conversation %s is swamped", conversation_id)
+            return False
+        return True
+
+    async def _own(
+        self,
+        conversation_id: str,
+        send: trio.MemorySendChannel[_Input],
+        receive: trio.MemoryReceiveChannel[_Input],
+    ) -> None:
+        state = TypingState(self._expiry)
+        name = topic("conversation", conversation_id)
+        try:
+            while True:
+                deadline = state.next_deadline()
+                if deadline is None and receive.statistics().current_buffer_used == 0:
+                    return  # nobody types: the task ends (a later start makes a new one)
+                wait = math.inf if deadline is None else max(0.0, deadline - self._clock())
+                with trio.move_on_after(wait):
+                    got = await receive.receive()
+                    now = self._clock()
+                    for change in state.expire(now):
+                        self._publish(name, conversation_id, change)
+                    if got.active:
+                        change = state.start(got.user_id, now)
+                    else:
+                        change = state.stop(got.user_id)
+                    if change is not None:
+                        self._publish(name, conversation_id, change)
+                    continue
+                for change in state.expire(self._clock()):
+                    self._publish(name, conversation_id, change)
+        finally:
+            # No checkpoint between the last look at the queue and this: nothing is lost.
+            if self._owners.get(conversation_id) is send:
+                del self._owners[conversation_id]
+            send.close()
+            receive.close()
+
+    def _publish(self, name: str, conversation_id: str, change: Change) -> None:
+        event = TypingChanged(
+            conversation_id,
+            change.user_id,
+            change.active,
+            list(change.typing),
+            change.version,
+            self._origin,
+        )
+        self._bus.publish(name, event)
