@@ -18,6 +18,7 @@ from veza.accounts.mail import mail_sender
 from veza.accounts.passwords import PasswordHasher
 from veza.accounts.policy import common_passwords
 from veza.accounts.resets import PasswordResets
+from veza.chat import Chat, ChatBounds
 from veza.config import Settings
 from veza.events import EventBus
 from veza.nursery.jobs import Workers
@@ -27,7 +28,7 @@ from veza.store import Store
 from veza.tracks import HlsCache, MediaLayout, Tracks, TranscodeJobs
 from veza.transcode import TranscodeOptions
 from veza.transport import docs, hls
-from veza.transport.api import accounts, system, tracks
+from veza.transport.api import accounts, conversations, system, tracks
 from veza.transport.context import Edge, install_edge
 from veza.transport.cors import install_cors
 from veza.transport.guard import install_guard
@@ -66,6 +67,7 @@ def create_app(services: Services) -> QuartTrio:
     app.register_blueprint(hls.blueprint)
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(tracks.blueprint)
+    app.register_blueprint(conversations.blueprint)
     return app
 
 
@@ -114,6 +116,16 @@ def build_services(
         hls_cache=hls_cache,
         events=events,
     )
+    chat = Chat(
+        store,
+        events,
+        ChatBounds(
+            edit_window_s=settings.chat_edit_window_seconds,
+            resume_max=settings.chat_resume_max_messages,
+            group_max_members=settings.chat_group_max_members,
+        ),
+        clock,
+    )
     return Services(
         settings=settings,
         accounts=accounts,
@@ -121,6 +133,7 @@ def build_services(
         tracks=tracks,
         workers=workers,
         events=events,
+        chat=chat,
         health=Health(store),
         clock=clock,
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from veza.accounts import Accounts
 from veza.accounts.resets import PasswordResets
+from veza.chat import Chat
 from veza.config import Settings
 from veza.events import EventBus
 from veza.nursery.jobs import Workers
@@ -43,6 +44,7 @@ class Services:
     tracks: Tracks
     workers: Workers
     events: EventBus
+    chat: Chat
     health: Health = field(repr=False)
     # Wall-clock seconds, read by every service and the edge's rate limits: one clock, so tests
     # can move time for all of them at once.

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from veza.config import Settings
 from veza.errors import Unavailable
 from veza.store.accounts import AccountsRepository
+from veza.store.chat import ChatRepository
 from veza.store.database import Database, DatabaseError, Executor
 from veza.store.jobs import JobQueue
 from veza.store.migrations import migrate
@@ -20,6 +21,7 @@ class Repositories:
 
     def __init__(self, executor: Executor) -> None:
         self.accounts = AccountsRepository(executor)
+        self.chat = ChatRepository(executor)
         self.jobs = JobQueue(executor)
         self.tracks = TrackRepository(executor)
 
