@@ -35,6 +35,7 @@ from veza.transport.guard import install_guard
 from veza.transport.http import install_http_edge
 from veza.transport.openapi import TAGS, VezaOpenAPI
 from veza.transport.proxy import install_forwarded_headers
+from veza.transport.ws import install_websocket
 
 
 def create_app(services: Services) -> QuartTrio:
@@ -58,6 +59,7 @@ def create_app(services: Services) -> QuartTrio:
         openapi_provider_class=VezaOpenAPI,
     )
     hls.install_fast_path(app, edge)  # inside the forwarded headers: it sees their outcome
+    install_websocket(app, edge)  # likewise
     install_forwarded_headers(app, services.settings)
     install_http_edge(app, services.settings)
     install_cors(app, services.settings)  # before the guard: a preflight carries no token

@@ -23,7 +23,6 @@ from veza.accounts.tokens import (
     split_opaque_token,
 )
 from veza.config import Settings
-from veza.events import EventBus
 from veza.errors import (
     Conflict,
     Forbidden,
@@ -32,6 +31,7 @@ from veza.errors import (
     NotFound,
     ValidationFailed,
 )
+from veza.events import EventBus
 from veza.store import Store, Transaction
 from veza.store.accounts import SessionRow, UserRow
 from veza.store.database import IntegrityError

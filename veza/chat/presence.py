@@ -5,13 +5,14 @@ socket, away when they say so (a `presence` frame) or when their sockets sent no
 `away_after` seconds, online again on activity (unless they chose away), and offline
 `offline_grace` seconds after their last socket closed (a reconnect within the grace is no
 change at all). `PresenceOwner` runs it in one task fed by a bounded memory channel, sleeping
-until the next deadline, and publishes each change as `presence.changed` on the user's topic and
-on the topic of every conversation they are in (`audience`), so the people who share a
-conversation with them hear it, on every process, through the event bus.
+until the next deadline, and publishes each change as `presence.changed` on the topic of every
+conversation the user is in (`audience`), so the people who share a conversation with them hear
+it, on every process, through the event bus.
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
 import math
@@ -21,7 +22,7 @@ from typing import ClassVar, Literal
 
 import trio
 
-from veza.events import Event, EventBus, topic
+from veza.events import Event, EventBus
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +169,8 @@ class PresenceOwner:
         queue_size: int = 1024,
         clock: Callable[[], float] = trio.current_time,
     ) -> None:
-        """`audience(user_id)`: the topics besides the user's own that hear their presence
-        (their conversations)."""
+        """`audience(user_id)`: the topics that hear the user's presence (their
+        conversations')."""
         self._bus = bus
         self._audience = audience
         self._origin = origin
@@ -188,10 +189,8 @@ class PresenceOwner:
 
     def active(self, user_id: str) -> None:
         """Lossy: activity is reported often, and one lost report is made up by the next."""
-        try:
+        with contextlib.suppress(trio.WouldBlock):
             self._send.send_nowait(_Input("active", user_id))
-        except trio.WouldBlock:
-            pass
 
     async def choose(self, user_id: str, status: Literal["online", "away"]) -> None:
         await self._send.send(_Input(status, user_id))
@@ -226,7 +225,6 @@ class PresenceOwner:
 
     async def _publish(self, user_id: str, status: Status) -> None:
         event = PresenceChanged(user_id, status, self._origin)
-        self._bus.publish(topic("user", user_id), event)
         try:
             topics = list(await self._audience(user_id))
         except Exception:

@@ -184,12 +184,9 @@ class TypingOwners:
                     now = self._clock()
                     for change in state.expire(now):
                         self._publish(name, conversation_id, change)
-                    if got.active:
-                        change = state.start(got.user_id, now)
-                    else:
-                        change = state.stop(got.user_id)
-                    if change is not None:
-                        self._publish(name, conversation_id, change)
+                    told = state.start(got.user_id, now) if got.active else state.stop(got.user_id)
+                    if told is not None:
+                        self._publish(name, conversation_id, told)
                     continue
                 for change in state.expire(self._clock()):
                     self._publish(name, conversation_id, change)
