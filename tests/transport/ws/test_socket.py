@@ -61,3 +61,160 @@ async def test_another_first_frame_closes_with_1008(server: RunningServer) -> No
     async with connect(server) as client:
         await client.send({"type": "ping"})
         assert await client.closed() == 1008
+
+
+async def test_a_foreign_origin_is_refused_before_the_handshake(server: RunningServer) -> None:
+    with pytest.raises(ConnectionRejected) as rejected:
+        async with open_websocket_url(
+            ws_url(server), extra_headers=[(b"origin", b"https://evil.example")]
+        ):
+            pass
+    assert rejected.value.status_code == 403
+
+
+async def test_the_same_origin_and_no_origin_are_allowed(
+    server: RunningServer, alice: dict[str, Any]
+) -> None:
+    same = server.url.encode()  # what a page served by Veza sends: scheme, host and port
+    async with connect(server, alice["access_token"], headers=[(b"origin", same)]) as client:
+        await answers(client)
+    async with connect(server, alice["access_token"]) as client:  # a native app: no Origin
+        await answers(client)
+
+
+async def test_a_configured_origin_is_allowed(tmp_path: Path) -> None:
+    settings = fast_settings(tmp_path, cors_origins="https://app.example")
+    async with serving(settings) as server:
+        alice = await register(server.client, "alice")
+        origin = [(b"origin", b"https://app.example")]
+        async with connect(server, alice["access_token"], headers=origin) as client:
+            await answers(client)
+        with pytest.raises(ConnectionRejected):
+            async with open_websocket_url(
+                ws_url(server), extra_headers=[(b"origin", b"https://other.example")]
+            ):
+                pass
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("not json", "malformed_json"),
+        ("[1, 2]", "malformed_json"),
+        ("[" * 100_00 + "]" * 100_00, "malformed_json"),
+        (b"\x00binary", "malformed_json"),
+        ('{"no": "type"}', "unknown_type"),
+        ('{"type": "shout"}', "unknown_type"),
+        ('{"type": "send", "conversation_id": "x", "body": "hi"}', "invalid_frame"),
+        ('{"type": "read", "conversation_id": "x", "seq": "3"}', "invalid_frame"),
+        ('{"type": "typing", "conversation_id": "x", "active": 1}', "invalid_frame"),
+        ('{"type": "pong", "extra": true}', "invalid_frame"),
+        ('{"type": "presence", "status": "offline"}', "invalid_frame"),
+        ('{"type": "auth", "token": "again"}', "forbidden"),
+        ('{"type": "subscribe", "topic": "nonsense"}', "unknown_topic"),
+        ('{"type": "subscribe", "topic": "playlist:abc"}', "unknown_topic"),
+        ('{"type": "subscribe", "topic": "track:0123456789abcdef01234567"}', "not_found"),
+        ('{"type": "typing", "conversation_id": "0123456789abcdef0123456789abcdef", "active": true}', "not_found"),
+        ('{"type": "send", "conversation_id": "nope", "body": "hi", "client_id": "c1"}', "not_found"),
+        ('{"type": "resume", "conversation_id": "nope", "after_seq": 0}', "not_found"),
+    ],
+)
+async def test_a_bad_frame_gets_an_error_and_the_socket_stays_open(
+    server: RunningServer, alice: dict[str, Any], frame: str | bytes, code: str
+) -> None:
+    async with connect(server, alice["access_token"]) as client:
+        await client.send(frame)
+        error = await client.expect("error", code=code)
+        assert error["message"]
+        await answers(client)
+
+
+async def test_an_oversized_frame_closes_with_1009(tmp_path: Path) -> None:
+    settings = fast_settings(tmp_path, websocket_max_message_bytes=4096)
+    async with serving(settings) as server:
+        alice = await register(server.client, "alice")
+        async with connect(server, alice["access_token"]) as client:
+            await client.send({"type": "ping", "pad": "a" * 3000})  # under: an error frame
+            await client.expect("error", code="invalid_frame")
+            await client.send({"type": "ping", "pad": "a" * 5000})
+            assert await client.closed() == 1009
+
+
+async def test_the_server_pings_and_closes_a_silent_client(tmp_path: Path) -> None:
+    settings = fast_settings(tmp_path, ws_ping_interval_seconds=0.1, ws_idle_timeout_seconds=0.5)
+    async with serving(settings) as server:
+        alice = await register(server.client, "alice")
+        async with connect(server, alice["access_token"]) as talking, connect(
+            server, alice["access_token"]
+        ) as silent:
+            assert talking.ready["ping_interval_s"] == 0.1
+            # One answers every ping and outlives the other's idle timeout several times over.
+            pings = 0
+            while pings < 10:
+                frame = await talking.next(pings=True)
+                if frame["type"] == "ping":
+                    pings += 1
+                    await talking.send({"type": "pong"})
+            assert (await silent.next(pings=True))["type"] == "ping"
+            assert await silent.closed() == 1000
+            await answers(talking)
+
+
+async def test_logout_closes_the_sessions_sockets_and_only_those(
+    server: RunningServer, alice: dict[str, Any]
+) -> None:
+    login = await server.client.post(
+        "/api/v1/auth/login", json={"login": "alice", "password": "correct horse battery staple"}
+    )
+    other_session = login.json()["access_token"]
+    async with connect(server, alice["access_token"]) as first, connect(
+        server, alice["access_token"], by_frame=True
+    ) as second, connect(server, other_session) as elsewhere:
+        response = await server.client.post(
+            "/api/v1/auth/logout", headers=bearer(alice["access_token"])
+        )
+        assert response.status_code == 204
+        assert await first.closed() == 1008
+        assert await second.closed() == 1008
+        await answers(elsewhere)
+
+
+async def test_a_password_reset_closes_every_socket_of_the_user(
+    server: RunningServer, alice: dict[str, Any]
+) -> None:
+    bob = await register(server.client, "bob")
+    async with connect(server, alice["access_token"]) as mine, connect(
+        server, bob["access_token"]
+    ) as theirs:
+        # Disabling the account revokes every session, as a reset does (one code path each).
+        admin = await register(server.client, "root")
+        await server.store.accounts.set_role(admin["user"]["id"], "admin", 0.0)
+        response = await server.client.patch(
+            f"/api/v1/admin/users/{alice['user']['id']}",
+            json={"disabled": True},
+            headers=bearer(admin["access_token"]),
+        )
+        assert response.status_code == 200, response.text
+        assert await mine.closed() == 1008
+        await answers(theirs)
+
+
+async def test_a_revoked_session_cannot_open_a_socket(
+    server: RunningServer, alice: dict[str, Any]
+) -> None:
+    await server.client.post("/api/v1/auth/logout", headers=bearer(alice["access_token"]))
+    async with connect(server, alice["access_token"], wait_ready=False) as client:
+        assert await client.closed() == 1008
+
+
+async def test_closed_sockets_leave_nothing_behind(
+    server: RunningServer, alice: dict[str, Any]
+) -> None:
+    hub = server.app.extensions["veza.ws"]
+    before = server.services.events.stats().subscriptions
+    for _ in range(3):
+        async with connect(server, alice["access_token"]) as client:
+            await answers(client)
+    with trio.fail_after(5):
+        while hub.sockets or server.services.events.stats().subscriptions != before:
+            await trio.sleep(0.01)

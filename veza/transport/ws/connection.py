@@ -219,6 +219,8 @@ class Connection:
                 self._tell_activity()
             try:
                 await self._handle(frame)
+            except FrameError as error:
+                self._error(error.code, error.message)
             except RateLimited as error:
                 client_id = frame.client_id if isinstance(frame, protocol.Send) else None
                 self._error(
