@@ -24,9 +24,10 @@ class Client:
     """One socket: `send` a frame (a dict, or raw text/bytes), `next` the next frame (server
     pings skipped unless asked), `expect` the next frame of a type."""
 
-    def __init__(self, socket: WebSocketConnection) -> None:
+    def __init__(self, socket: WebSocketConnection, ignore: frozenset[str]) -> None:
         self.socket = socket
         self.ready: dict[str, Any] = {}
+        self.ignore = ignore  # frame types `next` skips (server pings by default)
 
     async def send(self, frame: dict[str, Any] | str | bytes) -> None:
         await self.socket.send_message(frame if isinstance(frame, str | bytes) else json.dumps(frame))
@@ -35,13 +36,13 @@ class Client:
         with trio.fail_after(WAIT_S):
             while True:
                 frame: dict[str, Any] = json.loads(await self.socket.get_message())
-                if pings or frame["type"] != "ping":
+                if frame["type"] not in self.ignore or (pings and frame["type"] == "ping"):
                     return frame
 
-    async def expect(self, kind: str, **fields: Any) -> dict[str, Any]:
-        """The next frame, which must be of type `kind` (and carry `fields`)."""
+    async def expect(self, type_: str, /, **fields: Any) -> dict[str, Any]:
+        """The next frame, which must be of type `type_` (and carry `fields`)."""
         frame = await self.next()
-        assert frame["type"] == kind, frame
+        assert frame["type"] == type_, frame
         for name, value in fields.items():
             assert frame[name] == value, frame
         return frame
@@ -65,6 +66,7 @@ async def connect(
     by_frame: bool = False,
     wait_ready: bool = True,
     queue: int = 64,
+    ignore: frozenset[str] = frozenset({"ping"}),
 ) -> AsyncIterator[Client]:
     """A socket to the server's /ws, authenticated with `token` by header (or by a first `auth`
     frame with `by_frame`), once `ready` arrived unless `wait_ready` is false."""
@@ -74,7 +76,7 @@ async def connect(
     async with open_websocket_url(
         ws_url(server), extra_headers=extra, message_queue_size=queue
     ) as socket:
-        client = Client(socket)
+        client = Client(socket, ignore)
         if token is not None and by_frame:
             await client.send({"type": "auth", "token": token})
         if token is not None and wait_ready:

@@ -295,7 +295,11 @@ class Connection:
             self._join(conversation_id)
             for message in missed:
                 self._put_message(
-                    message.conversation_id, message.seq, message.sender_id, message_text(message)
+                    conversation_id,
+                    message.seq,
+                    message.sender_id,
+                    message_text(message),
+                    replay=True,
                 )
 
     async def _subscribe(self, name: str) -> None:
@@ -390,14 +394,23 @@ class Connection:
                     continue
                 for message in missed:
                     self._put_message(
-                        conversation_id, message.seq, message.sender_id, message_text(message)
+                        conversation_id,
+                        message.seq,
+                        message.sender_id,
+                        message_text(message),
+                        replay=True,
                     )
 
-    def _put_message(self, conversation_id: str, seq: int, sender_id: str, text: str) -> None:
+    def _put_message(
+        self, conversation_id: str, seq: int, sender_id: str, text: str, *, replay: bool = False
+    ) -> None:
+        """A message frame, unless a live one this socket already sent (in a replay: a resume
+        or a resync); a replay sends what it was asked for (the client keeps the first copy of
+        each seq)."""
         last = self._last_seq.get(conversation_id, 0)
-        if seq <= last:
-            return  # already sent (by a resume, or before a resync)
-        self._last_seq[conversation_id] = seq
+        if seq <= last and not replay:
+            return
+        self._last_seq[conversation_id] = max(seq, last)
         delivered = None if sender_id == self.user_id else Delivered(conversation_id, seq)
         self._put(text, delivered)
 
