@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.lowlevel
 from trio.testing import MockClock
 
 from veza.chat.typing import Change, TypingChanged, TypingOwners, TypingState
@@ -77,7 +78,7 @@ async def test_the_owner_publishes_changes_in_order_and_ends_when_nobody_types(
             received.extend(await collect(bus, "c1", 4))
 
         nursery.start_soon(listen)
-        await trio.sleep(0)  # the listener is subscribed
+        await trio.lowlevel.checkpoint()  # the listener is subscribed
         assert owners.submit("c1", "u1", True)
         assert owners.submit("c1", "u2", True)
         assert owners.active_conversations == 1

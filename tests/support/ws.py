@@ -30,7 +30,9 @@ class Client:
         self.ignore = ignore  # frame types `next` skips (server pings by default)
 
     async def send(self, frame: dict[str, Any] | str | bytes) -> None:
-        await self.socket.send_message(frame if isinstance(frame, str | bytes) else json.dumps(frame))
+        await self.socket.send_message(
+            frame if isinstance(frame, str | bytes) else json.dumps(frame)
+        )
 
     async def next(self, *, pings: bool = False) -> dict[str, Any]:
         with trio.fail_after(WAIT_S):

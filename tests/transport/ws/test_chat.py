@@ -55,7 +55,12 @@ async def direct(server: RunningServer, owner: dict[str, Any], other: dict[str, 
 
 
 def send(conversation_id: str, body: str, client_id: str) -> dict[str, Any]:
-    return {"type": "send", "conversation_id": conversation_id, "body": body, "client_id": client_id}
+    return {
+        "type": "send",
+        "conversation_id": conversation_id,
+        "body": body,
+        "client_id": client_id,
+    }
 
 
 async def messages(client: Client, count: int) -> list[dict[str, Any]]:
@@ -75,9 +80,10 @@ async def test_a_send_is_acked_and_reaches_every_member(
 ) -> None:
     alice, bob, carol = people["alice"], people["bob"], people["carol"]
     chat = await group(server, alice, bob, carol)
-    async with connect(server, alice["access_token"], ignore=QUIET) as a, connect(
-        server, bob["access_token"], ignore=QUIET
-    ) as b:
+    async with (
+        connect(server, alice["access_token"], ignore=QUIET) as a,
+        connect(server, bob["access_token"], ignore=QUIET) as b,
+    ):
         await a.send(send(chat, "hello", "c-1"))
         ack = await a.expect("ack", client_id="c-1")
         assert ack["message"]["seq"] == 1
@@ -94,9 +100,10 @@ async def test_a_retried_send_gets_the_original_and_no_second_broadcast(
 ) -> None:
     alice, bob = people["alice"], people["bob"]
     chat = await group(server, alice, bob)
-    async with connect(server, alice["access_token"], ignore=QUIET) as a, connect(
-        server, bob["access_token"], ignore=QUIET
-    ) as b:
+    async with (
+        connect(server, alice["access_token"], ignore=QUIET) as a,
+        connect(server, bob["access_token"], ignore=QUIET) as b,
+    ):
         await a.send(send(chat, "once", "retry-me"))
         first = await a.expect("ack")
         await a.send(send(chat, "once", "retry-me"))  # the client never saw the ack, say
@@ -115,9 +122,11 @@ async def test_concurrent_senders_are_seen_in_seq_order_by_a_third_socket(
     alice, bob, carol = people["alice"], people["bob"], people["carol"]
     chat = await group(server, alice, bob, carol)
     per_sender = 15
-    async with connect(server, alice["access_token"], ignore=QUIET) as a, connect(
-        server, bob["access_token"], ignore=QUIET
-    ) as b, connect(server, carol["access_token"], ignore=QUIET) as c:
+    async with (
+        connect(server, alice["access_token"], ignore=QUIET) as a,
+        connect(server, bob["access_token"], ignore=QUIET) as b,
+        connect(server, carol["access_token"], ignore=QUIET) as c,
+    ):
 
         async def burst(client: Client, name: str) -> None:
             for n in range(per_sender):
@@ -167,9 +176,10 @@ async def test_edit_and_delete_frames_broadcast_the_changed_message(
 ) -> None:
     alice, bob = people["alice"], people["bob"]
     chat = await group(server, alice, bob)
-    async with connect(server, alice["access_token"], ignore=QUIET) as a, connect(
-        server, bob["access_token"], ignore=QUIET
-    ) as b:
+    async with (
+        connect(server, alice["access_token"], ignore=QUIET) as a,
+        connect(server, bob["access_token"], ignore=QUIET) as b,
+    ):
         await a.send(send(chat, "typo", "e1"))
         await messages(b, 1)
         await a.send({"type": "edit", "conversation_id": chat, "seq": 1, "body": "fixed"})
@@ -188,9 +198,10 @@ async def test_delivered_receipts_are_coalesced_and_read_receipts_broadcast(
     alice, bob = people["alice"], people["bob"]
     chat = await group(server, alice, bob)
     watching = frozenset({"ping", "presence", "message", "ack", "typing"})
-    async with connect(server, alice["access_token"], ignore=watching) as a, connect(
-        server, bob["access_token"], ignore=QUIET
-    ) as b:
+    async with (
+        connect(server, alice["access_token"], ignore=watching) as a,
+        connect(server, bob["access_token"], ignore=QUIET) as b,
+    ):
         for n in range(1, 11):
             await a.send(send(chat, f"m{n}", f"m{n}"))
         await messages(b, 10)
@@ -218,9 +229,11 @@ async def test_a_removed_member_stops_receiving_at_once(
     alice, bob, carol = people["alice"], people["bob"], people["carol"]
     chat = await group(server, alice, bob, carol)
     side = await direct(server, alice, carol)
-    async with connect(server, alice["access_token"], ignore=QUIET) as a, connect(
-        server, carol["access_token"], ignore=QUIET
-    ) as c, connect(server, bob["access_token"], ignore=QUIET) as b:
+    async with (
+        connect(server, alice["access_token"], ignore=QUIET) as a,
+        connect(server, carol["access_token"], ignore=QUIET) as c,
+        connect(server, bob["access_token"], ignore=QUIET) as b,
+    ):
         response = await server.client.delete(
             f"/api/v1/conversations/{chat}/members/{carol['user']['id']}",
             headers=bearer(alice["access_token"]),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import trio
+import trio.lowlevel
 from trio_websocket import ConnectionClosed
 
 from tests.support.accounts import bearer, fast_settings, register
@@ -40,8 +41,9 @@ async def test_a_slow_consumer_is_closed_with_1013_and_the_others_go_on(tmp_path
         bus = server.services.events
         # `queue=1`: the slow client's library holds one message and then stops reading the
         # socket, so the kernel buffers fill and the server's writer blocks.
-        async with connect(server, fast["access_token"]) as quick, connect(
-            server, slow["access_token"], queue=1
+        async with (
+            connect(server, fast["access_token"]) as quick,
+            connect(server, slow["access_token"], queue=1),
         ):
             laggard = socket_of(server, slow["user"]["id"])
             pad = "x" * 60_000
@@ -73,7 +75,9 @@ async def test_the_slow_client_sees_its_backlog_then_1013(tmp_path: Path) -> Non
                 assert n < 4_000
                 bus.publish(topic("user", slow["user"]["id"]), Padding(n, "x" * 60_000))
                 n += 1
-                await trio.sleep(0)  # the socket's forwarder takes it: the bus's bound is not hit
+                await (
+                    trio.lowlevel.checkpoint()
+                )  # the socket's forwarder takes it: the bus's bound is not hit
             received = 0
             with trio.fail_after(10):
                 while True:

@@ -35,9 +35,11 @@ async def test_typing_carries_the_full_set_and_expires(tmp_path: Path) -> None:
         chat = await group(server, alice, bob, carol)
         ids = {p["user"]["id"]: name for p, name in ((alice, "a"), (bob, "b"), (carol, "c"))}
         watch = frozenset({"ping", "presence", "event"})
-        async with connect(server, alice["access_token"], ignore=watch) as a, connect(
-            server, carol["access_token"], ignore=watch
-        ) as c, connect(server, bob["access_token"], ignore=watch) as b:
+        async with (
+            connect(server, alice["access_token"], ignore=watch) as a,
+            connect(server, carol["access_token"], ignore=watch) as c,
+            connect(server, bob["access_token"], ignore=watch) as b,
+        ):
 
             async def seen(client: Client) -> tuple[str, bool, list[str]]:
                 frame = await client.expect("typing", conversation_id=chat)
@@ -84,9 +86,10 @@ async def test_presence_online_away_and_offline_reach_those_who_share_a_conversa
         alice, bob, stranger = [await register(server.client, n) for n in ("alice", "bob", "eve")]
         chat = await group(server, alice, bob)
         only = frozenset({"ping", "event", "typing", "message", "receipt"})
-        async with connect(server, bob["access_token"], ignore=only) as b, connect(
-            server, stranger["access_token"], ignore=only
-        ) as s:
+        async with (
+            connect(server, bob["access_token"], ignore=only) as b,
+            connect(server, stranger["access_token"], ignore=only) as s,
+        ):
             async with connect(server, alice["access_token"], ignore=only) as a:
                 alice_id = alice["user"]["id"]
                 await b.expect("presence", user_id=alice_id, status="online")
@@ -115,9 +118,10 @@ async def test_track_events_reach_the_owner_and_a_subscriber_during_a_transcode(
     async with serving(fast_settings(tmp_path)) as server:
         alice, bob = await register(server.client, "alice"), await register(server.client, "bob")
         quiet = frozenset({"ping", "presence"})
-        async with connect(server, alice["access_token"], ignore=quiet) as a, connect(
-            server, bob["access_token"], ignore=quiet
-        ) as b:
+        async with (
+            connect(server, alice["access_token"], ignore=quiet) as a,
+            connect(server, bob["access_token"], ignore=quiet) as b,
+        ):
             path = write_music(tmp_path / "song.wav", 20)
             with path.open("rb") as file:
                 response = await server.client.post(

@@ -22,11 +22,11 @@ FAST_HASHING = {
 async def test_sigterm_closes_every_socket_with_1001(tmp_path: Path) -> None:
     server = ServeProcess(tmp_path / "data", **FAST_HASHING)
     try:
-        response = httpx.post(
-            f"{server.url}/api/v1/auth/register",
-            json={"email": "una@example.org", "username": "una", "password": "a long password ok"},
-            timeout=10,
-        )
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            response = await client.post(
+                "/api/v1/auth/register",
+                json={"email": "una@example.org", "username": "una", "password": "a long one ok"},
+            )
         token = response.json()["access_token"]
         url = server.url.replace("http://", "ws://") + "/ws"
         codes: list[int | None] = []

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import trio
-from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
+from trio_websocket import ConnectionRejected, open_websocket_url
 
 from tests.support.accounts import bearer, fast_settings, register
 from tests.support.server import RunningServer, serving
@@ -34,13 +34,17 @@ async def answers(client: Client) -> None:
     await client.expect("pong")
 
 
-async def test_a_token_in_the_header_authenticates(server: RunningServer, alice: dict[str, Any]) -> None:
+async def test_a_token_in_the_header_authenticates(
+    server: RunningServer, alice: dict[str, Any]
+) -> None:
     async with connect(server, alice["access_token"]) as client:
         assert client.ready["user_id"] == alice["user"]["id"]
         await answers(client)
 
 
-async def test_a_first_auth_frame_authenticates(server: RunningServer, alice: dict[str, Any]) -> None:
+async def test_a_first_auth_frame_authenticates(
+    server: RunningServer, alice: dict[str, Any]
+) -> None:
     async with connect(server, alice["access_token"], by_frame=True) as client:
         assert client.ready["user_id"] == alice["user"]["id"]
         await answers(client)
@@ -114,8 +118,11 @@ async def test_a_configured_origin_is_allowed(tmp_path: Path) -> None:
         ('{"type": "subscribe", "topic": "nonsense"}', "unknown_topic"),
         ('{"type": "subscribe", "topic": "playlist:abc"}', "unknown_topic"),
         ('{"type": "subscribe", "topic": "track:0123456789abcdef01234567"}', "not_found"),
-        ('{"type": "typing", "conversation_id": "0123456789abcdef0123456789abcdef", "active": true}', "not_found"),
-        ('{"type": "send", "conversation_id": "nope", "body": "hi", "client_id": "c1"}', "not_found"),
+        ('{"type": "typing", "conversation_id": "0123456789abcdef", "active": true}', "not_found"),
+        (
+            '{"type": "send", "conversation_id": "nope", "body": "hi", "client_id": "c1"}',
+            "not_found",
+        ),
         ('{"type": "resume", "conversation_id": "nope", "after_seq": 0}', "not_found"),
     ],
 )
@@ -144,9 +151,10 @@ async def test_the_server_pings_and_closes_a_silent_client(tmp_path: Path) -> No
     settings = fast_settings(tmp_path, ws_ping_interval_seconds=0.1, ws_idle_timeout_seconds=0.5)
     async with serving(settings) as server:
         alice = await register(server.client, "alice")
-        async with connect(server, alice["access_token"]) as talking, connect(
-            server, alice["access_token"]
-        ) as silent:
+        async with (
+            connect(server, alice["access_token"]) as talking,
+            connect(server, alice["access_token"]) as silent,
+        ):
             assert talking.ready["ping_interval_s"] == 0.1
             # One answers every ping and outlives the other's idle timeout several times over.
             pings = 0
@@ -167,9 +175,11 @@ async def test_logout_closes_the_sessions_sockets_and_only_those(
         "/api/v1/auth/login", json={"login": "alice", "password": "correct horse battery staple"}
     )
     other_session = login.json()["access_token"]
-    async with connect(server, alice["access_token"]) as first, connect(
-        server, alice["access_token"], by_frame=True
-    ) as second, connect(server, other_session) as elsewhere:
+    async with (
+        connect(server, alice["access_token"]) as first,
+        connect(server, alice["access_token"], by_frame=True) as second,
+        connect(server, other_session) as elsewhere,
+    ):
         response = await server.client.post(
             "/api/v1/auth/logout", headers=bearer(alice["access_token"])
         )
@@ -183,9 +193,10 @@ async def test_a_password_reset_closes_every_socket_of_the_user(
     server: RunningServer, alice: dict[str, Any]
 ) -> None:
     bob = await register(server.client, "bob")
-    async with connect(server, alice["access_token"]) as mine, connect(
-        server, bob["access_token"]
-    ) as theirs:
+    async with (
+        connect(server, alice["access_token"]) as mine,
+        connect(server, bob["access_token"]) as theirs,
+    ):
         # Disabling the account revokes every session, as a reset does (one code path each).
         admin = await register(server.client, "root")
         await server.store.accounts.set_role(admin["user"]["id"], "admin", 0.0)
@@ -216,5 +227,6 @@ async def test_closed_sockets_leave_nothing_behind(
         async with connect(server, alice["access_token"]) as client:
             await answers(client)
     with trio.fail_after(5):
-        while hub.sockets or server.services.events.stats().subscriptions != before:
-            await trio.sleep(0.01)
+        await hub.wait_idle()
+    # Each socket's subscription ended with its nursery, before the hub let it go.
+    assert server.services.events.stats().subscriptions == before

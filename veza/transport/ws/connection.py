@@ -374,6 +374,13 @@ class Connection:
                 log.info("socket of user %s lagged: resynchronising", self.user_id)
                 self._subscription = None
                 resync = True
+            except Exception:
+                # The store failed under us, say: better a reconnect and a resume than a socket
+                # that silently misses messages.
+                log.exception("socket of user %s: forwarding failed", self.user_id)
+                self.close(INTERNAL_ERROR, "internal error: reconnect and resume")
+                task_status.started()
+                return
 
     async def _resync(self) -> None:
         """After a gap in the events: each conversation's missed messages from the store."""

@@ -152,7 +152,8 @@ class Hub:
         self.delivered = DeliveredReceipts(
             services.chat.mark_delivered, settings.ws_delivered_flush_seconds
         )
-        self.sockets: set[Any] = set()  # the live Connections
+        self.sockets: set[Connection] = set()  # the live ones
+        self._sockets_changed = trio.Event()
         self.closing = False
         self._frames: OrderedDict[int, _Frame] = OrderedDict()
 
@@ -248,6 +249,13 @@ class Hub:
             await connection.serve()
         finally:
             self.sockets.discard(connection)
+            self._sockets_changed.set()
+            self._sockets_changed = trio.Event()
+
+    async def wait_idle(self) -> None:
+        """Until no socket is open here (tests; a drain)."""
+        while self.sockets:
+            await self._sockets_changed.wait()
 
 
 class WebSocketEndpoint:

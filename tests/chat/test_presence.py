@@ -1,0 +1,86 @@
+"""Presence: the pure state machine with plain numbers for time, and its owner task under
+Trio's MockClock."""
+
+from __future__ import annotations
+
+import trio
+from trio.testing import MockClock
+
+from veza.chat.presence import PresenceChanged, PresenceOwner, PresenceState
+from veza.events import EventBus, topic
+
+
+def test_online_from_the_first_socket_offline_after_the_grace_of_the_last() -> None:
+    state = PresenceState(away_after=300, offline_grace=10)
+    assert state.connected("u", now=0) == "online"
+    assert state.connected("u", now=1) is None  # a second socket
+    assert state.disconnected("u", now=2) is None  # one left
+    assert state.disconnected("u", now=3) is None  # none left: still online for the grace
+    assert state.next_deadline() == 13
+    assert state.due(12.9) == []
+    assert state.due(13) == [("u", "offline")]
+    assert state.status("u") == "offline" and len(state) == 0
+
+
+def test_a_reconnect_within_the_grace_is_no_change() -> None:
+    state = PresenceState(away_after=300, offline_grace=10)
+    state.connected("u", now=0)
+    state.disconnected("u", now=1)
+    assert state.connected("u", now=5) is None
+    assert state.due(100) == []
+    assert state.status("u") == "online"
+
+
+def test_silence_makes_away_and_activity_online_again() -> None:
+    state = PresenceState(away_after=300, offline_grace=10)
+    state.connected("u", now=0)
+    assert state.active("u", now=100) is None
+    assert state.due(399) == []
+    assert state.due(400) == [("u", "away")]
+    assert state.active("u", now=450) == "online"
+    assert state.next_deadline() == 750
+
+
+def test_a_chosen_away_holds_until_the_user_says_online() -> None:
+    state = PresenceState(away_after=300, offline_grace=10)
+    state.connected("u", now=0)
+    assert state.choose("u", "away", now=1) == "away"
+    assert state.active("u", now=2) is None  # typing does not undo a choice
+    assert state.due(10_000) == []
+    assert state.choose("u", "online", now=3) == "online"
+    assert state.disconnected("u", now=4) is None
+    assert state.due(14) == [("u", "offline")]
+    assert state.connected("u", now=20) == "online"  # a new start: the choice is forgotten
+
+
+def test_the_unknown_and_the_gone_are_offline_and_ignored() -> None:
+    state = PresenceState()
+    assert state.status("nobody") == "offline"
+    assert state.active("nobody", now=0) is None
+    assert state.choose("nobody", "away", now=0) is None
+    assert state.disconnected("nobody", now=0) is None
+
+
+async def test_the_owner_publishes_changes_to_the_users_conversations(
+    autojump_clock: MockClock,
+) -> None:
+    bus = EventBus()
+
+    async def audience(user_id: str) -> list[str]:
+        return [topic("conversation", "c1"), topic("conversation", "c2")]
+
+    owner = PresenceOwner(bus, audience, origin="here", away_after=300, offline_grace=10)
+    heard: list[tuple[str, str]] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(owner.run)
+        async with bus.subscribe(topic("conversation", "c2")) as subscription:
+            await owner.connected("u")
+            await owner.disconnected("u")
+            async for delivery in subscription:
+                assert isinstance(delivery.event, PresenceChanged)
+                heard.append((delivery.event.status, delivery.event.origin))
+                if delivery.event.status == "offline":
+                    break
+        assert trio.current_time() >= 10  # the grace, on Trio's clock
+        nursery.cancel_scope.cancel()
+    assert heard == [("online", "here"), ("offline", "here")]
