@@ -37,6 +37,9 @@ _MEMBERSHIP = (
     "of the conversation"
 )
 _UNKNOWN = "not_found: no conversation by that id"
+# quart-schema 0.25 turns `<a>/x/<int:b>` into one parameter (its pattern reads from the first
+# `<` to the next `:`): a route with a typed parameter spells the converter of every other one.
+_MESSAGE = "/api/v1/conversations/<string:conversation_id>/messages/<int:seq>"
 
 
 class MessageOut(BaseModel):
@@ -351,7 +354,7 @@ async def post_message(conversation_id: str, data: NewMessage) -> tuple[MessageO
     return MessageOut.of(posted.message), 201 if posted.created else 200
 
 
-@blueprint.patch("/api/v1/conversations/<conversation_id>/messages/<int:seq>")
+@blueprint.patch(_MESSAGE)
 @require(Permission.CHAT)
 @errors(
     403,
@@ -374,7 +377,7 @@ async def edit_message(conversation_id: str, seq: int, data: MessageEdit) -> Mes
     return MessageOut.of(await services().chat.edit(principal, conversation_id, seq, data.body))
 
 
-@blueprint.delete("/api/v1/conversations/<conversation_id>/messages/<int:seq>")
+@blueprint.delete(_MESSAGE)
 @require(Permission.CHAT)
 @errors(
     403,
