@@ -5,66 +5,17 @@ duplicate, concurrent retries make one message, and receipts only ever move forw
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trio
 
-from tests.support import require_postgres
-from tests.support.postgres import postgres_schema
-from veza.accounts import Principal
+from tests.support.chat import principals, stores
 from veza.chat import Chat
 from veza.events import EventBus
-from veza.store import Store
-from veza.store.database import Database
-from veza.store.migrations import migrate
-from veza.store.sqlite import open_sqlite
 
 SENDERS = 4
 EACH = 25
-
-
-@asynccontextmanager
-async def stores(backend: str, tmp_path: Path, count: int) -> AsyncIterator[list[Store]]:
-    """`count` Store instances on one database: one SQLite file, or one PostgreSQL schema with
-    a pool per Store (what separate processes would have)."""
-    if backend == "sqlite":
-        async with open_sqlite(tmp_path / "chat.db", readers=2) as database:
-            await migrate(database)
-            yield [Store(database)] * count
-        return
-    from veza.store.postgres import open_postgres
-
-    url = require_postgres()
-    async with postgres_schema(url) as first:
-        row = await first.fetch_one("SELECT current_schema() AS s")
-        assert row is not None
-        await migrate(first)
-        async with open_postgres(url, search_path=row["s"]) as second:
-            pools: list[Database] = [first, second]
-            yield [Store(pools[n % 2]) for n in range(count)]
-
-
-async def principals(store: Store, count: int) -> list[Principal]:
-    found = []
-    for n in range(count):
-        user_id = f"{n + 1:032x}"
-        await store.accounts.insert_user(
-            id=user_id,
-            username=f"user{n}",
-            username_key=f"user{n}",
-            email=f"user{n}@example.org",
-            email_key=f"user{n}@example.org",
-            password_hash="$argon2id$placeholder",
-            role="user",
-            now=1.0,
-        )
-        user = await store.accounts.user(user_id)
-        assert user is not None
-        found.append(Principal(user, session_id="s"))
-    return found
 
 
 @pytest.mark.parametrize(
