@@ -74,14 +74,14 @@ async def test_a_direct_conversation_is_one_per_pair(
 ) -> None:
     alice, bob, carol = trio_users
     first = await open_conversation(server.client, alice, "direct", [bob])
-    assert first["kind"] == "direct" and first["title"] is None
+    assert first["kind"] == "direct" and first["title"] is None and first["peer_id"] == bob.id
     assert sorted(m["user_id"] for m in first["members"]) == sorted([alice.id, bob.id])
     assert {m["role"] for m in first["members"]} == {"member"}
     again = await open_conversation(server.client, alice, "direct", [bob], status=200)
     assert again["id"] == first["id"]
     # From the other side, naming oneself too: the same pair, the same conversation.
     reverse = await open_conversation(server.client, bob, "direct", [alice, bob], status=200)
-    assert reverse["id"] == first["id"]
+    assert reverse["id"] == first["id"] and reverse["peer_id"] == alice.id
     other = await open_conversation(server.client, alice, "direct", [carol])
     assert other["id"] != first["id"]
     for member_ids, title in (
@@ -485,6 +485,7 @@ async def test_my_conversations_most_recent_first_in_pages(
     second = await mine(server, alice, limit=2, cursor=first["next_cursor"])
     assert [c["id"] for c in second["items"]] == [ids[1]] and second["next_cursor"] is None
     assert second["items"][0]["last_message"] is None
+    assert [c["peer_id"] for c in first["items"] + second["items"]] == [bob.id, None, carol.id]
     assert [c["id"] for c in (await mine(server, carol))["items"]] == [ids[2], ids[1]]
     bad = await server.client.get(
         "/api/v1/conversations", params={"cursor": "bogus"}, headers=alice.headers

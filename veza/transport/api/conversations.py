@@ -99,6 +99,7 @@ class ConversationOut(BaseModel):
     last_seq: int = Field(description="seq of the last message, 0 when there is none")
     last_message: MessageOut | None
     member_count: int
+    peer_id: str | None = Field(description="direct: the other member; group: null")
     role: Literal["admin", "member"] = Field(description="the caller's role")
     delivered_seq: int
     read_seq: int
@@ -118,6 +119,7 @@ class ConversationOut(BaseModel):
             "last_seq": conversation.last_seq,
             "last_message": None if view.last_message is None else MessageOut.of(view.last_message),
             "member_count": view.member_count,
+            "peer_id": view.peer_id,
             "role": me.role,
             "delivered_seq": me.delivered_seq,
             "read_seq": me.read_seq,
