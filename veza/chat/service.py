@@ -471,7 +471,7 @@ def _check_can_chat(principal: Principal) -> None:
 
 def _user_id(field: str, user_id: str) -> str:
     if not policy.looks_like_id(user_id):
-        raise ValidationFailed(f"{field}: {user_id!r} is not a user id")
+        raise ValidationFailed(f"{field}: a user id is 32 hexadecimal digits")
     return user_id
 
 
