@@ -8,8 +8,11 @@ from __future__ import annotations
 import functools
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+
+import trio
 
 from veza.accounts import Permission, Principal, policy
 from veza.chat.events import (
@@ -93,6 +96,32 @@ class ChatBounds:
     group_max_members: int = 1000
 
 
+class _Turns:
+    """One turn at a time per conversation in this process, from a send's transaction to its
+    publish: the database orders the commits (the counter row's lock), but on PostgreSQL the
+    task that committed seq n may reach its publish after the one that committed n + 1 (the
+    connection's release sits in between). Holding the turn until the publish keeps
+    `message.posted` in seq order for every subscriber of this process. A turn's lock lives
+    while someone holds or waits for it, so the map stays as small as the traffic."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[trio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def of(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (trio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 class Chat:
     def __init__(
         self,
@@ -105,6 +134,7 @@ class Chat:
         self._events = events
         self._limits = bounds
         self._clock = clock
+        self._turns = _Turns()
 
     # Conversations
 
@@ -275,7 +305,7 @@ class Chat:
         client_id = secrets.token_hex(16) if client_id is None else check_client_id(client_id)
         sender = principal.user.id
         try:
-            async with self._store.transaction() as tx:
+            async with self._turns.of(conversation_id), self._store.transaction() as tx:
                 await _member(tx, conversation_id, sender)
                 original = await tx.chat.message_by_client_id(sender, client_id)
                 if original is not None:
@@ -441,7 +471,7 @@ def _check_can_chat(principal: Principal) -> None:
 
 def _user_id(field: str, user_id: str) -> str:
     if not policy.looks_like_id(user_id):
-        raise ValidationFailed(f"{field}: {user_id!r} is not a user id")
+        raise ValidationFailed(f"{field}: a user id is 32 hexadecimal digits")
     return user_id
 
 

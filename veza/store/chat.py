@@ -127,13 +127,15 @@ class MessageRow:
 @dataclass(frozen=True)
 class ConversationView:
     """A conversation as one member sees it: their membership (role, receipts), their unread
-    count, the last message and how many members there are."""
+    count, the last message, how many members there are, and in a direct conversation the
+    other member (`peer_id`)."""
 
     conversation: ConversationRow
     me: MemberRow
     unread: int
     member_count: int
     last_message: MessageRow | None
+    peer_id: str | None = None
 
 
 def direct_key(a: str, b: str) -> str:
@@ -156,7 +158,9 @@ _VIEW_SELECT = f"""SELECT {_VIEW_COLUMNS},
         (SELECT COUNT(*) FROM messages u WHERE u.conversation_id = c.id AND u.seq > m.read_seq
             AND u.sender_id <> m.user_id AND u.deleted_at IS NULL) AS unread,
         (SELECT COUNT(*) FROM conversation_members n WHERE n.conversation_id = c.id)
-            AS member_count
+            AS member_count,
+        (SELECT MIN(p.user_id) FROM conversation_members p WHERE p.conversation_id = c.id
+            AND p.user_id <> m.user_id AND c.kind = 'direct') AS peer_id
     FROM conversation_members m
     JOIN conversations c ON c.id = m.conversation_id
     LEFT JOIN messages l ON l.conversation_id = c.id AND l.seq = c.last_seq"""
@@ -169,6 +173,7 @@ def _view(row: Row) -> ConversationView:
         unread=int(row["unread"]),
         member_count=int(row["member_count"]),
         last_message=None if row["l_id"] is None else MessageRow.from_row(row, "l_"),
+        peer_id=row["peer_id"],
     )
 
 

@@ -37,6 +37,9 @@ _MEMBERSHIP = (
     "of the conversation"
 )
 _UNKNOWN = "not_found: no conversation by that id"
+# quart-schema 0.25 turns `<a>/x/<int:b>` into one parameter (its pattern reads from the first
+# `<` to the next `:`): a route with a typed parameter spells the converter of every other one.
+_MESSAGE = "/api/v1/conversations/<string:conversation_id>/messages/<int:seq>"
 
 
 class MessageOut(BaseModel):
@@ -96,6 +99,7 @@ class ConversationOut(BaseModel):
     last_seq: int = Field(description="seq of the last message, 0 when there is none")
     last_message: MessageOut | None
     member_count: int
+    peer_id: str | None = Field(description="direct: the other member; group: null")
     role: Literal["admin", "member"] = Field(description="the caller's role")
     delivered_seq: int
     read_seq: int
@@ -115,6 +119,7 @@ class ConversationOut(BaseModel):
             "last_seq": conversation.last_seq,
             "last_message": None if view.last_message is None else MessageOut.of(view.last_message),
             "member_count": view.member_count,
+            "peer_id": view.peer_id,
             "role": me.role,
             "delivered_seq": me.delivered_seq,
             "read_seq": me.read_seq,
@@ -351,7 +356,7 @@ async def post_message(conversation_id: str, data: NewMessage) -> tuple[MessageO
     return MessageOut.of(posted.message), 201 if posted.created else 200
 
 
-@blueprint.patch("/api/v1/conversations/<conversation_id>/messages/<int:seq>")
+@blueprint.patch(_MESSAGE)
 @require(Permission.CHAT)
 @errors(
     403,
@@ -374,7 +379,7 @@ async def edit_message(conversation_id: str, seq: int, data: MessageEdit) -> Mes
     return MessageOut.of(await services().chat.edit(principal, conversation_id, seq, data.body))
 
 
-@blueprint.delete("/api/v1/conversations/<conversation_id>/messages/<int:seq>")
+@blueprint.delete(_MESSAGE)
 @require(Permission.CHAT)
 @errors(
     403,
