@@ -4,6 +4,8 @@ queue bounded; a socket dropped by the bus for lagging resynchronises from the s
 from __future__ import annotations
 
 import json
+import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,6 +17,7 @@ from trio_websocket import ConnectionClosed
 from tests.support.accounts import bearer, fast_settings, register
 from tests.support.server import RunningServer, serving
 from tests.support.ws import connect
+from veza.chat import MessageRow
 from veza.events import Event, topic
 
 
@@ -103,14 +106,27 @@ async def test_a_lagging_socket_resynchronises_its_conversations_from_the_store(
             headers=bearer(alice["access_token"]),
         )
         chat = response.json()["id"]
-        quiet = frozenset({"ping", "presence", "receipt"})
+        quiet = frozenset({"ping", "presence", "receipt", "event"})
         async with connect(server, bob["access_token"], ignore=quiet) as b:
             sender = await server.services.accounts.authenticate(alice["access_token"])
             await server.services.chat.post(sender, chat, "seen", "c1")
             assert (await b.expect("message"))["message"]["seq"] == 1
-            # Committed and published, and before bob's socket could take the event, more
-            # than its queue holds: the bus drops its subscription with m2 still queued.
-            await server.services.chat.post(sender, chat, "missed", "c2")
+            # A message committed elsewhere whose event never came (another process's, while
+            # the relay's LISTEN connection was down): written behind the API, not published.
+            async with server.store.transaction() as tx:
+                seq = await tx.chat.next_seq(chat, time.time())
+                await tx.chat.insert_message(
+                    MessageRow(
+                        id=secrets.token_hex(16),
+                        conversation_id=chat,
+                        seq=seq,
+                        sender_id=alice["user"]["id"],
+                        client_id="c2",
+                        body="missed",
+                        created_at=time.time(),
+                    )
+                )
+            # More events at once than its queue holds: the bus drops bob's subscription.
             for n in range(3):
                 server.services.events.publish(topic("user", bob["user"]["id"]), Padding(n, ""))
             # It subscribes again and sends what the store has after the last seq it sent.
