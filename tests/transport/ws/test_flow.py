@@ -126,8 +126,9 @@ async def test_a_lagging_socket_resynchronises_its_conversations_from_the_store(
                         created_at=time.time(),
                     )
                 )
-            # More events at once than its queue holds: the bus drops bob's subscription.
-            for n in range(3):
+            # More events at once than its queue holds (one goes straight to its waiting
+            # forwarder, two fill the queue): the bus drops bob's subscription.
+            for n in range(4):
                 server.services.events.publish(topic("user", bob["user"]["id"]), Padding(n, ""))
             # It subscribes again and sends what the store has after the last seq it sent.
             resent = await b.expect("message")
