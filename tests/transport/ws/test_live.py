@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support import require_tool
 from tests.support.accounts import bearer, fast_settings, register
 from tests.support.server import RunningServer, serving
@@ -111,6 +113,7 @@ async def test_presence_online_away_and_offline_reach_those_who_share_a_conversa
             await s.expect("pong")
 
 
+@pytest.mark.slow
 async def test_track_events_reach_the_owner_and_a_subscriber_during_a_transcode(
     tmp_path: Path,
 ) -> None:

@@ -19,6 +19,7 @@ FAST_HASHING = {
 }
 
 
+@pytest.mark.slow
 async def test_sigterm_closes_every_socket_with_1001(tmp_path: Path) -> None:
     server = ServeProcess(tmp_path / "data", **FAST_HASHING)
     try:
