@@ -11,6 +11,7 @@ import pytest
 import trio
 
 from tests.support.accounts import bearer, fast_settings, register
+from tests.support.chat import BACKENDS, backend_settings
 from tests.support.server import RunningServer, serving
 from tests.support.ws import Client, connect
 
@@ -18,12 +19,14 @@ QUIET = frozenset({"ping", "presence", "receipt", "typing"})  # what chat tests 
 SENDER = QUIET | {"message"}  # a socket that only sends: its acks, not the broadcasts
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    settings = fast_settings(
-        tmp_path, chat_send_burst=1000, chat_resume_max_messages=5, ws_delivered_flush_seconds=0.05
-    )
-    async with serving(settings) as running:
+@pytest.fixture(params=BACKENDS)
+async def server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[RunningServer]:
+    async with (
+        backend_settings(
+            tmp_path, request.param, chat_resume_max_messages=5, ws_delivered_flush_seconds=0.05
+        ) as settings,
+        serving(settings) as running,
+    ):
         yield running
 
 
