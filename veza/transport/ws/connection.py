@@ -157,6 +157,8 @@ class Connection:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._write)
                 await nursery.start(self._forward)
+                if self.outbound.closing is not None:
+                    return  # the session ended meanwhile: the writer sends the close
                 await presence.connected(self.user_id)
                 try:
                     self._put(

@@ -125,6 +125,11 @@ class DeliveredReceipts:
                     await self._mark(principal, conversation_id, seq)
                 except VezaError as error:  # left the conversation meanwhile
                     log.debug("delivered receipt dropped: %s", error.message)
+                except Exception:
+                    # The store failed: these marks wait for the next message; the hub lives on.
+                    log.exception(
+                        "delivered receipts of conversation %s not written", conversation_id
+                    )
 
 
 class Hub:
