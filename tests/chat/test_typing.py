@@ -8,7 +8,7 @@ import trio
 import trio.lowlevel
 from trio.testing import MockClock
 
-from veza.chat.typing import Change, TypingChanged, TypingOwners, TypingState
+from veza.chat.typing import MAX_NAMED, Change, TypingChanged, TypingOwners, TypingState
 from veza.events import EventBus, topic
 
 
@@ -122,4 +122,21 @@ async def test_a_swamped_conversation_drops_input(autojump_clock: MockClock) -> 
         await nursery.start(owners.run)
         results = [owners.submit("c1", f"u{n}", True) for n in range(4)]
         assert results == [True, True, False, False]
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_crowd_typing_is_named_up_to_a_bound(autojump_clock: MockClock) -> None:
+    bus = EventBus()
+    owners = TypingOwners(bus, origin="here", queue_size=MAX_NAMED + 10)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(owners.run)
+        async with bus.subscribe(topic("conversation", "c1")) as subscription:
+            for n in range(MAX_NAMED + 5):
+                owners.submit("c1", f"user{n:04d}", True)
+            last = None
+            for _ in range(MAX_NAMED + 5):
+                last = (await subscription.receive()).event
+        assert isinstance(last, TypingChanged)
+        assert len(last.typing) == MAX_NAMED
+        assert last.version == MAX_NAMED + 5
         nursery.cancel_scope.cancel()

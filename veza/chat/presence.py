@@ -231,4 +231,7 @@ class PresenceOwner:
             log.exception("presence of user %s: cannot list who hears it", user_id)
             return
         for name in topics:
-            self._bus.publish(name, event)
+            try:
+                self._bus.publish(name, event)
+            except Exception:  # the relay refused it: presence goes on
+                log.exception("presence of user %s not published on %s", user_id, name)

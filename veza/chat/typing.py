@@ -25,13 +25,14 @@ from veza.events import Event, EventBus, topic
 log = logging.getLogger(__name__)
 
 DEFAULT_EXPIRY_SECONDS = 6.0
+MAX_NAMED = 100  # users named in one typing.changed (about 3.5 KB of ids)
 
 
 @dataclass(frozen=True)
 class TypingChanged(Event):
     """The typing state of a conversation changed: `user_id` started or stopped (`active`);
     `typing` is every user typing there now, in order of id; `version` grows with each change
-    told by the owner (`origin`, one per process)."""
+    told by the owner (`origin`, one per process). `typing` names at most `MAX_NAMED` users."""
 
     type: ClassVar[str] = "typing.changed"
     conversation_id: str
@@ -202,8 +203,12 @@ class TypingOwners:
             conversation_id,
             change.user_id,
             change.active,
-            list(change.typing),
+            # Named up to a bound, so the event always fits a cross-process notification.
+            list(change.typing[:MAX_NAMED]),
             change.version,
             self._origin,
         )
-        self._bus.publish(name, event)
+        try:
+            self._bus.publish(name, event)
+        except Exception:  # the relay refused it: the state goes on, the next change is told
+            log.exception("typing change in conversation %s not published", conversation_id)
