@@ -13,6 +13,7 @@ from trio_websocket import ConnectionRejected, open_websocket_url
 
 from tests.support.accounts import bearer, fast_settings, register
 from tests.support.server import RunningServer, serving
+from tests.support.tracks import write_music
 from tests.support.ws import Client, connect, ws_url
 
 
@@ -148,7 +149,7 @@ async def test_an_oversized_frame_closes_with_1009(tmp_path: Path) -> None:
 
 
 async def test_the_server_pings_and_closes_a_silent_client(tmp_path: Path) -> None:
-    settings = fast_settings(tmp_path, ws_ping_interval_seconds=0.1, ws_idle_timeout_seconds=0.5)
+    settings = fast_settings(tmp_path, ws_ping_interval_seconds=0.1, ws_idle_timeout_seconds=1.0)
     async with serving(settings) as server:
         alice = await register(server.client, "alice")
         async with (
@@ -230,3 +231,26 @@ async def test_closed_sockets_leave_nothing_behind(
         await hub.wait_idle()
     # Each socket's subscription ended with its nursery, before the hub let it go.
     assert server.services.events.stats().subscriptions == before
+
+
+async def test_subscriptions_per_socket_are_bounded(tmp_path: Path) -> None:
+    async with serving(fast_settings(tmp_path, ws_max_topics=1)) as server:
+        alice = await register(server.client, "alice")
+        tracks = [
+            await server.services.tracks.import_file(write_music(tmp_path / f"{n}.wav", 1))
+            for n in range(2)
+        ]
+        first, second = (f"track:{t.id}" for t in tracks)
+        async with connect(
+            server, alice["access_token"], ignore=frozenset({"ping", "event"})
+        ) as client:
+            await client.send({"type": "subscribe", "topic": first})
+            await client.expect("subscribed", topic=first)
+            await client.send({"type": "subscribe", "topic": first})  # again: no new one
+            await client.expect("subscribed", topic=first)
+            await client.send({"type": "subscribe", "topic": second})
+            await client.expect("error", code="too_many_topics")
+            await client.send({"type": "unsubscribe", "topic": first})
+            await client.expect("unsubscribed", topic=first)
+            await client.send({"type": "subscribe", "topic": second})
+            await client.expect("subscribed", topic=second)
