@@ -109,6 +109,11 @@ class Tracks:
             raise NotFound("no such track")
         return track
 
+    async def processing_of(self, owner_id: str, limit: int = 64) -> list[str]:
+        """The ids of the owner's tracks whose transcode is not over, oldest first (what their
+        live connections follow)."""
+        return await self._store.tracks.processing_of(owner_id, limit)
+
     async def list(
         self, query: str | None, after: tuple[float, str] | None, limit: int
     ) -> list[Track]:

@@ -13,6 +13,8 @@ from tests.support.accounts import bearer, fast_settings, register
 from tests.support.server import RunningServer, serving
 from tests.support.tracks import write_music
 from tests.support.ws import Client, connect
+from veza.store.tracks import NewTrack
+from veza.tracks.events import TrackProgress, track_topic
 
 
 async def group(server: RunningServer, owner: dict[str, Any], *members: dict[str, Any]) -> str:
@@ -151,3 +153,28 @@ async def test_track_events_reach_the_owner_and_a_subscriber_during_a_transcode(
             assert for_bob["data"]["track_id"] == track_id
             await b.send({"type": "unsubscribe", "topic": f"track:{track_id}"})
             await b.expect("unsubscribed", topic=f"track:{track_id}")
+
+
+async def test_a_socket_follows_the_users_tracks_still_transcoding(tmp_path: Path) -> None:
+    async with serving(fast_settings(tmp_path)) as server:
+        alice, bob = await register(server.client, "alice"), await register(server.client, "bob")
+        # Uploaded before the socket opened (a reconnect in the middle of a transcode): the row
+        # alone, written behind the API, so no worker finishes it before the test looks.
+        await server.store.tracks.create(
+            NewTrack("a" * 24, alice["user"]["id"], "t", "", "", "t.wav", ".wav", 1)
+        )
+        quiet = frozenset({"ping", "presence"})
+        async with (
+            connect(server, alice["access_token"], ignore=quiet) as a,
+            connect(server, bob["access_token"], ignore=quiet) as b,
+        ):
+            for fraction in (0.25, 0.5):
+                server.services.events.publish(
+                    track_topic("a" * 24), TrackProgress("a" * 24, fraction)
+                )
+            first = await a.expect("event", name="track.progress")
+            second = await a.expect("event", name="track.progress")
+            assert (first["data"]["fraction"], second["data"]["fraction"]) == (0.25, 0.5)
+            # Not bob's track: he hears of it only if he subscribes.
+            await b.send({"type": "ping"})
+            await b.expect("pong")

@@ -354,6 +354,9 @@ class Connection:
         services = self._services
         conversations = await services.chat.conversation_ids_of(self.user_id)
         self.conversations.update(conversations)
+        # The user's uploads still transcoding (a reconnect in the middle of one): followed.
+        processing = await services.tracks.processing_of(self.user_id, self._settings.ws_max_topics)
+        self._own_tracks.update(topic("track", t) for t in processing)
         resync = False
         while True:
             try:
