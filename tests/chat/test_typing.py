@@ -140,3 +140,68 @@ async def test_a_crowd_typing_is_named_up_to_a_bound(autojump_clock: MockClock) 
         assert len(last.typing) == MAX_NAMED
         assert last.version == MAX_NAMED + 5
         nursery.cancel_scope.cancel()
+
+
+def test_other_processes_users_count_in_the_set_until_they_say_otherwise() -> None:
+    state = TypingState(expiry=6)
+    state.start("here", now=0)
+    state.merge("other", ["there", "here"], now=1)  # "here" is ours, whoever else names it
+    assert state.typing == ("here", "there")
+    assert state.local == {"here"}
+    change = state.stop("here")
+    assert change is not None and change.typing == ("there",)
+    state.merge("other", [], now=2)
+    assert state.typing == ()
+
+
+def test_a_silent_process_stops_counting_after_the_expiry() -> None:
+    state = TypingState(expiry=6)
+    state.merge("gone", ["there"], now=0)
+    assert state.typing == ("there",)
+    assert state.expire(5.9) == [] and state.typing == ("there",)
+    assert state.expire(6) == []  # told by no change of ours: that process tells its own
+    assert state.typing == ()
+
+
+def test_restating_tells_the_whole_set_again() -> None:
+    state = TypingState(expiry=6)
+    assert state.restate() is None
+    state.start("b", now=0)
+    state.merge("other", ["x"], now=0)
+    restated = state.restate()
+    assert restated is not None
+    assert (restated.user_id, restated.active, restated.typing) == ("b", True, ("b", "x"))
+
+
+async def test_two_processes_owners_tell_one_set(autojump_clock: MockClock) -> None:
+    bus = EventBus()  # one bus with a perfect relay: two owners, two origins
+    one = TypingOwners(bus, origin="one", expiry=6)
+    two = TypingOwners(bus, origin="two", expiry=6)
+    told: list[tuple[str, str, bool, list[str]]] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(one.run)
+        await nursery.start(two.run)
+        async with bus.subscribe(topic("conversation", "c")) as subscription:
+
+            async def next_told() -> None:
+                event = (await subscription.receive()).event
+                assert isinstance(event, TypingChanged)
+                told.append((event.origin, event.user_id, event.active, event.typing))
+
+            one.submit("c", "u1", True)
+            await next_told()
+            two.submit("c", "u2", True)  # process two's owner starts knowing nobody else
+            await next_told()
+            await next_told()  # process one answers with the whole set
+            await trio.sleep(1)  # process two has heard it
+            two.submit("c", "u2", False)
+            await next_told()
+            await next_told()  # u1's state runs out in process one
+        nursery.cancel_scope.cancel()
+    assert told == [
+        ("one", "u1", True, ["u1"]),
+        ("two", "u2", True, ["u2"]),
+        ("one", "u1", True, ["u1", "u2"]),
+        ("two", "u2", False, ["u1"]),
+        ("one", "u1", False, []),
+    ]
