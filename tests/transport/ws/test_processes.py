@@ -43,6 +43,13 @@ async def test_two_servers_on_one_postgres_are_one_hub(tmp_path: Path) -> None:
             await b.send({"type": "typing", "conversation_id": chat, "active": True})
             typing = await a.expect("typing", conversation_id=chat)
             assert typing["typing"] == [bob["user"]["id"]]
+            # Alice starts on server one, whose owner had not heard of bob: the owners settle
+            # on one set, which both see.
+            await a.send({"type": "typing", "conversation_id": chat, "active": True})
+            both = sorted([alice["user"]["id"], bob["user"]["id"]])
+            for client in (a, b):
+                while (await client.expect("typing", conversation_id=chat))["typing"] != both:
+                    pass
             # Alice logs out through server two: her socket on server one closes.
             await two.client.post("/api/v1/auth/logout", headers=bearer(alice["access_token"]))
             assert await a.closed() == 1008
