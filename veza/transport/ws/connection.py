@@ -137,10 +137,9 @@ class Connection:
         self.outbound.close(code, reason)
 
     def _put(self, text: str, delivered: Delivered | None = None) -> None:
-        if not self.outbound.put(text, delivered) and self.outbound.closing is not None:
-            closing = self.outbound.closing
-            if closing.code == 1013:
-                log.info("socket of user %s closed: it did not keep up", self.user_id)
+        was_open = self.outbound.closing is None
+        if not self.outbound.put(text, delivered) and was_open:
+            log.info("socket of user %s closed: it did not keep up", self.user_id)
 
     def _error(self, code: str, message: str, **extra: object) -> None:
         self._put(protocol.ErrorFrame(code=code, message=message, **extra).encode())  # type: ignore[arg-type]

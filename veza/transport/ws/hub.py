@@ -30,12 +30,11 @@ from veza.transport.api.conversations import MessageOut
 from veza.transport.context import Edge
 from veza.transport.ws import protocol
 from veza.transport.ws.connection import Connection, authenticate
-from veza.transport.ws.protocol import FrameError
 
 log = logging.getLogger("veza.ws")
 
 PATH = "/ws"
-POLICY_VIOLATION = 1008
+POLICY_VIOLATION = 1008  # before the accept, any code makes Hypercorn answer 403
 GOING_AWAY = 1001
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 _FRAME_CACHE = 1024  # events whose frame is kept, most recent first
@@ -296,6 +295,3 @@ def install_websocket(app: QuartTrio, edge: Edge) -> Hub:
 def websocket_hub(app: QuartTrio) -> Hub:
     hub: Hub = app.extensions[_KEY]
     return hub
-
-
-__all__ = ["FrameError", "Hub", "install_websocket", "websocket_hub"]
