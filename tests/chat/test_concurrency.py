@@ -14,6 +14,8 @@ from tests.support.chat import principals, stores
 from veza.chat import Chat
 from veza.events import EventBus
 
+pytestmark = pytest.mark.slow
+
 SENDERS = 4
 EACH = 25
 

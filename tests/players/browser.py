@@ -10,6 +10,7 @@ Playwright never downloads a browser here: it launches Debian's /usr/bin/chromiu
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import shutil
 import threading
@@ -62,6 +63,10 @@ class BrowserThread:
         threading.Thread(target=self._run, name="chromium", daemon=True).start()
 
     def _run(self) -> None:
+        # Once trio_asyncio was imported (any PostgreSQL test earlier in the session), a new
+        # asyncio loop outside Trio is trio_asyncio's, which Playwright's own loop cannot nest
+        # in; a policy set in this thread (thread-local under trio_asyncio) gives it a plain one.
+        asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
         while (call := self._calls.get()) is not None:
             future, fn = call
             if future.set_running_or_notify_cancel():

@@ -1,6 +1,6 @@
 """Chat: conversations (direct and group), members, messages with per-conversation sequence
 numbers, idempotent sends, edits and tombstones, delivered and read receipts, and the events
-they publish. The WebSocket edge (veza/transport/ws.py) and the REST routes
+they publish. The WebSocket edge (veza/transport/ws/) and the REST routes
 (veza/transport/api/conversations.py) call the `Chat` service."""
 
 from veza.chat.events import (

@@ -431,7 +431,7 @@ class Chat:
         mark = current.read_seq if kind == READ else current.delivered_seq
         return Receipt(conversation_id, user_id, kind, mark, moved=False)
 
-    # For the socket (veza/transport/ws.py): the store's answers, without a caller's rights.
+    # For the socket (veza/transport/ws/): the store's answers, without a caller's rights.
 
     async def require_member(self, user_id: str, conversation_id: str) -> ConversationRow:
         """The conversation, if `user_id` is a member: NotFound or NotAMember otherwise."""

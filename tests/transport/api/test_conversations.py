@@ -300,6 +300,7 @@ async def test_concurrent_retries_of_one_send_make_one_message(
     assert (await posted(server.client, bob, cid, "next"))["seq"] == 2  # no seq was lost
 
 
+@pytest.mark.slow
 async def test_history_is_newest_first_in_pages_of_at_most_100(
     server: RunningServer, trio_users: tuple[User, User, User]
 ) -> None:
@@ -387,16 +388,28 @@ async def test_delete_leaves_a_tombstone_by_the_sender_or_a_moderator(
     assert (await posted(server.client, alice, cid, "m4"))["seq"] == 4
 
 
-@pytest.mark.parametrize(
-    "body",
-    ["", "   ", "\n\t", "x" * 4001, "nul\x00", "bell\x07", "cr\rlf", "esc\x1b[0m", "del\x7f"],
-)
+REFUSED_BODIES = [
+    "",
+    "   ",
+    "\n\t",
+    "x" * 4001,
+    "nul\x00",
+    "bell\x07",
+    "cr\rlf",
+    "esc\x1b[0m",
+    "del\x7f",
+]
+
+
 async def test_bodies_that_are_refused(
-    server: RunningServer, trio_users: tuple[User, User, User], body: str
+    server: RunningServer, trio_users: tuple[User, User, User]
 ) -> None:
     alice, bob, _ = trio_users
     cid = (await open_conversation(server.client, alice, "direct", [bob]))["id"]
-    assert_error(await send(server.client, alice, cid, body), 422, "validation_failed")
+    for body in REFUSED_BODIES:
+        response = await send(server.client, alice, cid, body)
+        assert response.status_code == 422, (body, response.text)
+        assert_error(response, 422, "validation_failed")
     assert (await history(server, alice, cid))["items"] == []
 
 

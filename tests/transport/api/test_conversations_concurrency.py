@@ -15,6 +15,8 @@ import trio
 from tests.support.chat import BACKENDS, User, backend_settings, open_conversation, send, user
 from tests.support.server import serving
 
+pytestmark = pytest.mark.slow
+
 SENDERS = 4
 EACH = 25
 

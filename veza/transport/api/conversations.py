@@ -1,5 +1,5 @@
 """Conversation routes: create and list conversations, their members, their messages (history,
-send, edit, delete) and read receipts. The WebSocket (veza/transport/ws.py) sends the same
+send, edit, delete) and read receipts. The WebSocket (veza/transport/ws/) sends the same
 message shape, `MessageOut`."""
 
 from __future__ import annotations
