@@ -237,7 +237,7 @@ async def test_subscriptions_per_socket_are_bounded(tmp_path: Path) -> None:
     async with serving(fast_settings(tmp_path, ws_max_topics=1)) as server:
         alice = await register(server.client, "alice")
         tracks = [
-            await server.services.tracks.import_file(write_music(tmp_path / f"{n}.wav", 1))
+            await server.services.tracks.import_file(write_music(tmp_path / f"{n}.wav", 1 + n))
             for n in range(2)
         ]
         first, second = (f"track:{t.id}" for t in tracks)
