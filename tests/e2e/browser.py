@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 import trio
 
 from tests.players.browser import FLAGS, BrowserThread, chromium_path, require_playwright
+from tests.support.accounts import PASSWORD
 
 T = TypeVar("T")
-PASSWORD = "correct horse battery staple"
 
 
 @dataclass
@@ -57,14 +57,21 @@ class Client:
 
         await self.do(steps)
 
+    async def sign_in(self, login: str) -> None:
+        def steps(page: Any) -> None:
+            page.get_by_label("Email or username").fill(login)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("heading", name="Library").wait_for()
+
+        await self.do(steps)
+
     def assert_clean(self) -> None:
         assert self.errors == [], "\n".join(self.errors)
 
 
 @asynccontextmanager
-async def client_page(
-    url: str, *, width: int = 1280, height: int = 800
-) -> AsyncIterator[Client]:
+async def client_page(url: str, *, width: int = 1280, height: int = 800) -> AsyncIterator[Client]:
     """A fresh Chromium (new profile: no cookie) showing Veza at `url`."""
     executable = chromium_path()
     require_playwright()

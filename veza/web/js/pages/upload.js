@@ -7,13 +7,13 @@ import { watchTrack } from "../live.js";
 const AT_ONCE = 2; // transfers in flight; the rest wait their turn
 
 export function render(main) {
-  const picker = h("input", { type: "file", id: "files", multiple: true, accept: "audio/*,.flac,.ogg,.opus,.m4a,.wav,.aiff,.mp3" });
+  const picker = h("input", { type: "file", id: "files", class: "visually-hidden", multiple: true, accept: "audio/*,.flac,.ogg,.opus,.m4a,.wav,.aiff,.mp3" });
   const zone = h(
     "div",
     { class: "drop", id: "drop" },
     h("p", {}, "Drop audio files here, or"),
-    h("label", { for: "files", class: "button" }, "Choose files"),
     picker,
+    h("label", { for: "files", class: "button" }, "Choose files"),
   );
   const list = h("ul", { class: "uploads", "aria-label": "Uploads", "aria-live": "polite" });
   main.append(h("h1", {}, "Upload"), zone, list);

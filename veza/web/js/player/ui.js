@@ -96,7 +96,8 @@ export function mount(section) {
     const track = player.current();
     section.classList.toggle("idle", !track);
     title.textContent = track ? track.title || track.original_name : "Nothing playing";
-    title.href = track ? `tracks/${track.id}` : "";
+    if (track) title.href = `tracks/${track.id}`;
+    else title.removeAttribute("href");
     byline.textContent = track ? [track.artist, track.album].filter(Boolean).join(" · ") : "";
     seek.max = track ? String(track.duration_s || 0) : "0";
     total.textContent = clock(track ? track.duration_s : 0);
