@@ -66,6 +66,13 @@ class Client:
 
         await self.do(steps)
 
+    def expect_error(self, text: str) -> None:
+        """One console error containing `text` was expected (the browser logs every failed
+        response, also one the client shows the person in words): no longer counted."""
+        found = next((e for e in self.errors if text in e), None)
+        assert found is not None, f"no error with {text!r} in {self.errors}"
+        self.errors.remove(found)
+
     def assert_clean(self) -> None:
         assert self.errors == [], "\n".join(self.errors)
 

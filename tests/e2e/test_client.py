@@ -13,11 +13,13 @@ import soundfile as sf
 from tests.e2e.browser import Client, client_page
 from tests.support.accounts import fast_settings
 from tests.support.server import RunningServer, serving
+from tests.support.tracks import text_file
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("chromium", "ffmpeg")]
 
 FIRST_LOAD_BUDGET = 200_000  # bytes of JavaScript and CSS, uncompressed
 AUDIO = "document.getElementById('audio')"
+ROW = "document.querySelector('li.upload[data-name=\"%s\"]')"
 CURSOR = "document.querySelector('canvas.waveform').dataset.position"  # seconds, as drawn
 
 
@@ -46,14 +48,18 @@ async def test_sign_up_upload_play_seek(server: RunningServer, tmp_path: Path) -
         signed_out_bytes = await loaded_bytes(client)
         await client.sign_up("ada")
 
-        # Upload: the transfer's bar fills, then the transcode's, then the track is ready.
+        # Upload two files at once: the transfer's bar fills, then the transcode's, and the
+        # track is ready; the file that is no audio gets the API's reason, in words.
+        notes = text_file(tmp_path)
         await client.do(lambda page: page.get_by_role("link", name="Upload").first.click())
-        await client.do(lambda page: page.set_input_files("#files", [str(wav)]))
-        await client.until(
-            "() => document.querySelector('li.upload')?.dataset.status === 'ready'", limit_s=90
-        )
-        transfer = await client.js("() => document.querySelector('li.upload progress').value")
+        await client.do(lambda page: page.set_input_files("#files", [str(wav), str(notes)]))
+        await client.until(f"() => {ROW % wav.name}?.dataset.status === 'ready'", limit_s=90)
+        transfer = await client.js(f"() => {ROW % wav.name}.querySelector('progress').value")
         assert transfer == 1
+        await client.until(f"() => {ROW % notes.name}?.dataset.status === 'failed'")
+        reason = await client.js(f"() => {ROW % notes.name}.querySelector('.note').textContent")
+        assert reason == "not an audio file we can read"
+        client.expect_error("status of 415")
 
         # The library lists it; its page shows the waveform; Play plays it.
         await client.do(lambda page: page.get_by_role("link", name="Library").first.click())

@@ -40,7 +40,8 @@ export class Engine extends EventTarget {
     this.buffer = null;
     this.objectUrl = null;
     this.waker = null;
-    this.stats = { mode: hasMse() ? "mse" : "native", appended: 0, variant: null, switches: 0 };
+    // For the browser tests and the curious: how playback went.
+    this.stats = { mode: hasMse() ? "mse" : "native", appended: 0, variant: null, switches: 0, live: false };
     audio.addEventListener("timeupdate", () => this.onTime());
     audio.addEventListener("seeking", () => this.wake());
     audio.addEventListener("ended", () => this.dispatchEvent(new Event("ended")));
@@ -131,7 +132,8 @@ export class Engine extends EventTarget {
     return {
       track,
       t0,
-      length: track.duration_s || 0,
+      // Unknown while the first transcode runs: found from the buffer once the playlist ends.
+      length: track.duration_s || Infinity,
       variants: null,
       media: new Map(), // variant uri -> {playlist, loadedAt}
       variant: null,
@@ -182,6 +184,7 @@ export class Engine extends EventTarget {
     if (stale) {
       const playlist = variant.playlist || parsePlaylist(await load(variant.uri, signal), variant.uri);
       entry = { playlist, loadedAt: Date.now() };
+      if (!playlist.ended) this.stats.live = true; // still being written: a transcode runs
       slot.media.set(variant.uri, entry);
     }
     return entry.playlist;
@@ -250,7 +253,7 @@ export class Engine extends EventTarget {
         delete slot.skipTo;
       }
       if (slot.next >= playlist.segments.length) {
-        if (playlist.ended) slot.done = true;
+        if (playlist.ended) this.finished(slot);
         else await this.waitForWake(Math.max(1000, (playlist.targetDuration * 1000) / 2), signal);
         continue;
       }
@@ -268,7 +271,7 @@ export class Engine extends EventTarget {
         // Both ends of the append window: the track's own samples, nothing of its neighbours.
         this.buffer.appendWindowEnd = Infinity;
         this.buffer.appendWindowStart = slot.t0;
-        this.buffer.appendWindowEnd = slot.t0 + slot.length;
+        this.buffer.appendWindowEnd = slot.t0 + slot.length; // Infinity while unknown
         this.buffer.timestampOffset = slot.t0 - slot.delay / slot.sampleRate + start;
         slot.restart = false;
       }
@@ -277,8 +280,31 @@ export class Engine extends EventTarget {
       slot.appended = true;
       slot.next += 1;
       this.stats.appended += 1;
-      if (playlist.ended && slot.next >= playlist.segments.length) slot.done = true;
+      if (playlist.ended && slot.next >= playlist.segments.length) this.finished(slot);
     }
+  }
+
+  /** All of a track is in the buffer. If its length was unknown (it was still transcoded),
+   * it ends where the buffer does, and so the next track begins there. */
+  finished(slot) {
+    slot.done = true;
+    if (Number.isFinite(slot.length)) return;
+    slot.length = Math.max(0, this.bufferedEnd() - slot.t0);
+    const following = this.slots[this.slots.indexOf(slot) + 1];
+    if (following) following.t0 = slot.t0 + slot.length;
+  }
+
+  bufferedEnd() {
+    const ranges = this.audio.buffered;
+    return ranges.length ? ranges.end(ranges.length - 1) : 0;
+  }
+
+  /** The current track's length: known from the track, or once all of it is buffered, or
+   * (while it is still transcoded) as far as it is buffered. */
+  length() {
+    const slot = this.slots[0];
+    if (!slot) return 0;
+    return Number.isFinite(slot.length) ? slot.length : Math.max(0, this.bufferedEnd() - slot.t0);
   }
 
   buffer_mime() {

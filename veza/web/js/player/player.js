@@ -42,6 +42,12 @@ export class Player extends EventTarget {
     return this.engine.position();
   }
 
+  /** The current track's length in seconds (what is known of it while it is transcoded). */
+  duration() {
+    const track = this.current();
+    return (track && track.duration_s) || this.engine.length();
+  }
+
   /** The next playable track of the queue after the current one. */
   following() {
     for (let i = this.index + 1; i < this.queue.length; i += 1) {

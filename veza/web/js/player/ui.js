@@ -111,14 +111,19 @@ export function mount(section) {
 
   function showTime() {
     const position = player.position();
+    const duration = player.duration();
     elapsed.textContent = clock(position);
+    if (seek.max !== String(duration)) {
+      seek.max = String(duration);
+      total.textContent = clock(duration);
+    }
     if (!seeking) seek.value = String(position);
     const track = player.current();
-    if ("mediaSession" in navigator && track && track.duration_s) {
+    if ("mediaSession" in navigator && track && duration) {
       try {
         navigator.mediaSession.setPositionState({
-          duration: track.duration_s,
-          position: Math.min(position, track.duration_s),
+          duration,
+          position: Math.min(position, duration),
           playbackRate: audio.playbackRate,
         });
       } catch {
