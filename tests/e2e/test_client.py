@@ -72,6 +72,11 @@ async def test_sign_up_upload_play_seek(server: RunningServer, tmp_path: Path) -
         await client.until(f"p => Number({CURSOR}) > p + 0.5", first)
         engine = await client.js("() => window.vezaDebug.engine")
         assert engine["mode"] == "mse", engine  # our HLS loader, not the browser's
+        # The middle variant first; once a transfer was measured (loopback: fast), the best.
+        await client.until("() => window.vezaDebug.engine.switches >= 1")
+        # The system's media controls know what plays.
+        title = await client.js("() => navigator.mediaSession.metadata.title")
+        assert title == "Morning tone"
 
         # Click three quarters into the waveform: the position jumps there and plays on.
         def click_at_three_quarters(page) -> None:  # type: ignore[no-untyped-def]

@@ -107,13 +107,21 @@ export async function render(main, { params, player }) {
   };
 }
 
-/** The signed HLS URL, for VLC or another player. */
+/** The signed HLS URL, for VLC or another player; shown to copy by hand where the clipboard
+ * is out of reach (a page not served over HTTPS or from localhost). */
 export async function copyStreamLink(id) {
+  let stream;
   try {
-    const stream = await api("GET", `api/v1/tracks/${id}/stream`);
-    await navigator.clipboard.writeText(stream.hls_url);
-    notify(`Stream link copied; it works until ${new Date(stream.expires_at).toLocaleString()}.`);
+    stream = await api("GET", `api/v1/tracks/${id}/stream`);
   } catch (error) {
-    notify(error.message || "the link could not be copied", "error");
+    notify(error.message, "error");
+    return;
+  }
+  const until = new Date(stream.expires_at).toLocaleString();
+  try {
+    await navigator.clipboard.writeText(stream.hls_url);
+    notify(`Stream link copied; it works until ${until}.`);
+  } catch {
+    notify(`Copy this stream link (it works until ${until}): ${stream.hls_url}`, "error");
   }
 }
