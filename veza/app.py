@@ -25,9 +25,13 @@ from veza.nursery.periodic import PeriodicTask
 from veza.services import Health, Services
 from veza.store import Store
 from veza.tracks import HlsCache, MediaLayout, Tracks, TranscodeJobs
+from veza.tracks.integrity import MediaCheck
+from veza.tracks.quota import Quotas
+from veza.tracks.scan import Scans
+from veza.tracks.stats import Stats
 from veza.transcode import TranscodeOptions
 from veza.transport import docs, hls
-from veza.transport.api import accounts, system, tracks
+from veza.transport.api import accounts, admin, stats, system, tracks
 from veza.transport.context import Edge, install_edge
 from veza.transport.cors import install_cors
 from veza.transport.guard import install_guard
@@ -67,6 +71,8 @@ def create_app(services: Services) -> QuartTrio:
     app.register_blueprint(hls.blueprint)
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(tracks.blueprint)
+    app.register_blueprint(stats.blueprint)
+    app.register_blueprint(admin.blueprint)
     install_web(app)  # last: it answers only what no route above matched
     return app
 
@@ -113,6 +119,17 @@ def build_services(
         clock=clock,
         hls_cache=hls_cache,
     )
+    scans = Scans(
+        store,
+        tracks,
+        workers,
+        events,
+        settings.music_folders,
+        max_attempts=settings.job_max_attempts,
+        visibility=settings.music_folder_visibility,
+        clock=clock,
+    )
+    workers.register(scans.kind())
     return Services(
         settings=settings,
         accounts=accounts,
@@ -120,6 +137,14 @@ def build_services(
         tracks=tracks,
         workers=workers,
         events=events,
+        scans=scans,
+        quotas=Quotas(
+            store, settings.data_dir, settings.storage_quota_bytes, settings.min_free_disk_bytes
+        ),
+        stats=Stats(store, tracks, clock),
+        media_check=MediaCheck(
+            store, media, workers, max_attempts=settings.job_max_attempts, clock=clock
+        ),
         health=Health(store),
         clock=clock,
     )
@@ -137,5 +162,15 @@ def periodic_tasks(services: Services) -> list[PeriodicTask]:
             "remove orphaned media and abandoned uploads",
             services.settings.orphan_cleanup_interval_seconds,
             services.tracks.remove_orphans,
+        ),
+        PeriodicTask(
+            "scan the music folders",
+            services.settings.scan_interval_seconds,
+            services.scans.request,
+        ),
+        PeriodicTask(
+            "check the media against the store",
+            services.settings.media_check_interval_seconds,
+            services.media_check.run,
         ),
     ]

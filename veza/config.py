@@ -295,6 +295,22 @@ class Settings:
     http_listen_backlog: int = _setting(
         1024, _integer_in(1, 65535), "an integer from 1 to 65535 (connections)"
     )
+    # The library: music folders scanned in place, storage, integrity (veza/tracks/scan.py,
+    # veza/tracks/quota.py, veza/tracks/integrity.py).
+    music_folders: tuple[Path, ...] = _setting(
+        (), list_of(_path), "folder paths (a TOML array, or comma-separated)"
+    )
+    music_folder_visibility: str = _setting(
+        "public", _choice("private", "unlisted", "public"), "private, unlisted or public"
+    )
+    scan_interval_seconds: float = _setting(3600.0, _positive_number, "a positive number")
+    storage_quota_bytes: int = _setting(
+        0, _non_negative_integer, "a non-negative integer (bytes; 0: no quota)"
+    )
+    min_free_disk_bytes: int = _setting(
+        104_857_600, _non_negative_integer, "a non-negative integer (bytes; 0: no floor)"
+    )
+    media_check_interval_seconds: float = _setting(86400.0, _positive_number, "a positive number")
 
     @property
     def sqlite_path(self) -> Path:

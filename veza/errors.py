@@ -74,6 +74,10 @@ class PayloadTooLarge(VezaError):
         self.headers["Connection"] = "close"
 
 
+class QuotaExceeded(PayloadTooLarge):
+    code, message = "quota_exceeded", "this would take you over your storage quota"
+
+
 class UnsupportedMediaType(VezaError):
     status, code, message = 415, "unsupported_media_type", "unsupported media type"
 
@@ -93,6 +97,15 @@ class RateLimited(VezaError):
 
 class Unavailable(VezaError):
     status, code, message = 503, "unavailable", "service unavailable"
+
+
+class InsufficientStorage(VezaError):
+    status, code, message = 507, "insufficient_storage", "the server is short of disk space"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message)
+        # Refused before the body was read: the connection cannot carry another request.
+        self.headers["Connection"] = "close"
 
 
 class DatabaseError(Exception):

@@ -71,12 +71,43 @@ class Me(PublicUser):
         return cls(**PublicUser.of(user).model_dump(), email=user.email)
 
 
-class AdminUser(Me):
+class Storage(BaseModel):
+    usage_bytes: int = Field(
+        description="what the user's tracks take: originals, renditions, covers"
+    )
+    quota_bytes: int | None = Field(description="what they may take; null: no limit")
+
+
+class MeWithStorage(Me, Storage):
+    @classmethod
+    async def of_user(cls, user: UserRow) -> MeWithStorage:
+        usage = await services().quotas.usage(user)
+        return cls(
+            **Me.of(user).model_dump(),
+            usage_bytes=usage.used_bytes,
+            quota_bytes=usage.quota_bytes,
+        )
+
+
+class AdminUser(Me, Storage):
     disabled: bool
 
     @classmethod
-    def of(cls, user: UserRow) -> AdminUser:
-        return cls(**Me.of(user).model_dump(), disabled=user.disabled)
+    async def of_users(cls, users: list[UserRow]) -> list[AdminUser]:
+        usages = await services().quotas.usages(users)
+        return [
+            cls(
+                **Me.of(user).model_dump(),
+                disabled=user.disabled,
+                usage_bytes=usages[user.id].used_bytes,
+                quota_bytes=usages[user.id].quota_bytes,
+            )
+            for user in users
+        ]
+
+    @classmethod
+    async def of_user(cls, user: UserRow) -> AdminUser:
+        return (await cls.of_users([user]))[0]
 
 
 class TokenPair(BaseModel):
@@ -195,6 +226,13 @@ class NewUser(RegisterRequest):
 class UserAdministration(BaseModel):
     role: Role | None = None
     disabled: bool | None = None
+    quota_bytes: int | None = Field(
+        default=None,
+        ge=0,
+        le=2**62,
+        description="the user's storage quota in bytes; null: the configured default again "
+        "(absent: unchanged). Admins have none whatever it says",
+    )
 
 
 class Accepted(BaseModel):
@@ -339,11 +377,11 @@ async def password_reset_confirm(data: ResetConfirmation) -> tuple[str, int]:
 
 @blueprint.get("/api/v1/me")
 @require()
-@validate_response(Me)
-async def me() -> Me:
-    """The caller's account."""
+@validate_response(MeWithStorage)
+async def me() -> MeWithStorage:
+    """The caller's account, with the storage their tracks take and their quota."""
     principal = current_principal()
-    return Me.of(principal.user)
+    return await MeWithStorage.of_user(principal.user)
 
 
 @blueprint.patch("/api/v1/me")
@@ -414,7 +452,7 @@ async def list_users(query_args: PageQuery) -> Page[AdminUser]:
         services().accounts.list_users,
         lambda user: (user.created_at, user.id),
     )
-    return Page[AdminUser](items=[AdminUser.of(user) for user in items], next_cursor=next_cursor)
+    return Page[AdminUser](items=await AdminUser.of_users(items), next_cursor=next_cursor)
 
 
 @blueprint.patch("/api/v1/admin/users/<user_id>")
@@ -423,11 +461,13 @@ async def list_users(query_args: PageQuery) -> Page[AdminUser]:
 @validate_request(UserAdministration)
 @validate_response(AdminUser)
 async def administer_user(user_id: str, data: UserAdministration) -> AdminUser:
-    """Change a user's role, or disable the account (admin)."""
+    """Change a user's role, disable the account, or set their storage quota (admin)."""
     user = await services().accounts.administer(
         current_principal(), user_id, role=data.role, disabled=data.disabled
     )
-    return AdminUser.of(user)
+    if "quota_bytes" in data.model_fields_set:
+        await services().quotas.set_quota(user_id, data.quota_bytes)
+    return await AdminUser.of_user(user)
 
 
 @blueprint.post("/api/v1/admin/users")
@@ -440,4 +480,4 @@ async def create_user(data: NewUser) -> tuple[AdminUser, int]:
     user = await services().accounts.create_user(
         email=data.email, username=data.username, password=data.password, role=data.role
     )
-    return AdminUser.of(user), 201
+    return await AdminUser.of_user(user), 201
