@@ -39,6 +39,7 @@ from veza.transport.guard import install_guard
 from veza.transport.http import install_http_edge
 from veza.transport.openapi import TAGS, VezaOpenAPI
 from veza.transport.proxy import install_forwarded_headers
+from veza.transport.web import install_web
 from veza.transport.ws import install_websocket
 
 
@@ -76,6 +77,7 @@ def create_app(services: Services) -> QuartTrio:
     app.register_blueprint(conversations.blueprint)
     app.register_blueprint(stats.blueprint)
     app.register_blueprint(admin.blueprint)
+    install_web(app)  # last: it answers only what no route above matched
     return app
 
 

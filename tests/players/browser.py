@@ -63,9 +63,10 @@ class BrowserThread:
         threading.Thread(target=self._run, name="chromium", daemon=True).start()
 
     def _run(self) -> None:
-        # Once trio_asyncio was imported (any PostgreSQL test earlier in the session), a new
-        # asyncio loop outside Trio is trio_asyncio's, which Playwright's own loop cannot nest
-        # in; a policy set in this thread (thread-local under trio_asyncio) gives it a plain one.
+        # Playwright makes an asyncio loop in this thread. Once any test has used PostgreSQL,
+        # trio-asyncio is imported and its global policy would make that loop one of its own
+        # (which Playwright cannot drive). asyncio's default policy instead (trio-asyncio keeps
+        # a policy set outside Trio per thread; without it, this is the global default anyway).
         asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
         while (call := self._calls.get()) is not None:
             future, fn = call
