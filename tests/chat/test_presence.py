@@ -84,3 +84,62 @@ async def test_the_owner_publishes_changes_to_the_users_conversations(
         assert trio.current_time() >= 10  # the grace, on Trio's clock
         nursery.cancel_scope.cancel()
     assert heard == [("online", "here"), ("offline", "here")]
+
+
+def test_other_processes_count_for_users_known_here() -> None:
+    state = PresenceState(away_after=300, offline_grace=10)
+    assert state.merge("u", "other", "online") is False  # not known here: theirs to tell
+    state.connected("u", now=0)
+    state.choose("u", "away", now=0)
+    assert state.merge("u", "other", "online") is True
+    assert state.heard("u") == ["other"]
+    assert (state.status("u"), state.shown("u")) == ("away", "online")
+    assert state.merge("u", "other", "offline") is True
+    assert state.heard("u") == []
+    assert state.shown("u") == "away"
+    state.merge("u", "other", "away")
+    state.disconnected("u", now=1)
+    state.due(11)
+    assert state.status("u") == "offline" and state.shown("u") == "away"
+    state.forget("u")
+    assert state.shown("u") == "offline"
+
+
+async def test_two_processes_show_a_user_online_until_both_have_let_go(
+    autojump_clock: MockClock,
+) -> None:
+    bus = EventBus()  # one bus, two owners: two processes with a perfect relay
+
+    async def audience(user_id: str) -> list[str]:
+        return [topic("conversation", "c")]
+
+    one = PresenceOwner(bus, audience, origin="one", offline_grace=10)
+    two = PresenceOwner(bus, audience, origin="two", offline_grace=10)
+    told: list[tuple[str, str, str]] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(one.run)
+        await nursery.start(two.run)
+        async with bus.subscribe(topic("conversation", "c")) as heard:
+
+            async def next_told() -> None:
+                event = (await heard.receive()).event
+                assert isinstance(event, PresenceChanged)
+                told.append((event.origin, event.status, event.local))
+
+            await one.connected("u")
+            await next_told()
+            await two.connected("u")  # a second device, on the other process
+            await next_told()
+            await next_told()  # process one answers so that two counts it
+            await two.disconnected("u")
+            await next_told()  # two's sockets are gone; one still shows u online
+            await one.disconnected("u")
+            await next_told()
+        nursery.cancel_scope.cancel()
+    assert told == [
+        ("one", "online", "online"),
+        ("two", "online", "online"),
+        ("one", "online", "online"),
+        ("two", "online", "offline"),
+        ("one", "offline", "offline"),
+    ]

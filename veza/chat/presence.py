@@ -7,7 +7,9 @@ socket, away when they say so (a `presence` frame) or when their sockets sent no
 change at all). `PresenceOwner` runs it in one task fed by a bounded memory channel, sleeping
 until the next deadline, and publishes each change as `presence.changed` on the topic of every
 conversation the user is in (`audience`), so the people who share a conversation with them hear
-it, on every process, through the event bus.
+it, on every process, through the event bus; and on the user's own topic, where the owners of
+the other processes hear it: each counts the others' word for the users it knows and shows the
+liveliest, so a user online through two processes is offline only once both let go.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import heapq
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 import trio
 
-from veza.events import Event, EventBus
+from veza.events import Event, EventBus, Subscription, SubscriptionLagged, topic
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +34,19 @@ DEFAULT_AWAY_AFTER_SECONDS = 300.0
 
 @dataclass(frozen=True)
 class PresenceChanged(Event):
+    """`status` is the user's presence as the process `origin` sees it (its own sockets and
+    what the other processes told it); `local` is what its own sockets alone say, which the
+    other processes count in theirs."""
+
     type: ClassVar[str] = "presence.changed"
     user_id: str
     status: str
     origin: str
+    local: str = "offline"
+    heard: list[str] = field(default_factory=list)  # the other processes `origin` counted
+
+
+_RANK: dict[str, int] = {"offline": 0, "away": 1, "online": 2}
 
 
 @dataclass
@@ -56,10 +67,42 @@ class PresenceState:
         self.offline_grace = offline_grace
         self._users: dict[str, _User] = {}
         self._deadlines: list[tuple[float, str]] = []  # a heap; stale entries skipped
+        # What other processes say of users known here: user -> origin -> their local status.
+        self._elsewhere: dict[str, dict[str, Status]] = {}
 
     def status(self, user_id: str) -> Status:
+        """The user's presence through this process's sockets alone."""
         user = self._users.get(user_id)
         return "offline" if user is None else user.status
+
+    def shown(self, user_id: str) -> Status:
+        """The user's presence across processes, as far as they told: the liveliest."""
+        best = self.status(user_id)
+        for status in self._elsewhere.get(user_id, {}).values():
+            if _RANK[status] > _RANK[best]:
+                best = status
+        return best
+
+    def merge(self, user_id: str, origin: str, status: Status) -> bool:
+        """What another process's sockets say of a user known here; True if the user is known
+        here (then that process should count this one's word too)."""
+        if user_id not in self._users:
+            return False  # not ours to show: that process tells its own
+        known = self._elsewhere.setdefault(user_id, {})
+        if status == "offline":
+            known.pop(origin, None)
+        else:
+            known[origin] = status
+        return True
+
+    def heard(self, user_id: str) -> list[str]:
+        """The other processes whose word on the user counts here."""
+        return sorted(self._elsewhere.get(user_id, {}))
+
+    def forget(self, user_id: str) -> None:
+        """Drop what other processes said of a user no longer known here."""
+        if user_id not in self._users:
+            self._elsewhere.pop(user_id, None)
 
     def __len__(self) -> int:
         """Users known (online, away, or within their offline grace)."""
@@ -150,8 +193,11 @@ class PresenceState:
 
 @dataclass(frozen=True)
 class _Input:
-    kind: Literal["connected", "disconnected", "active", "online", "away"]
+    kind: Literal["connected", "disconnected", "active", "online", "away", "elsewhere"]
     user_id: str
+    origin: str = ""  # for "elsewhere": which process, what its sockets say, whom it heard
+    status: Status = "offline"
+    answer: bool = False  # for "elsewhere": it did not count this process: tell it
 
 
 class PresenceOwner:
@@ -177,9 +223,11 @@ class PresenceOwner:
         self._state = PresenceState(away_after, offline_grace)
         self._clock = clock
         self._send, self._receive = trio.open_memory_channel[_Input](queue_size)
+        self._watched: set[str] = set()  # the topics of the users known here
+        self._subscription: Subscription | None = None
 
     def status(self, user_id: str) -> Status:
-        return self._state.status(user_id)
+        return self._state.shown(user_id)
 
     async def connected(self, user_id: str) -> None:
         await self._send.send(_Input("connected", user_id))
@@ -196,7 +244,47 @@ class PresenceOwner:
         await self._send.send(_Input(status, user_id))
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self._listen)
+            task_status.started()
+            await self._decide()
+
+    async def _listen(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """What other processes say of the users known here (on their `user:{id}` topics), to
+        the owner's queue. After a lag (events lost), each is told again by its next change."""
+        started = False
+        while True:
+            try:
+                async with self._bus.subscribe(*self._watched) as subscription:
+                    self._subscription = subscription
+                    if not started:
+                        started = True
+                        task_status.started()
+                    async for delivery in subscription:
+                        event = delivery.event
+                        if isinstance(event, PresenceChanged) and event.origin != self._origin:
+                            local = event.local if event.local in _RANK else "offline"
+                            answer = self._origin not in event.heard
+                            told = _Input("elsewhere", event.user_id, event.origin, local, answer)  # type: ignore[arg-type]
+                            with contextlib.suppress(trio.WouldBlock):
+                                self._send.send_nowait(told)
+            except SubscriptionLagged:
+                continue
+
+    def _watch(self, user_id: str, watched: bool) -> None:
+        name = topic("user", user_id)
+        if watched:
+            self._watched.add(name)
+            if self._subscription is not None:
+                self._subscription.add(name)
+        else:
+            self._watched.discard(name)
+            if self._subscription is not None:
+                self._subscription.discard(name)
+
+    async def _decide(self) -> None:
         state = self._state
         while True:
             deadline = state.next_deadline()
@@ -204,29 +292,44 @@ class PresenceOwner:
             with trio.move_on_after(wait):
                 got = await self._receive.receive()
                 now = self._clock()
-                for user_id, status in state.due(now):
-                    await self._publish(user_id, status)
-                changed = self._apply(got, now)
-                if changed is not None:
-                    await self._publish(got.user_id, changed)
+                for user_id, _ in state.due(now):
+                    await self._publish(user_id)
+                if got.kind == "elsewhere":
+                    known = state.merge(got.user_id, got.origin, got.status)
+                    if known and got.answer and state.status(got.user_id) != "offline":
+                        await self._publish(got.user_id)  # that process did not count ours
+                elif self._apply(got, now) is not None:
+                    await self._publish(got.user_id)
                 continue
-            for user_id, status in state.due(self._clock()):
-                await self._publish(user_id, status)
+            for user_id, _ in state.due(self._clock()):
+                await self._publish(user_id)
 
     def _apply(self, got: _Input, now: float) -> Status | None:
         state = self._state
         if got.kind == "connected":
+            self._watch(got.user_id, True)
             return state.connected(got.user_id, now)
         if got.kind == "disconnected":
             return state.disconnected(got.user_id, now)
         if got.kind == "active":
             return state.active(got.user_id, now)
-        return state.choose(got.user_id, got.kind, now)
+        if got.kind in ("online", "away"):
+            return state.choose(got.user_id, got.kind, now)
+        return None
 
-    async def _publish(self, user_id: str, status: Status) -> None:
-        event = PresenceChanged(user_id, status, self._origin)
+    async def _publish(self, user_id: str) -> None:
+        """Tell the user's presence: to those who share a conversation with them, and on their
+        own topic, where the other processes' owners hear it."""
+        state = self._state
+        local = state.status(user_id)
+        event = PresenceChanged(
+            user_id, state.shown(user_id), self._origin, local, state.heard(user_id)
+        )
+        if local == "offline":  # no longer known here
+            state.forget(user_id)
+            self._watch(user_id, False)
         try:
-            topics = list(await self._audience(user_id))
+            topics = [topic("user", user_id), *await self._audience(user_id)]
         except Exception:
             log.exception("presence of user %s: cannot list who hears it", user_id)
             return
