@@ -53,3 +53,28 @@ async def test_two_servers_on_one_postgres_are_one_hub(tmp_path: Path) -> None:
             # Alice logs out through server two: her socket on server one closes.
             await two.client.post("/api/v1/auth/logout", headers=bearer(alice["access_token"]))
             assert await a.closed() == 1008
+
+
+async def test_presence_crosses_servers(tmp_path: Path) -> None:
+    """The two owners' settling is tested on one bus (tests/chat/test_presence.py); here, that
+    their words cross the relay both ways."""
+    async with (
+        backend_settings(tmp_path, "postgresql", presence_offline_grace_seconds=0.2) as settings,
+        serving(settings) as one,
+        serving(settings) as two,
+    ):
+        alice, bob = await register(one.client, "alice"), await register(two.client, "bob")
+        await one.client.post(
+            "/api/v1/conversations",
+            json={"kind": "direct", "member_ids": [bob["user"]["id"]]},
+            headers=bearer(alice["access_token"]),
+        )
+        alice_id = alice["user"]["id"]
+        only_presence = frozenset({"ping", "event", "typing", "message", "receipt", "ack"})
+        async with connect(two, bob["access_token"], ignore=only_presence) as b:
+            async with connect(one, alice["access_token"]):
+                await b.expect("presence", user_id=alice_id, status="online")
+                async with connect(two, alice["access_token"]):
+                    pass  # her second device, on server two, comes and goes
+            while (await b.expect("presence", user_id=alice_id))["status"] != "offline":
+                pass  # server two's word, and server one's answer
