@@ -143,3 +143,34 @@ async def test_two_processes_show_a_user_online_until_both_have_let_go(
         ("two", "online", "offline"),
         ("one", "offline", "offline"),
     ]
+
+
+async def test_two_processes_letting_go_at_once_still_tell_offline(
+    autojump_clock: MockClock,
+) -> None:
+    bus = EventBus()
+
+    async def audience(user_id: str) -> list[str]:
+        return [topic("conversation", "c")]
+
+    one = PresenceOwner(bus, audience, origin="one", offline_grace=10)
+    two = PresenceOwner(bus, audience, origin="two", offline_grace=10)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(one.run)
+        await nursery.start(two.run)
+        await one.connected("u")
+        await two.connected("u")
+        await trio.sleep(1)  # each has counted the other
+        async with bus.subscribe(topic("conversation", "c")) as heard:
+            # Both graces end at the same instant: each lets go on the other's word...
+            await one.disconnected("u")
+            await two.disconnected("u")
+            statuses = []
+            with trio.fail_after(60):
+                while not statuses or statuses[-1] != "offline":
+                    event = (await heard.receive()).event
+                    assert isinstance(event, PresenceChanged)
+                    statuses.append(event.status)
+            # ...and once each has heard the other let go, offline is told.
+            assert statuses[-1] == "offline"
+        nursery.cancel_scope.cancel()

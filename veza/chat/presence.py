@@ -224,6 +224,8 @@ class PresenceOwner:
         self._clock = clock
         self._send, self._receive = trio.open_memory_channel[_Input](queue_size)
         self._watched: set[str] = set()  # the topics of the users known here
+        # Users gone from here but told online on other processes' word: those processes.
+        self._vouched: dict[str, set[str]] = {}
         self._subscription: Subscription | None = None
 
     def status(self, user_id: str) -> Status:
@@ -298,6 +300,8 @@ class PresenceOwner:
                     known = state.merge(got.user_id, got.origin, got.status)
                     if known and got.answer and state.status(got.user_id) != "offline":
                         await self._publish(got.user_id)  # that process did not count ours
+                    elif not known:
+                        await self._let_go(got)
                 elif self._apply(got, now) is not None:
                     await self._publish(got.user_id)
                 continue
@@ -308,6 +312,7 @@ class PresenceOwner:
         state = self._state
         if got.kind == "connected":
             self._watch(got.user_id, True)
+            self._vouched.pop(got.user_id, None)  # known here again
             return state.connected(got.user_id, now)
         if got.kind == "disconnected":
             return state.disconnected(got.user_id, now)
@@ -322,12 +327,34 @@ class PresenceOwner:
         own topic, where the other processes' owners hear it."""
         state = self._state
         local = state.status(user_id)
-        event = PresenceChanged(
-            user_id, state.shown(user_id), self._origin, local, state.heard(user_id)
-        )
+        shown = state.shown(user_id)
+        event = PresenceChanged(user_id, shown, self._origin, local, state.heard(user_id))
         if local == "offline":  # no longer known here
+            if shown != "offline":
+                # Told online on the word of other processes, which may let the user go at the
+                # same moment, each on the word of this one: this one tells offline once those
+                # it counted have said so.
+                self._vouched[user_id] = set(state.heard(user_id))
+            else:
+                self._watch(user_id, False)
             state.forget(user_id)
-            self._watch(user_id, False)
+        await self._tell(user_id, event)
+
+    async def _let_go(self, got: _Input) -> None:
+        """Another process's word on a user this one told online for others: once none of them
+        has the user any more, offline."""
+        vouched = self._vouched.get(got.user_id)
+        if vouched is None or got.status != "offline":
+            return
+        vouched.discard(got.origin)
+        if not vouched:
+            del self._vouched[got.user_id]
+            self._watch(got.user_id, False)
+            await self._tell(
+                got.user_id, PresenceChanged(got.user_id, "offline", self._origin, "offline")
+            )
+
+    async def _tell(self, user_id: str, event: PresenceChanged) -> None:
         try:
             topics = [topic("user", user_id), *await self._audience(user_id)]
         except Exception:
