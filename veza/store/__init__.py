@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from veza.config import Settings
 from veza.errors import Unavailable
 from veza.store.accounts import AccountsRepository
+from veza.store.chat import ChatRepository
 from veza.store.database import Database, DatabaseError, Executor
 from veza.store.folders import FolderRepository
 from veza.store.jobs import JobQueue
@@ -23,6 +24,7 @@ class Repositories:
 
     def __init__(self, executor: Executor) -> None:
         self.accounts = AccountsRepository(executor)
+        self.chat = ChatRepository(executor)
         self.jobs = JobQueue(executor)
         self.tracks = TrackRepository(executor)
         # The library: music folders, listening stats, storage per user.
