@@ -1,15 +1,17 @@
 """Encoders for one rendition each: an FFmpeg child, or libsndfile's LAME in a worker thread.
 
-Both read house-format blocks (as `scaled` makes them) from their own bounded channel, cut
-what they code into segments with the rendition's RenditionStream in a worker thread (the
-frame splitting and the segment packing are pure Python over every byte), and hand the
-segments to `emit`; an encoder that fails raises TranscodeError with its reason. Only a
-successful encoder's last, shorter segment is emitted.
+An FFmpeg child reads the track's decoded audio itself (veza.transcode.spill); LAME reads
+house-format blocks (as `scaled` makes them) from its own bounded channel. Both cut what they
+code into segments with the rendition's RenditionStream in a worker thread (the frame
+splitting and the segment packing are pure Python over every byte), and hand the segments to
+`emit`; an encoder that fails raises TranscodeError with its reason. Only a successful
+encoder's last, shorter segment is emitted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import soundfile as sf
 import trio
@@ -17,7 +19,7 @@ import trio
 from veza.audio import ffmpeg as ffmpeg_args
 from veza.audio.ladder import Rendition
 from veza.audio.lame import LameEncoder
-from veza.audio.pcm import CHANNELS, SAMPLE_RATE, f32le_view
+from veza.audio.pcm import CHANNELS, SAMPLE_RATE
 from veza.audio.resample import Block
 from veza.audio.segmenter import Segment
 from veza.audio.stream import RenditionStream
@@ -25,49 +27,57 @@ from veza.transcode.children import StderrTail, child_process
 from veza.transcode.result import TranscodeError
 
 Emit = Callable[[list[Segment]], Awaitable[None]]
-# One read takes whatever the (1 MiB) pipe holds, so a busy moment costs one thread hop.
+# One read takes whatever the (1 MiB) pipe holds.
 _READ_BYTES = 1 << 20
 
 
 async def run_ffmpeg_encoder(
     ffmpeg: str,
     rendition: Rendition,
-    pcm: trio.MemoryReceiveChannel[Block],
+    pcm: Path,
+    gain: float,
     stream: RenditionStream,
     emit: Emit,
     limiter: trio.CapacityLimiter,
+    *,
+    segment_seconds: float,
 ) -> None:
-    argv = ffmpeg_args.encoder_argv(ffmpeg, rendition, sample_rate=SAMPLE_RATE, channels=CHANNELS)
+    """Encode the float32 PCM file `pcm`, scaled by `gain`, into `stream`'s segments."""
+    argv = ffmpeg_args.encoder_argv(
+        ffmpeg, rendition, pcm, sample_rate=SAMPLE_RATE, channels=CHANNELS, gain=gain
+    )
     tail = StderrTail()
-    fed_everything = False
+    # FFmpeg writes 32 KiB at a time; the frames are split off the loop about once per
+    # segment's worth of coded bytes instead of once per write (one thread hop, not several).
+    batch = max(1, int(rendition.bitrate_kbps * 125 * segment_seconds))
+    held: list[bytes | bytearray] = []
+    held_bytes = 0
 
-    async def feed(stdin: trio.abc.SendStream) -> None:
-        nonlocal fed_everything
-        async with pcm:
-            try:
-                async for block in pcm:
-                    await stdin.send_all(f32le_view(block))  # no copy, no conversion
-                await stdin.aclose()
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                return  # the child died; its exit status and stderr say why
-        fed_everything = True
+    async def split(chunks: list[bytes | bytearray]) -> None:
+        def feed() -> list[Segment]:
+            return stream.feed(b"".join(chunks))
 
-    async with child_process(argv, stdin=True) as proc:
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        segments = await trio.to_thread.run_sync(feed, limiter=limiter)
+        if segments:
+            await emit(segments)
+
+    async with child_process(argv, stdin=False) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(feed, proc.stdin)
             nursery.start_soon(tail.collect, proc.stderr)
             while chunk := await proc.stdout.receive_some(_READ_BYTES):
-                segments = await trio.to_thread.run_sync(stream.feed, chunk, limiter=limiter)
-                if segments:
-                    await emit(segments)
+                held.append(chunk)
+                held_bytes += len(chunk)
+                if held_bytes >= batch:
+                    await split(held)
+                    held, held_bytes = [], 0
         code = await proc.wait()
     if code != 0:
         raise TranscodeError(
             f"{rendition.name}: ffmpeg encoder failed (exit status {code}): {tail.text()}"
         )
-    if not fed_everything:
-        raise TranscodeError(f"{rendition.name}: ffmpeg encoder stopped reading its input")
+    if held:
+        await split(held)
     await emit(await trio.to_thread.run_sync(stream.finish, limiter=limiter))
 
 
