@@ -44,7 +44,7 @@ class FrameSplitter:
         self.skipped_bytes = 0
         self.first_header: FrameHeader | None = None
 
-    def feed(self, data: bytes | bytearray) -> list[bytes]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
         self._buf += data
         return self._drain(final=False)
 

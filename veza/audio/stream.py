@@ -24,7 +24,7 @@ class RenditionStream:
         self._segmenter: Segmenter | None = None
         self._first = True
 
-    def feed(self, data: bytes | bytearray) -> list[Segment]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Segment]:
         return self._take(self._splitter.feed(data))
 
     def finish(self) -> list[Segment]:

@@ -10,6 +10,7 @@ encoder's last, shorter segment is emitted.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -23,11 +24,10 @@ from veza.audio.pcm import CHANNELS, SAMPLE_RATE
 from veza.audio.resample import Block
 from veza.audio.segmenter import Segment
 from veza.audio.stream import RenditionStream
-from veza.transcode.children import StderrTail, child_process
+from veza.transcode.children import OutputPipe, StderrTail, child_process, read_in_thread
 from veza.transcode.result import TranscodeError
 
 Emit = Callable[[list[Segment]], Awaitable[None]]
-# One read takes whatever the (1 MiB) pipe holds.
 _READ_BYTES = 1 << 20
 
 
@@ -39,45 +39,39 @@ async def run_ffmpeg_encoder(
     stream: RenditionStream,
     emit: Emit,
     limiter: trio.CapacityLimiter,
-    *,
-    segment_seconds: float,
 ) -> None:
-    """Encode the float32 PCM file `pcm`, scaled by `gain`, into `stream`'s segments."""
+    """Encode the float32 PCM file `pcm`, scaled by `gain`, into `stream`'s segments.
+
+    The child's output is read and split into frames and segments in a worker thread of its
+    own, with blocking reads: FFmpeg writes 32 KiB at a time, and each write would otherwise
+    cost a pass of the event loop and a thread hop; the loop now only sees finished segments.
+    """
     argv = ffmpeg_args.encoder_argv(
         ffmpeg, rendition, pcm, sample_rate=SAMPLE_RATE, channels=CHANNELS, gain=gain
     )
     tail = StderrTail()
-    # FFmpeg writes 32 KiB at a time; the frames are split off the loop about once per
-    # segment's worth of coded bytes instead of once per write (one thread hop, not several).
-    batch = max(1, int(rendition.bitrate_kbps * 125 * segment_seconds))
-    held: list[bytes | bytearray] = []
-    held_bytes = 0
 
-    async def split(chunks: list[bytes | bytearray]) -> None:
-        def feed() -> list[Segment]:
-            return stream.feed(b"".join(chunks))
+    with OutputPipe() as pipe:
 
-        segments = await trio.to_thread.run_sync(feed, limiter=limiter)
-        if segments:
-            await emit(segments)
+        def pump() -> None:
+            buffer = bytearray(_READ_BYTES)
+            view = memoryview(buffer)
+            while size := os.readv(pipe.read_end, [buffer]):
+                segments = stream.feed(view[:size])
+                if segments:
+                    trio.from_thread.run(emit, segments)
 
-    async with child_process(argv, stdin=False) as proc:
-        assert proc.stdout is not None and proc.stderr is not None
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(tail.collect, proc.stderr)
-            while chunk := await proc.stdout.receive_some(_READ_BYTES):
-                held.append(chunk)
-                held_bytes += len(chunk)
-                if held_bytes >= batch:
-                    await split(held)
-                    held, held_bytes = [], 0
-        code = await proc.wait()
+        async with child_process(argv, stdout=pipe.write_end) as proc:
+            pipe.child_has_it()
+            assert proc.stderr is not None
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(tail.collect, proc.stderr)
+                await read_in_thread(proc, pump)
+            code = await proc.wait()
     if code != 0:
         raise TranscodeError(
             f"{rendition.name}: ffmpeg encoder failed (exit status {code}): {tail.text()}"
         )
-    if held:
-        await split(held)
     await emit(await trio.to_thread.run_sync(stream.finish, limiter=limiter))
 
 

@@ -363,7 +363,6 @@ async def _encode(
                     stream,
                     emit,
                     limiter,
-                    segment_seconds=options.segment_seconds,
                 )
             else:
                 await run_lame_encoder(rendition, pcm, stream, emit, limiter)

@@ -264,7 +264,7 @@ class SourceReader:
             if len(block):
                 await send.send(block)
 
-        async with child_process(argv, stdin=False) as proc, trio.open_nursery() as nursery:
+        async with child_process(argv) as proc, trio.open_nursery() as nursery:
             assert proc.stdout is not None and proc.stderr is not None
             nursery.start_soon(tail.collect, proc.stderr)
             while chunk := await proc.stdout.receive_some(_FFMPEG_READ_BYTES):
