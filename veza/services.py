@@ -9,11 +9,16 @@ from dataclasses import dataclass, field
 
 from veza.accounts import Accounts
 from veza.accounts.resets import PasswordResets
+from veza.chat import Chat
 from veza.config import Settings
 from veza.events import EventBus
 from veza.nursery.jobs import Workers
 from veza.store import Store
 from veza.tracks import Tracks
+from veza.tracks.integrity import MediaCheck
+from veza.tracks.quota import Quotas
+from veza.tracks.scan import Scans
+from veza.tracks.stats import Stats
 
 
 class Health:
@@ -43,6 +48,12 @@ class Services:
     tracks: Tracks
     workers: Workers
     events: EventBus
+    chat: Chat
+    # The library: music folders, storage, listening stats, the media check.
+    scans: Scans
+    quotas: Quotas
+    stats: Stats
+    media_check: MediaCheck
     health: Health = field(repr=False)
     # Wall-clock seconds, read by every service and the edge's rate limits: one clock, so tests
     # can move time for all of them at once.
