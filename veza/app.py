@@ -40,6 +40,7 @@ from veza.transport.http import install_http_edge
 from veza.transport.openapi import TAGS, VezaOpenAPI
 from veza.transport.proxy import install_forwarded_headers
 from veza.transport.web import install_web
+from veza.transport.ws import install_websocket
 
 
 def create_app(services: Services) -> QuartTrio:
@@ -63,6 +64,7 @@ def create_app(services: Services) -> QuartTrio:
         openapi_provider_class=VezaOpenAPI,
     )
     hls.install_fast_path(app, edge)  # inside the forwarded headers: it sees their outcome
+    install_websocket(app, edge)  # likewise
     install_forwarded_headers(app, services.settings)
     install_http_edge(app, services.settings)
     install_cors(app, services.settings)  # before the guard: a preflight carries no token
@@ -85,11 +87,13 @@ def build_services(
     """Every long-lived service, built once per process from settings and the store, all
     reading the time from `clock` (tests pass one they move by hand)."""
     common_passwords()  # loaded now rather than by the first registration's request
-    accounts = Accounts(settings, store, PasswordHasher.configured(settings), secret, clock)
+    events = EventBus()
+    accounts = Accounts(
+        settings, store, PasswordHasher.configured(settings), secret, clock, events=events
+    )
     resets = PasswordResets(
         store.accounts, mail_sender(settings), settings.password_reset_ttl_seconds, clock
     )
-    events = EventBus()
     media = MediaLayout(settings.media_dir)
     # Shared by every job: CPU-bound work (decode, resample, analysis) never exceeds the cores.
     cpu_limiter = trio.CapacityLimiter(os.cpu_count() or 1)
@@ -120,6 +124,7 @@ def build_services(
         ladder=settings.ladder,
         clock=clock,
         hls_cache=hls_cache,
+        events=events,
     )
     chat = Chat(
         store,
