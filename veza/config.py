@@ -325,6 +325,9 @@ class Settings:
     presence_offline_grace_seconds: float = _setting(
         10.0, _number_in(0, 3600), "a number from 0 to 3600 (seconds)"
     )
+    presence_gather_seconds: float = _setting(
+        0.25, _number_in(0.001, 10), "a number from 0.001 to 10 (seconds)"
+    )
     # The library: music folders scanned in place, storage, integrity (veza/tracks/scan.py,
     # veza/tracks/quota.py, veza/tracks/integrity.py).
     music_folders: tuple[Path, ...] = _setting(

@@ -119,7 +119,8 @@ async def test_two_processes_show_a_user_online_until_both_have_let_go(
     async with trio.open_nursery() as nursery:
         await nursery.start(one.run)
         await nursery.start(two.run)
-        async with bus.subscribe(topic("conversation", "c")) as heard:
+        # The user's own topic, where the owners talk at once (the conversation's gathers).
+        async with bus.subscribe(topic("user", "u")) as heard:
 
             async def next_told() -> None:
                 event = (await heard.receive()).event

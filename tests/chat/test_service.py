@@ -11,7 +11,15 @@ import pytest
 
 from tests.support.chat import BACKENDS, principals, stores
 from veza.accounts import Principal
-from veza.chat import Chat, ChatBounds, MessagePosted, conversation_topic
+from veza.chat import (
+    Chat,
+    ChatBounds,
+    MessagePosted,
+    ReceiptMoved,
+    ReceiptsMoved,
+    conversation_topic,
+    user_topic,
+)
 from veza.errors import NotAMember, NotFound, ResyncRequired, ValidationFailed
 from veza.events import EventBus
 
@@ -102,3 +110,29 @@ async def test_a_message_is_read_back_or_resolved_from_its_event(
     assert delivered.moved and delivered.seq == 2 and delivered.kind == "delivered"
     again = await chat.mark_delivered(bob, cid, 1)
     assert not again.moved and again.seq == 2
+
+
+async def test_delivered_marks_of_many_members_move_together_and_reach_the_senders(
+    chat_and_users: tuple[Chat, EventBus, list[Principal]],
+) -> None:
+    chat, events, (alice, bob, carol) = chat_and_users
+    cid = (await chat.create(alice, "group", [bob.user.id])).view.conversation.id
+    for n in range(1, 4):
+        await chat.post(alice, cid, f"m{n}")
+    await chat.mark_delivered(bob, cid, 3)
+    async with events.subscribe(user_topic(alice.user.id)) as to_alice:
+        # Bob's mark is already at 3 (no move back), Carol is no member (no move at all), the
+        # owner moves; seq 9 is beyond the last message (dropped).
+        marks = {bob.user.id: 2, carol.user.id: 3, alice.user.id: 3, UNKNOWN_ID: 9}
+        moved = await chat.mark_delivered_many(cid, marks, [alice.user.id])
+        assert moved == {alice.user.id: 3}
+        one = (await to_alice.receive()).event
+        assert one == ReceiptMoved(cid, alice.user.id, "delivered", 3)
+        await chat.post(bob, cid, "m4")
+        marks = {alice.user.id: 4, bob.user.id: 4}
+        assert await chat.mark_delivered_many(cid, marks, [bob.user.id, alice.user.id]) == marks
+        both = (await to_alice.receive()).event
+    assert isinstance(both, ReceiptsMoved) and both.conversation_id == cid
+    assert sorted(map(tuple, both.marks)) == sorted(marks.items())
+    members = {m.user_id: m.delivered_seq for m in await chat.members(alice, cid)}
+    assert members == {alice.user.id: 4, bob.user.id: 4}

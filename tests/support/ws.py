@@ -49,6 +49,17 @@ class Client:
             assert frame[name] == value, frame
         return frame
 
+    async def presence_of(self, user_id: str) -> str:
+        """The next presence told of `user_id`: a `presence` frame or its entry in a
+        `presences` one (the server gathers changes); other users' are skipped."""
+        while True:
+            frame = await self.next()
+            assert frame["type"] in ("presence", "presences"), frame
+            for told in frame["users"] if frame["type"] == "presences" else [frame]:
+                if told["user_id"] == user_id:
+                    status: str = told["status"]
+                    return status
+
     async def closed(self) -> int:
         """Read until the server closes the socket; its close code."""
         with trio.fail_after(WAIT_S), pytest.raises(ConnectionClosed) as closed:

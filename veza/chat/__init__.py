@@ -5,12 +5,14 @@ they publish. The WebSocket edge (veza/transport/ws/) and the REST routes
 
 from veza.chat.events import (
     INLINE_MESSAGE_BYTES,
+    RECEIPTS_PER_EVENT,
     MemberAdded,
     MemberRemoved,
     MessageChanged,
     MessageEvent,
     MessagePosted,
     ReceiptMoved,
+    ReceiptsMoved,
     conversation_topic,
     user_topic,
 )
@@ -39,6 +41,7 @@ __all__ = [
     "INLINE_MESSAGE_BYTES",
     "MEMBER",
     "READ",
+    "RECEIPTS_PER_EVENT",
     "Chat",
     "ChatBounds",
     "ConversationRow",
@@ -54,6 +57,7 @@ __all__ = [
     "Posted",
     "Receipt",
     "ReceiptMoved",
+    "ReceiptsMoved",
     "check_body",
     "conversation_topic",
     "user_topic",

@@ -70,6 +70,22 @@ class ReceiptMoved(Event):
     seq: int
 
 
+# Marks per `receipts.moved` event: 100 ids of 32 characters and their seqs fit a NOTIFY.
+RECEIPTS_PER_EVENT = 100
+
+
+@dataclass(frozen=True)
+class ReceiptsMoved(Event):
+    """Several members' delivered marks moved forward at once (the hub's coalesced receipts),
+    on the `user:{id}` topic of each sender whose messages they cover: `marks` holds
+    [user_id, seq] pairs, at most `RECEIPTS_PER_EVENT`."""
+
+    type: ClassVar[str] = "receipts.moved"
+    conversation_id: str
+    kind: str  # "delivered"
+    marks: list[list[Any]]
+
+
 @dataclass(frozen=True)
 class MemberAdded(Event):
     """`user_id` joined the conversation (on `conversation:{id}` and on `user:{user_id}`, so

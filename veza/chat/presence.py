@@ -46,6 +46,19 @@ class PresenceChanged(Event):
     heard: list[str] = field(default_factory=list)  # the other processes `origin` counted
 
 
+@dataclass(frozen=True)
+class PresencesChanged(Event):
+    """Several users' presence on one conversation's topic, gathered over a short interval
+    (`statuses`: [user_id, status] pairs, at most `PRESENCES_PER_EVENT`)."""
+
+    type: ClassVar[str] = "presences.changed"
+    statuses: list[list[str]]
+
+
+# 100 ids of 32 characters and their statuses fit a NOTIFY.
+PRESENCES_PER_EVENT = 100
+DEFAULT_GATHER_SECONDS = 0.25
+
 _RANK: dict[str, int] = {"offline": 0, "away": 1, "online": 2}
 
 
@@ -213,10 +226,11 @@ class PresenceOwner:
         away_after: float = DEFAULT_AWAY_AFTER_SECONDS,
         offline_grace: float = 10.0,
         queue_size: int = 1024,
+        gather: float = DEFAULT_GATHER_SECONDS,
         clock: Callable[[], float] = trio.current_time,
     ) -> None:
         """`audience(user_id)`: the topics that hear the user's presence (their
-        conversations')."""
+        conversations'); what they hear is gathered for `gather` seconds."""
         self._bus = bus
         self._audience = audience
         self._origin = origin
@@ -227,6 +241,11 @@ class PresenceOwner:
         # Users gone from here but told online on other processes' word: those processes.
         self._vouched: dict[str, set[str]] = {}
         self._subscription: Subscription | None = None
+        # Per audience topic, the latest change of each user since the last flush: N people
+        # joining a group of N cost N frames per interval, not N² (one per join per member).
+        self._gather = gather
+        self._gathered: dict[str, dict[str, PresenceChanged]] = {}
+        self._flush_due = trio.Event()
 
     def status(self, user_id: str) -> Status:
         return self._state.shown(user_id)
@@ -248,6 +267,7 @@ class PresenceOwner:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             await nursery.start(self._listen)
+            nursery.start_soon(self._flush)
             task_status.started()
             await self._decide()
 
@@ -355,13 +375,49 @@ class PresenceOwner:
             )
 
     async def _tell(self, user_id: str, event: PresenceChanged) -> None:
+        """At once on the user's own topic (the other processes' owners); gathered for the
+        conversations' topics."""
+        self._publish_on(topic("user", user_id), event)
         try:
-            topics = [topic("user", user_id), *await self._audience(user_id)]
+            audience = await self._audience(user_id)
         except Exception:
             log.exception("presence of user %s: cannot list who hears it", user_id)
             return
-        for name in topics:
-            try:
-                self._bus.publish(name, event)
-            except Exception:  # the relay refused it: presence goes on
-                log.exception("presence of user %s not published on %s", user_id, name)
+        for name in audience:
+            self._gathered.setdefault(name, {})[user_id] = event
+        self._flush_due.set()
+
+    async def _flush(self) -> None:
+        """Every `gather` seconds while changes wait: per topic, the one change as it is
+        (a `presence` frame), or the changes in `presences.changed` events. Topics that heard
+        the same changes get the same event objects, so a socket on several of them sends
+        them once (it skips an event it just sent)."""
+        while True:
+            await self._flush_due.wait()
+            await trio.sleep(self._gather)
+            self._flush_due = trio.Event()
+            gathered, self._gathered = self._gathered, {}
+            built: dict[frozenset[int], list[Event]] = {}
+            for name, changes in gathered.items():
+                key = frozenset(id(e) for e in changes.values())
+                events = built.get(key)
+                if events is None:
+                    events = built[key] = _events_of(list(changes.values()))
+                for event in events:
+                    self._publish_on(name, event)
+
+    def _publish_on(self, name: str, event: Event) -> None:
+        try:
+            self._bus.publish(name, event)
+        except Exception:  # the relay refused it: presence goes on
+            log.exception("presence not published on %s", name)
+
+
+def _events_of(changes: list[PresenceChanged]) -> list[Event]:
+    if len(changes) == 1:
+        return [changes[0]]
+    pairs = [[c.user_id, c.status] for c in changes]
+    return [
+        PresencesChanged(pairs[start : start + PRESENCES_PER_EVENT])
+        for start in range(0, len(pairs), PRESENCES_PER_EVENT)
+    ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -16,12 +16,14 @@ import trio
 
 from veza.accounts import Permission, Principal, policy
 from veza.chat.events import (
+    RECEIPTS_PER_EVENT,
     MemberAdded,
     MemberRemoved,
     MessageChanged,
     MessageEvent,
     MessagePosted,
     ReceiptMoved,
+    ReceiptsMoved,
     conversation_topic,
     inline,
     user_topic,
@@ -412,6 +414,41 @@ class Chat:
     async def mark_delivered(self, principal: Principal, conversation_id: str, seq: int) -> Receipt:
         """A socket of the caller received messages up to `seq`."""
         return await self._receipt(principal.user.id, conversation_id, DELIVERED, seq)
+
+    async def mark_delivered_many(
+        self, conversation_id: str, marks: Mapping[str, int], tell: Iterable[str]
+    ) -> dict[str, int]:
+        """Delivered marks of several members of one conversation (the hub's coalesced
+        receipts: user id -> seq), in one transaction and one statement per distinct seq; the
+        marks that moved. Non-members' marks move nowhere (the write names member rows). The
+        moves are told to the users in `tell` only, the senders whose messages they cover (the
+        ticks on their own messages): telling every member would cost N² frames per interval
+        in a busy group. One move is a `receipt.moved`, several are `receipts.moved` events."""
+        conversation = await _conversation(self._store, conversation_id)
+        by_seq: dict[int, list[str]] = {}
+        for user_id, seq in marks.items():
+            if 0 <= seq <= conversation.last_seq:
+                by_seq.setdefault(seq, []).append(user_id)
+        moved: dict[str, int] = {}
+        async with self._store.transaction() as tx:
+            # Highest first: a member noted twice keeps the higher mark (the lower one's write
+            # then finds it beyond and moves nothing).
+            for seq in sorted(by_seq, reverse=True):
+                for user_id in await tx.chat.move_delivered(conversation_id, seq, by_seq[seq]):
+                    moved.setdefault(user_id, seq)
+            topics = [user_topic(u) for u in sorted(set(tell))]
+            if len(moved) == 1:
+                ((user_id, seq),) = moved.items()
+                one = ReceiptMoved(conversation_id, user_id, DELIVERED, seq)
+                self._announce(tx, *((t, one) for t in topics))
+            elif moved:
+                pairs = [[u, s] for u, s in moved.items()]
+                for start in range(0, len(pairs), RECEIPTS_PER_EVENT):
+                    event = ReceiptsMoved(
+                        conversation_id, DELIVERED, pairs[start : start + RECEIPTS_PER_EVENT]
+                    )
+                    self._announce(tx, *((t, event) for t in topics))
+        return moved
 
     async def _receipt(self, user_id: str, conversation_id: str, kind: str, seq: int) -> Receipt:
         if seq < 0:

@@ -61,6 +61,8 @@ SCHEMA = (
 DIRECT, GROUP = "direct", "group"
 ADMIN, MEMBER = "admin", "member"
 DELIVERED, READ = "delivered", "read"
+# Placeholders per statement: far below SQLite's and PostgreSQL's limits on bound values.
+_MEMBERS_PER_STATEMENT = 500
 
 
 @dataclass(frozen=True)
@@ -405,3 +407,22 @@ class ChatRepository:
         else:
             raise ValueError(f"unknown receipt kind {kind!r}")
         return await self._db.execute(sql, params) > 0
+
+    async def move_delivered(
+        self, conversation_id: str, seq: int, user_ids: list[str]
+    ) -> list[str]:
+        """Move the delivered marks of these members up to `seq`, a bounded number of members
+        per statement; the ids whose mark moved. Inside a transaction (the statement returns
+        rows). As in `move_receipt`, the condition is in the write: a newer mark stays."""
+        moved: list[str] = []
+        for start in range(0, len(user_ids), _MEMBERS_PER_STATEMENT):
+            chunk = user_ids[start : start + _MEMBERS_PER_STATEMENT]
+            rows = await self._db.fetch_all(
+                f"""UPDATE conversation_members SET delivered_seq = ?
+                    WHERE conversation_id = ? AND delivered_seq < ?
+                      AND user_id IN ({", ".join("?" * len(chunk))})
+                    RETURNING user_id""",
+                (seq, conversation_id, seq, *chunk),
+            )
+            moved.extend(row["user_id"] for row in rows)
+        return moved

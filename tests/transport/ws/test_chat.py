@@ -15,7 +15,9 @@ from tests.support.chat import BACKENDS, backend_settings
 from tests.support.server import RunningServer, serving
 from tests.support.ws import Client, connect
 
-QUIET = frozenset({"ping", "presence", "receipt", "typing"})  # what chat tests do not look at
+QUIET = frozenset(
+    {"ping", "presence", "presences", "receipt", "typing"}
+)  # what chat tests do not look at
 SENDER = QUIET | {"message"}  # a socket that only sends: its acks, not the broadcasts
 
 
@@ -200,7 +202,7 @@ async def test_delivered_receipts_are_coalesced_and_read_receipts_broadcast(
 ) -> None:
     alice, bob = people["alice"], people["bob"]
     chat = await group(server, alice, bob)
-    watching = frozenset({"ping", "presence", "message", "ack", "typing"})
+    watching = frozenset({"ping", "presence", "presences", "message", "ack", "typing"})
     async with (
         connect(server, alice["access_token"], ignore=watching) as a,
         connect(server, bob["access_token"], ignore=QUIET) as b,
@@ -224,6 +226,35 @@ async def test_delivered_receipts_are_coalesced_and_read_receipts_broadcast(
     )
     (mine,) = conversations.json()["items"]
     assert (mine["delivered_seq"], mine["read_seq"], mine["unread_count"]) == (10, 8, 2)
+
+
+async def test_delivered_receipts_reach_the_sender_gathered_and_no_one_else(
+    server: RunningServer, people: dict[str, dict[str, Any]]
+) -> None:
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    chat = await group(server, alice, bob, carol)
+    others = {bob["user"]["id"]: 0, carol["user"]["id"]: 0}
+    async with (
+        connect(server, alice["access_token"], ignore=SENDER - {"receipt"}) as a,
+        connect(
+            server,
+            bob["access_token"],
+            ignore=frozenset({"ping", "presence", "presences", "message"}),
+        ) as b,
+        connect(server, carol["access_token"], ignore=QUIET | {"message"}) as c,
+    ):
+        await a.send(send(chat, "hello", "m1"))
+        await a.expect("ack")
+        while min(others.values()) < 1:  # one `receipts` for both, or a `receipt` each
+            frame = await a.next()
+            marks = frame["marks"] if frame["type"] == "receipts" else [frame]
+            assert frame["type"] in ("receipt", "receipts") and frame["kind"] == "delivered"
+            for mark in marks:
+                others[mark["user_id"]] = max(others[mark["user_id"]], mark["seq"])
+        # Bob sent nothing: his next frame is Carol's read, no delivered receipt before it.
+        await c.send({"type": "read", "conversation_id": chat, "seq": 1})
+        await b.expect("receipt", kind="read", user_id=carol["user"]["id"], seq=1)
+    assert others == {bob["user"]["id"]: 1, carol["user"]["id"]: 1}
 
 
 async def test_a_removed_member_stops_receiving_at_once(

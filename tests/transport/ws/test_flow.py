@@ -108,7 +108,7 @@ async def test_a_lagging_socket_resynchronises_its_conversations_from_the_store(
             headers=bearer(alice["access_token"]),
         )
         chat = response.json()["id"]
-        quiet = frozenset({"ping", "presence", "receipt", "event"})
+        quiet = frozenset({"ping", "presence", "presences", "receipt", "event"})
         async with connect(server, bob["access_token"], ignore=quiet) as b:
             sender = await server.services.accounts.authenticate(alice["access_token"])
             await server.services.chat.post(sender, chat, "seen", "c1")

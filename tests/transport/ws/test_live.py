@@ -38,7 +38,7 @@ async def test_typing_carries_the_full_set_and_expires(tmp_path: Path) -> None:
         alice, bob, carol = [await register(server.client, n) for n in ("alice", "bob", "carol")]
         chat = await group(server, alice, bob, carol)
         ids = {p["user"]["id"]: name for p, name in ((alice, "a"), (bob, "b"), (carol, "c"))}
-        watch = frozenset({"ping", "presence", "event"})
+        watch = frozenset({"ping", "presence", "presences", "event"})
         async with (
             connect(server, alice["access_token"], ignore=watch) as a,
             connect(server, carol["access_token"], ignore=watch) as c,
@@ -71,7 +71,9 @@ async def test_typing_over_the_rate_limit_gets_an_error(tmp_path: Path) -> None:
         alice, bob = await register(server.client, "alice"), await register(server.client, "bob")
         chat = await group(server, alice, bob)
         async with connect(
-            server, alice["access_token"], ignore=frozenset({"ping", "typing", "presence"})
+            server,
+            alice["access_token"],
+            ignore=frozenset({"ping", "typing", "presence", "presences"}),
         ) as a:
             for active in (True, False):
                 await a.send(typing(chat, active))
@@ -96,20 +98,20 @@ async def test_presence_online_away_and_offline_reach_those_who_share_a_conversa
         ):
             async with connect(server, alice["access_token"], ignore=only) as a:
                 alice_id = alice["user"]["id"]
-                await b.expect("presence", user_id=alice_id, status="online")
+                assert await b.presence_of(alice_id) == "online"
                 await a.send({"type": "presence", "status": "away"})
-                await b.expect("presence", user_id=alice_id, status="away")
+                assert await b.presence_of(alice_id) == "away"
                 await a.send({"type": "presence", "status": "online"})
-                await b.expect("presence", user_id=alice_id, status="online")
+                assert await b.presence_of(alice_id) == "online"
                 # Silent for presence_away_after_seconds: away; a frame of hers: online again
                 # (pings and pongs do not count: clients send them by themselves).
-                await b.expect("presence", user_id=alice_id, status="away")
+                assert await b.presence_of(alice_id) == "away"
                 await a.send(typing(chat, False))
-                await b.expect("presence", user_id=alice_id, status="online")
+                assert await b.presence_of(alice_id) == "online"
                 async with connect(server, alice["access_token"], ignore=only):
                     pass  # a second socket that closes: she is still online on the first
             # Her last socket closed: offline once the grace period is over.
-            await b.expect("presence", user_id=alice_id, status="offline")
+            assert await b.presence_of(alice_id) == "offline"
             # Eve shares no conversation with her and heard nothing of it (nor of bob).
             await s.send({"type": "ping"})
             await s.expect("pong")
@@ -122,7 +124,7 @@ async def test_track_events_reach_the_owner_and_a_subscriber_during_a_transcode(
     require_tool("ffmpeg")
     async with serving(fast_settings(tmp_path)) as server:
         alice, bob = await register(server.client, "alice"), await register(server.client, "bob")
-        quiet = frozenset({"ping", "presence"})
+        quiet = frozenset({"ping", "presence", "presences"})
         async with (
             connect(server, alice["access_token"], ignore=quiet) as a,
             connect(server, bob["access_token"], ignore=quiet) as b,
@@ -163,7 +165,7 @@ async def test_a_socket_follows_the_users_tracks_still_transcoding(tmp_path: Pat
         await server.store.tracks.create(
             NewTrack("a" * 24, alice["user"]["id"], "t", "", "", "t.wav", ".wav", 1)
         )
-        quiet = frozenset({"ping", "presence"})
+        quiet = frozenset({"ping", "presence", "presences"})
         async with (
             connect(server, alice["access_token"], ignore=quiet) as a,
             connect(server, bob["access_token"], ignore=quiet) as b,

@@ -24,7 +24,7 @@ async def test_two_servers_on_one_postgres_are_one_hub(tmp_path: Path) -> None:
             headers=bearer(alice["access_token"]),
         )
         chat = response.json()["id"]
-        quiet = frozenset({"ping", "presence", "ack", "event"})
+        quiet = frozenset({"ping", "presence", "presences", "ack", "event"})
         async with (
             connect(one, alice["access_token"], ignore=quiet) as a,
             connect(two, bob["access_token"], ignore=quiet | {"receipt"}) as b,
@@ -69,8 +69,8 @@ async def test_presence_crosses_servers(tmp_path: Path) -> None:
         only_presence = frozenset({"ping", "event", "typing", "message", "receipt", "ack"})
         async with connect(two, bob["access_token"], ignore=only_presence) as b:
             async with connect(one, alice["access_token"]):
-                await b.expect("presence", user_id=alice_id, status="online")
+                assert await b.presence_of(alice_id) == "online"
                 async with connect(two, alice["access_token"]):
                     pass  # her second device, on server two, comes and goes
-            while (await b.expect("presence", user_id=alice_id))["status"] != "offline":
+            while await b.presence_of(alice_id) != "offline":
                 pass  # server two's word, and server one's answer

@@ -186,7 +186,7 @@ class Connection:
             text, note = item
             await self._send({"type": "websocket.send", "text": text, "bytes": None})
             if note is not None:
-                delivered.note(self.principal, note.conversation_id, note.seq)
+                delivered.note(self.user_id, note)
 
     async def _heartbeat(self) -> None:
         interval = self._settings.ws_ping_interval_seconds
@@ -422,7 +422,9 @@ class Connection:
         if seq <= last and not replay:
             return
         self._last_seq[conversation_id] = max(seq, last)
-        delivered = None if sender_id == self.user_id else Delivered(conversation_id, seq)
+        delivered = (
+            None if sender_id == self.user_id else Delivered(conversation_id, seq, sender_id)
+        )
         self._put(text, delivered)
 
     async def _on(self, delivery: Delivery) -> None:

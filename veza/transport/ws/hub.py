@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,9 +20,8 @@ import trio
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from quart_trio import QuartTrio
 
-from veza.accounts import Principal
-from veza.chat import MessageEvent, ReceiptMoved
-from veza.chat.presence import PresenceChanged, PresenceOwner
+from veza.chat import MessageEvent, ReceiptMoved, ReceiptsMoved
+from veza.chat.presence import PresenceChanged, PresenceOwner, PresencesChanged
 from veza.chat.typing import TypingChanged, TypingOwners
 from veza.errors import VezaError
 from veza.events import Event, topic
@@ -30,6 +29,7 @@ from veza.transport.api.conversations import MessageOut
 from veza.transport.context import Edge
 from veza.transport.ws import protocol
 from veza.transport.ws.connection import Connection, authenticate
+from veza.transport.ws.outbound import Delivered
 
 log = logging.getLogger("veza.ws")
 
@@ -37,6 +37,7 @@ PATH = "/ws"
 POLICY_VIOLATION = 1008  # before the accept, any code makes Hypercorn answer 403
 GOING_AWAY = 1001
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+_STATUSES = ("online", "away", "offline")
 _FRAME_CACHE = 1024  # events whose frame is kept, most recent first
 
 
@@ -95,21 +96,27 @@ class _Frame:
 
 
 class DeliveredReceipts:
-    """Delivered receipts gathered per member and conversation and written together every
-    `interval`: one store write and one broadcast per member and conversation per interval,
-    however many messages reached their sockets meanwhile. No task wakes while nothing waits."""
+    """Delivered receipts gathered per conversation and written together every `interval`: one
+    transaction and one event per conversation per interval (chunked to fit a NOTIFY), told to
+    the senders whose messages reached sockets meanwhile, however many messages and members.
+    No task wakes while nothing waits."""
 
-    def __init__(self, mark: Callable[[Principal, str, int], Awaitable[object]], interval: float):
+    def __init__(
+        self,
+        mark: Callable[[str, Mapping[str, int], Iterable[str]], Awaitable[object]],
+        interval: float,
+    ):
         self._mark = mark
         self._interval = interval
-        self._pending: dict[tuple[str, str], tuple[Principal, int]] = {}
+        # conversation -> (member -> highest seq delivered, senders of those messages)
+        self._pending: dict[str, tuple[dict[str, int], set[str]]] = {}
         self._waiting = trio.Event()
 
-    def note(self, principal: Principal, conversation_id: str, seq: int) -> None:
-        key = (principal.user.id, conversation_id)
-        known = self._pending.get(key)
-        if known is None or known[1] < seq:
-            self._pending[key] = (principal, seq)
+    def note(self, user_id: str, delivered: Delivered) -> None:
+        marks, senders = self._pending.setdefault(delivered.conversation_id, ({}, set()))
+        if marks.get(user_id, -1) < delivered.seq:
+            marks[user_id] = delivered.seq
+        senders.add(delivered.sender_id)
         self._waiting.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -119,11 +126,11 @@ class DeliveredReceipts:
             await trio.sleep(self._interval)
             self._waiting = trio.Event()
             pending, self._pending = self._pending, {}
-            for (_, conversation_id), (principal, seq) in pending.items():
+            for conversation_id, (marks, senders) in pending.items():
                 try:
-                    await self._mark(principal, conversation_id, seq)
-                except VezaError as error:  # left the conversation meanwhile
-                    log.debug("delivered receipt dropped: %s", error.message)
+                    await self._mark(conversation_id, marks, senders)
+                except VezaError as error:  # the conversation is gone meanwhile
+                    log.debug("delivered receipts dropped: %s", error.message)
                 except Exception:
                     # The store failed: these marks wait for the next message; the hub lives on.
                     log.exception(
@@ -152,9 +159,10 @@ class Hub:
             origin=self.origin,
             away_after=settings.presence_away_after_seconds,
             offline_grace=settings.presence_offline_grace_seconds,
+            gather=settings.presence_gather_seconds,
         )
         self.delivered = DeliveredReceipts(
-            services.chat.mark_delivered, settings.ws_delivered_flush_seconds
+            services.chat.mark_delivered_many, settings.ws_delivered_flush_seconds
         )
         self.sockets: set[Connection] = set()  # the live ones
         self._sockets_changed = trio.Event()
@@ -215,6 +223,12 @@ class Hub:
                 kind=kind,
                 seq=event.seq,
             )
+        elif isinstance(event, ReceiptsMoved):
+            frame = protocol.Receipts(
+                conversation_id=event.conversation_id,
+                kind="delivered",
+                marks=[protocol.Mark(user_id=str(u), seq=int(s)) for u, s in event.marks],
+            )
         elif isinstance(event, TypingChanged):
             frame = protocol.TypingFrame(
                 conversation_id=event.conversation_id,
@@ -225,6 +239,13 @@ class Hub:
         elif isinstance(event, PresenceChanged):
             status = event.status if event.status in ("online", "away") else "offline"
             frame = protocol.Presence(user_id=event.user_id, status=status)  # type: ignore[arg-type]
+        elif isinstance(event, PresencesChanged):
+            frame = protocol.Presences(
+                users=[
+                    protocol.Presence(user_id=str(u), status=s if s in _STATUSES else "offline")  # type: ignore[arg-type]
+                    for u, s in event.statuses
+                ]
+            )
         else:
             frame = protocol.EventFrame(name=event.type, data=event.to_dict())
         return Encoded(frame.encode())

@@ -19,10 +19,11 @@ TRY_AGAIN_LATER = 1013
 @dataclass(frozen=True)
 class Delivered:
     """A message frame: once written, its conversation is delivered up to `seq` for the socket's
-    user (the hub coalesces those receipts)."""
+    user (the hub coalesces those receipts and tells them to `sender_id`)."""
 
     conversation_id: str
     seq: int
+    sender_id: str
 
 
 @dataclass(frozen=True)

@@ -229,10 +229,32 @@ class Receipt(ServerFrame):
     seq: int
 
 
+class Mark(Frame):
+    user_id: str
+    seq: int
+
+
+class Receipts(ServerFrame):
+    """Several members' delivered marks moved at once (coalesced; sent to the senders whose
+    messages they cover)."""
+
+    type: ClassVar[str] = "receipts"
+    conversation_id: str
+    kind: Literal["delivered"]
+    marks: list[Mark]
+
+
 class Presence(ServerFrame):
     type: ClassVar[str] = "presence"
     user_id: str
     status: Literal["online", "away", "offline"]
+
+
+class Presences(ServerFrame):
+    """Several users' presence at once (gathered per conversation over a short interval)."""
+
+    type: ClassVar[str] = "presences"
+    users: list[Presence]
 
 
 class EventFrame(ServerFrame):
