@@ -456,11 +456,22 @@ class Connection:
                 self._own_tracks.discard(name)
                 if self._subscription is not None and name not in self._subscribed:
                     self._subscription.discard(name)
-        encoded = await self._hub.encode(event)
+        # Every socket after the first finds the frame built: no wait, no checkpoint. (Each
+        # checkpoint per socket and message is a trip through Trio's scheduler.)
+        built = self._hub.encoded(event)
+        if built is not None and built.done.is_set():
+            encoded = built.encoded
+        else:
+            encoded = await self._hub.encode(event)
         if encoded is None:
             return
         if isinstance(event, MessagePosted):
-            async with self._chat_lock:
+            if self._chat_lock.locked():  # a resume or resync is replaying: after it
+                async with self._chat_lock:
+                    self._put_message(
+                        event.conversation_id, event.seq, encoded.sender_id or "", encoded.text
+                    )
+            else:  # nothing between the check and the put can let a replay in
                 self._put_message(
                     event.conversation_id, event.seq, encoded.sender_id or "", encoded.text
                 )

@@ -189,6 +189,12 @@ class Hub:
                 socket.close(GOING_AWAY, "the server is shutting down")
             log.info("shutdown: %d WebSocket(s) closed", len(self.sockets))
 
+    def encoded(self, event: Event) -> _Frame | None:
+        """The frame of an event already built (or being built), without waiting: what every
+        socket after the first finds, with no checkpoint of its own."""
+        entry = self._frames.get(id(event))
+        return entry if entry is not None and entry.event is event else None
+
     async def encode(self, event: Event) -> Encoded | None:
         """The frame a socket sends for a bus event (None: nothing to send), built once for
         every socket it goes to: the first asks, the others wait for its answer."""
