@@ -311,6 +311,10 @@ class Settings:
         104_857_600, _non_negative_integer, "a non-negative integer (bytes; 0: no floor)"
     )
     media_check_interval_seconds: float = _setting(86400.0, _positive_number, "a positive number")
+    # Deployment (docs/deployment.md): which FFmpeg transcodes run.
+    ffmpeg_path: str = _setting(
+        "", _text, "empty (ffmpeg on PATH, else imageio-ffmpeg's), an executable path, or none"
+    )
 
     @property
     def sqlite_path(self) -> Path:
