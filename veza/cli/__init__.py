@@ -1,4 +1,5 @@
-"""The `veza` command: serve, migrate, check, import, scan, transcode, user; one module each."""
+"""The `veza` command: serve, migrate, check, import, scan, transcode, user, backup, restore,
+copy-db; one module each."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 import veza
-from veza.cli import check, imports, migrate, scan, serve, transcode, user
+from veza.cli import backup, check, copydb, imports, migrate, scan, serve, transcode, user
 from veza.cli.options import settings_from
 from veza.config import ConfigError, Settings
 from veza.errors import DatabaseError
@@ -27,6 +28,9 @@ _COMMANDS: dict[str, Run] = {
     "import": imports.run,
     "scan": scan.run,
     "user": user.run,
+    "backup": backup.run_backup,
+    "restore": backup.run_restore,
+    "copy-db": copydb.run,
 }
 
 
@@ -34,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="veza", description=veza.__doc__)
     parser.add_argument("--version", action="version", version=f"veza {veza.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, migrate, check, transcode, imports, scan, user):
+    for module in (serve, migrate, check, transcode, imports, scan, user, backup, copydb):
         module.add_parser(commands)
     return parser
 
