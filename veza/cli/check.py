@@ -59,6 +59,8 @@ def run(settings: Settings, arguments: argparse.Namespace) -> int:
         if current == latest_version()
         else f"needs `veza migrate` (latest {latest_version()})"
     )
+    if current > latest_version():
+        state = f"newer than this Veza knows ({latest_version()}): it will not start on it"
     print(f"database: ok ({settings.database_backend}, schema version {current}, {state})")
     if arguments.media or arguments.repair:
         return _check_media(settings, repair=arguments.repair)
