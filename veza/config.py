@@ -193,7 +193,9 @@ class Settings:
     port: int = _setting(8080, _port, "an integer from 0 to 65535")
     data_dir: Path = _setting(Path("var"), _path, "a directory path")
     database_url: str = _setting("", _text, "sqlite:///PATH or postgresql://...")
-    log_format: str = _setting("text", _choice("text", "json"), "text or json")
+    log_format: str = _setting(
+        "auto", _choice("auto", "text", "json", "journal"), "auto, text, json or journal"
+    )
     log_level: str = _setting(
         "info", _choice("debug", "info", "warning", "error"), "debug, info, warning or error"
     )

@@ -53,7 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"veza: configuration error: {error}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_format, settings.log_level)
+    # `serve` logs to stdout (systemd's journal takes it); the others keep stdout for results.
+    stream = sys.stdout if arguments.command == "serve" else sys.stderr
+    configure_logging(settings.log_format, settings.log_level, stream)
     if arguments.command not in _SAYS_ITS_DATA_DIR:
         print(f"veza: data in {settings.data_dir.resolve()}", file=sys.stderr)
     try:
