@@ -18,6 +18,7 @@ from veza.accounts.mail import mail_sender
 from veza.accounts.passwords import PasswordHasher
 from veza.accounts.policy import common_passwords
 from veza.accounts.resets import PasswordResets
+from veza.chat import Chat, ChatBounds
 from veza.config import Settings
 from veza.events import EventBus
 from veza.nursery.jobs import Workers
@@ -31,7 +32,7 @@ from veza.tracks.scan import Scans
 from veza.tracks.stats import Stats
 from veza.transcode import TranscodeOptions, find_ffmpeg
 from veza.transport import docs, hls
-from veza.transport.api import accounts, admin, stats, system, tracks
+from veza.transport.api import accounts, admin, conversations, stats, system, tracks
 from veza.transport.context import Edge, install_edge
 from veza.transport.cors import install_cors
 from veza.transport.guard import install_guard
@@ -39,6 +40,7 @@ from veza.transport.http import install_http_edge
 from veza.transport.openapi import TAGS, VezaOpenAPI
 from veza.transport.proxy import install_forwarded_headers
 from veza.transport.web import install_web
+from veza.transport.ws import install_websocket
 
 
 def create_app(services: Services) -> QuartTrio:
@@ -62,6 +64,7 @@ def create_app(services: Services) -> QuartTrio:
         openapi_provider_class=VezaOpenAPI,
     )
     hls.install_fast_path(app, edge)  # inside the forwarded headers: it sees their outcome
+    install_websocket(app, edge)  # likewise
     install_forwarded_headers(app, services.settings)
     install_http_edge(app, services.settings)
     install_cors(app, services.settings)  # before the guard: a preflight carries no token
@@ -71,6 +74,7 @@ def create_app(services: Services) -> QuartTrio:
     app.register_blueprint(hls.blueprint)
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(tracks.blueprint)
+    app.register_blueprint(conversations.blueprint)
     app.register_blueprint(stats.blueprint)
     app.register_blueprint(admin.blueprint)
     install_web(app)  # last: it answers only what no route above matched
@@ -83,11 +87,13 @@ def build_services(
     """Every long-lived service, built once per process from settings and the store, all
     reading the time from `clock` (tests pass one they move by hand)."""
     common_passwords()  # loaded now rather than by the first registration's request
-    accounts = Accounts(settings, store, PasswordHasher.configured(settings), secret, clock)
+    events = EventBus()
+    accounts = Accounts(
+        settings, store, PasswordHasher.configured(settings), secret, clock, events=events
+    )
     resets = PasswordResets(
         store.accounts, mail_sender(settings), settings.password_reset_ttl_seconds, clock
     )
-    events = EventBus()
     media = MediaLayout(settings.media_dir)
     # Shared by every job: CPU-bound work (decode, resample, analysis) never exceeds the cores.
     cpu_limiter = trio.CapacityLimiter(os.cpu_count() or 1)
@@ -120,6 +126,17 @@ def build_services(
         ladder=settings.ladder,
         clock=clock,
         hls_cache=hls_cache,
+        events=events,
+    )
+    chat = Chat(
+        store,
+        events,
+        ChatBounds(
+            edit_window_s=settings.chat_edit_window_seconds,
+            resume_max=settings.chat_resume_max_messages,
+            group_max_members=settings.chat_group_max_members,
+        ),
+        clock,
     )
     scans = Scans(
         store,
@@ -139,6 +156,7 @@ def build_services(
         tracks=tracks,
         workers=workers,
         events=events,
+        chat=chat,
         scans=scans,
         quotas=Quotas(
             store, settings.data_dir, settings.storage_quota_bytes, settings.min_free_disk_bytes

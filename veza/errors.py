@@ -53,6 +53,12 @@ class Forbidden(VezaError):
     status, code, message = 403, "forbidden", "not allowed"
 
 
+class NotAMember(Forbidden):
+    """The conversation exists, but the caller is not one of its members."""
+
+    code, message = "not_a_member", "you are not a member of this conversation"
+
+
 class NotFound(VezaError):
     status, code, message = 404, "not_found", "not found"
 
@@ -63,6 +69,13 @@ class MethodNotAllowed(VezaError):
 
 class Conflict(VezaError):
     status, code, message = 409, "conflict", "conflict"
+
+
+class ResyncRequired(Conflict):
+    """Too much was missed to replay: refetch the conversation's history instead (a socket
+    answers this with a `resync` frame)."""
+
+    code, message = "resync_required", "too many messages were missed: refetch the history"
 
 
 class PayloadTooLarge(VezaError):

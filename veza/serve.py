@@ -32,6 +32,7 @@ from veza.services import Services
 from veza.store import Store, database_runtime, open_store
 from veza.store.migrations import SchemaTooNew
 from veza.transport.http import edge_connections
+from veza.transport.ws import websocket_hub
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,8 @@ async def _run(
             await nursery.start(services.workers.run)
             await nursery.start(services.password_resets.run)
             app = create_app(services)
+            # Closes every socket with 1001 once shutdown begins, before Hypercorn cuts them.
+            await nursery.start(websocket_hub(app).run, shutdown)
             urls = await nursery.start(
                 _serve_http, app, config, sockets, shutdown, nursery.cancel_scope.cancel
             )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from veza.accounts import Accounts
 from veza.accounts.resets import PasswordResets
+from veza.chat import Chat
 from veza.config import Settings
 from veza.events import EventBus
 from veza.nursery.jobs import Workers
@@ -47,6 +48,7 @@ class Services:
     tracks: Tracks
     workers: Workers
     events: EventBus
+    chat: Chat
     # The library: music folders, storage, listening stats, the media check.
     scans: Scans
     quotas: Quotas

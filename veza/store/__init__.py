@@ -11,6 +11,7 @@ import trio
 from veza.config import Settings
 from veza.errors import Unavailable
 from veza.store.accounts import AccountsRepository
+from veza.store.chat import ChatRepository
 from veza.store.database import Database, DatabaseError, Executor
 from veza.store.folders import FolderRepository
 from veza.store.jobs import JobQueue
@@ -35,6 +36,7 @@ class Repositories:
 
     def __init__(self, executor: Executor) -> None:
         self.accounts = AccountsRepository(executor)
+        self.chat = ChatRepository(executor)
         self.jobs = JobQueue(executor)
         self.tracks = TrackRepository(executor)
         # The library: music folders, listening stats, storage per user.

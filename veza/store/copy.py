@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from veza.store.database import Database, DatabaseError, Row
-from veza.store.migrations import applied_versions, latest_version, migrate
+from veza.store.migrations import MIGRATIONS, applied_versions, latest_version, migrate
 
 BATCH_ROWS = 500
 # Filled by `migrate` on the target; compared, not copied.
@@ -134,10 +134,11 @@ async def copy_database(
     the latest schema version. Run it with the instance stopped: rows written meanwhile may
     be missed."""
     source_versions = await applied_versions(source)
-    if max(source_versions, default=0) != latest_version():
+    if set(source_versions) != {m.version for m in MIGRATIONS}:
         raise CopyRefused(
-            f"the source is at schema version {max(source_versions, default=0)}, this Veza "
-            f"at {latest_version()}: run `veza migrate` on the source first"
+            f"the source is at schema version {max(source_versions, default=0)} "
+            f"({len(source_versions)} migrations), this Veza at {latest_version()} "
+            f"({len(MIGRATIONS)}): run `veza migrate` on the source first"
         )
     for table in await tables(target):
         if table.name != _MIGRATIONS_TABLE and await row_count(target, table.name):

@@ -6,7 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from veza.store import accounts, folders, jobs, stats, tracks, usage
+from veza.store import accounts, chat, folders, jobs, stats, tracks, usage
 from veza.store.database import Database, DatabaseError, Executor
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "tracks", tracks.SCHEMA),
     Migration(5, "job priority", jobs.PRIORITY),
     Migration(6, "track generations", tracks.GENERATIONS),
+    Migration(7, "chat", chat.SCHEMA),
     Migration(
         9,
         "music folders, duplicates, quotas and listening stats",

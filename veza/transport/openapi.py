@@ -42,6 +42,7 @@ REF = "#/components/schemas/{model}"
 TAGS = [
     Tag(name="accounts", description="Registration, sign-in, sessions, profiles, users"),
     Tag(name="tracks", description="Upload, browse, play and remove tracks"),
+    Tag(name="chat", description="Conversations, members, messages and read receipts"),
     Tag(name="stats", description="Listens, plays, likes and top lists"),
     Tag(name="admin", description="The job queue and the scan of the music folders"),
     Tag(name="system", description="Liveness and readiness"),
