@@ -1,5 +1,6 @@
 """`veza backup` of a running instance taking uploads, then `veza restore` into a fresh data
-directory: the restored instance serves the same accounts and tracks, and plays them."""
+directory: the restored instance serves the same accounts, tracks and conversations, and plays
+the tracks."""
 
 from __future__ import annotations
 
@@ -40,6 +41,14 @@ def test_a_backup_taken_during_uploads_restores_the_same_instance(tmp_path: Path
         me = {name: remote.get("/api/v1/me", token) for name, token in tokens.items()}
         first = remote.upload(tokens["alice"], song, "before the backup")
         remote.wait_ready(tokens["alice"], first)
+        talk = remote.post(
+            "/api/v1/conversations",
+            tokens["alice"],
+            {"kind": "direct", "member_ids": [me["bob"]["id"]]},
+        )
+        path = f"/api/v1/conversations/{talk['id']}/messages"
+        remote.post(path, tokens["alice"], {"body": "see you at the show", "client_id": "c1"})
+        history = remote.get(path, tokens["bob"])
         cover = data / "media" / first / "cover-test.bin"  # any file beside the original
         cover.write_bytes(b"cover bytes")
 
@@ -98,6 +107,7 @@ def test_a_backup_taken_during_uploads_restores_the_same_instance(tmp_path: Path
             for track_id in mine:
                 remote.wait_ready(token, track_id)
                 assert remote.play(token, track_id) > 10_000
+        assert remote.get(path, remote.login("bob")) == history
         assert (restored / "media" / first / "cover-test.bin").read_bytes() == b"cover bytes"
     finally:
         remote.close()

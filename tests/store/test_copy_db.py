@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from tests.support import require_postgres, require_tool
-from tests.support.accounts import register
+from tests.support.accounts import bearer, register
 from tests.support.postgres import postgres_schema
 from tests.support.process import run_veza
 from tests.support.server import make_settings, serving
@@ -37,12 +37,24 @@ def contents(database: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 async def make_instance(tmp_path: Path) -> Path:
-    """A SQLite instance with accounts, a transcoded track, its job, and a table of more rows
-    than one batch."""
+    """A SQLite instance with accounts, a conversation, a transcoded track, its job, and a
+    table of more rows than one batch."""
     settings = make_settings(tmp_path / "source", argon2_memory_kib=1024, argon2_time_cost=1)
     async with serving(settings) as server:
-        await register(server.client, "alice")
-        await register(server.client, "bob")
+        alice = await register(server.client, "alice")
+        bob = await register(server.client, "bob")
+        talk = await server.client.post(
+            "/api/v1/conversations",
+            json={"kind": "direct", "member_ids": [bob["user"]["id"]]},
+            headers=bearer(alice["access_token"]),
+        )
+        assert talk.status_code in (200, 201), talk.text
+        said = await server.client.post(
+            f"/api/v1/conversations/{talk.json()['id']}/messages",
+            json={"body": "héllo", "client_id": "c1"},
+            headers=bearer(alice["access_token"]),
+        )
+        assert said.status_code in (200, 201), said.text
         track = await server.services.tracks.import_file(write_music(tmp_path / "t.wav", 2))
         await wait_for_track(server, track.id)
         for i in range(BATCH_ROWS * 2 + 7):
@@ -71,6 +83,7 @@ async def test_sqlite_to_postgresql_and_back_keeps_every_row(tmp_path: Path) -> 
         )
         assert int(counts["meta"]) >= BATCH_ROWS * 2 + 7
         assert int(counts["users"]) == 2 and int(counts["tracks"]) == 1
+        assert sum(int(n) for name, n in counts.items() if "message" in name) >= 1
         for table, rows in counts.items():
             row = await database.fetch_one(f'SELECT COUNT(*) AS n FROM "{table}"')
             assert row is not None and row["n"] == int(rows), table

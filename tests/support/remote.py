@@ -41,6 +41,11 @@ class Remote:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def post(self, path: str, token: str, body: dict[str, Any]) -> Any:
+        response = self.client.post(path, headers=bearer(token), json=body)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
     def upload(self, token: str, path: Path, title: str) -> str:
         with path.open("rb") as file:
             response = self.client.post(
