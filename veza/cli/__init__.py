@@ -53,9 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"veza: configuration error: {error}", file=sys.stderr)
         return 2
-    # `serve` logs to stdout (systemd's journal takes it); the others keep stdout for results.
-    stream = sys.stdout if arguments.command == "serve" else sys.stderr
-    configure_logging(settings.log_format, settings.log_level, stream)
+    # `serve` logs to stdout (systemd's journal takes it), journal lines unless on a terminal;
+    # the other commands keep stdout for their results and log text.
+    serving = arguments.command == "serve"
+    log_format = "text" if settings.log_format == "auto" and not serving else settings.log_format
+    configure_logging(log_format, settings.log_level, sys.stdout if serving else sys.stderr)
     if arguments.command not in _SAYS_ITS_DATA_DIR:
         print(f"veza: data in {settings.data_dir.resolve()}", file=sys.stderr)
     try:
