@@ -47,6 +47,15 @@ async def test_an_older_data_dir_is_copied_then_migrated_at_start_up(tmp_path: P
     assert not kept.exists()
 
 
+async def test_veza_migrate_copies_an_older_database_first(tmp_path: Path) -> None:
+    data = old_data_dir(tmp_path / "data")
+    done = await trio.to_thread.run_sync(run_veza, "migrate", "--data-dir", str(data))
+    assert done.returncode == 0, done.stderr
+    kept = data / f"veza.db.before-v{latest_version()}.bak"
+    assert sqlite_schema_version(kept) == 6
+    assert sqlite_schema_version(data / "veza.db") == latest_version()
+
+
 async def test_a_newer_schema_is_refused_in_one_line(tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert (

@@ -129,12 +129,12 @@ async def open_store(settings: Settings, *, apply_migrations: bool = True) -> As
     """Open the configured database, bring its schema up to date, and hand out the Store."""
     async with open_database(settings) as database:
         if apply_migrations:
-            await _keep_before_migrating(settings, database)
+            await keep_before_migrating(settings, database)
             await migrate(database)
         yield Store(database)
 
 
-async def _keep_before_migrating(settings: Settings, database: Database) -> None:
+async def keep_before_migrating(settings: Settings, database: Database) -> None:
     """A SQLite database with a schema that migrations are about to change is first copied
     (online backup API) to `veza.db.before-vN.bak` beside it, N the version migrated to: the
     way back if the new Veza disappoints. An existing copy is kept (the earliest is the one
@@ -165,6 +165,7 @@ __all__ = [
     "Store",
     "Transaction",
     "database_runtime",
+    "keep_before_migrating",
     "open_database",
     "open_store",
 ]
