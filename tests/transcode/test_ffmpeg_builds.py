@@ -60,9 +60,10 @@ async def probed(source: Path, ffmpeg: str) -> SourceInfo:
 @pytest.mark.parametrize("name", sorted(SOURCES))
 async def test_ffmpeg_alone_reads_what_ffprobe_reads(tmp_path: Path, name: str) -> None:
     source = make(tmp_path, name, *SOURCES[name])
-    debian = require_tool("ffmpeg")
-    if find_ffprobe(debian) is None:
-        unavailable("no ffprobe beside the ffmpeg on PATH")
+    # The ffmpeg beside the ffprobe on PATH (under VEZA_TEST_FFMPEG=imageio, the ffmpeg first
+    # on PATH is imageio-ffmpeg's, with none beside it).
+    debian = str(Path(require_tool("ffprobe")).with_name("ffmpeg"))
+    assert find_ffprobe(debian) is not None
     by_ffprobe = await probed(source, debian)
     for ffmpeg in (alone(debian, tmp_path / "debian"), imageio_ffmpeg()):
         by_ffmpeg = await probed(source, ffmpeg)
