@@ -4,6 +4,7 @@ root nursery
 ├── store              (opened first, closed last)
 └── services nursery
     ├── signals        (first SIGINT/SIGTERM: graceful shutdown; second: exit at once)
+    ├── event relay    (PostgreSQL only: LISTEN task + NOTIFY sender, veza/events/postgres_relay.py)
     ├── periodic tasks
     ├── job workers    (each job in its own nursery: FFmpeg children, segment writer)
     ├── reset mailer   (works off password-reset requests)
@@ -148,6 +149,8 @@ async def _run(
         async with trio.open_nursery() as nursery:
             if handle_signals:
                 await nursery.start(watch_signals, shutdown)
+            if services.relay is not None:
+                await nursery.start(services.relay.run, services.events)
             await nursery.start(run_periodic, periodic_tasks(services))
             await nursery.start(services.workers.run)
             await nursery.start(services.password_resets.run)
