@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from veza.config import Settings
 from veza.errors import Unavailable
 from veza.store.accounts import AccountsRepository
+from veza.store.albums import AlbumRepository
 from veza.store.database import Database, DatabaseError, Executor
 from veza.store.jobs import JobQueue
 from veza.store.migrations import migrate
@@ -22,6 +23,7 @@ class Repositories:
         self.accounts = AccountsRepository(executor)
         self.jobs = JobQueue(executor)
         self.tracks = TrackRepository(executor)
+        self.albums = AlbumRepository(executor)
 
 
 class Transaction(Repositories):
