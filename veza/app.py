@@ -25,9 +25,11 @@ from veza.nursery.periodic import PeriodicTask
 from veza.services import Health, Services
 from veza.store import Store
 from veza.tracks import HlsCache, MediaLayout, Tracks, TranscodeJobs
+from veza.tracks.albums import Albums
+from veza.tracks.covers import CoverLayout
 from veza.transcode import TranscodeOptions
 from veza.transport import docs, hls
-from veza.transport.api import accounts, system, tracks
+from veza.transport.api import accounts, albums, system, tracks
 from veza.transport.context import Edge, install_edge
 from veza.transport.cors import install_cors
 from veza.transport.guard import install_guard
@@ -66,6 +68,7 @@ def create_app(services: Services) -> QuartTrio:
     app.register_blueprint(hls.blueprint)
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(tracks.blueprint)
+    app.register_blueprint(albums.blueprint)
     return app
 
 
@@ -110,6 +113,8 @@ def build_services(
         ladder=settings.ladder,
         clock=clock,
         hls_cache=hls_cache,
+        cover_layout=(covers := CoverLayout(settings.media_dir, settings.covers_dir)),
+        default_visibility=settings.default_visibility,
     )
     return Services(
         settings=settings,
@@ -120,6 +125,7 @@ def build_services(
         events=events,
         health=Health(store),
         clock=clock,
+        albums=Albums(store, covers, cpu_limiter),
     )
 
 

@@ -14,6 +14,7 @@ from veza.events import EventBus
 from veza.nursery.jobs import Workers
 from veza.store import Store
 from veza.tracks import Tracks
+from veza.tracks.albums import Albums
 
 
 class Health:
@@ -47,3 +48,5 @@ class Services:
     # Wall-clock seconds, read by every service and the edge's rate limits: one clock, so tests
     # can move time for all of them at once.
     clock: Callable[[], float] = field(default=time.time, repr=False)
+    # Albums and artists, derived from the tracks' tags (veza/tracks/albums.py).
+    albums: Albums | None = field(default=None, repr=False)

@@ -23,6 +23,7 @@ class AlbumRow:
     duration_s: float
     newest: float
     cover_track_id: str | None  # a track of the album that has a cover, in album order
+    own_cover: bool = False  # an album cover was uploaded (the files say; see tracks/albums.py)
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,7 @@ ALBUM_SORTS: dict[str, tuple[tuple[str, bool, type], ...]] = {
 }
 
 # A track's place in its album: disc, then number (unnumbered last), then title.
-ALBUM_ORDER = (
-    "COALESCE(disc_number, 1), COALESCE(track_number, 2147483647), title_key, id"
-)
+ALBUM_ORDER = "COALESCE(disc_number, 1), COALESCE(track_number, 2147483647), title_key, id"
 
 _GROUPED = """SELECT album_id AS id, MIN(album) AS title, MIN(album_key) AS title_key,
         MIN(CASE WHEN album_artist <> '' THEN album_artist ELSE artist END) AS artist,

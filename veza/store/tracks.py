@@ -188,7 +188,9 @@ class TrackRepository:
         await self._db.execute(
             f"INSERT INTO tracks ({columns}) VALUES ({marks})", tuple(values.values())
         )
-        await self._write_words(track.id, track.title, track.artist, track.album, track.album_artist)
+        await self._write_words(
+            track.id, track.title, track.artist, track.album, track.album_artist
+        )
 
     async def get(self, track_id: str) -> Track | None:
         row = await self._db.fetch_one("SELECT * FROM tracks WHERE id = ?", (track_id,))
@@ -272,7 +274,9 @@ class TrackRepository:
         if found:
             marks = ", ".join("(?, ?)" for _ in found)
             params = [value for word in found for value in (word, track_id)]
-            await self._db.execute(f"INSERT INTO track_words (word, track_id) VALUES {marks}", params)
+            await self._db.execute(
+                f"INSERT INTO track_words (word, track_id) VALUES {marks}", params
+            )
 
     async def edit(self, track_id: str, changes: dict[str, Any]) -> None:
         """Change tags (names in TAG_COLUMNS) and `visibility`; the derived columns and words
@@ -286,9 +290,7 @@ class TrackRepository:
         merged = {**{name: row[name] for name in TAG_COLUMNS}, **changes}
         await self._rewrite(track_id, merged, {**changes, "updated_at": time.time()})
 
-    async def _rewrite(
-        self, track_id: str, tags: dict[str, Any], columns: dict[str, Any]
-    ) -> None:
+    async def _rewrite(self, track_id: str, tags: dict[str, Any], columns: dict[str, Any]) -> None:
         derived = _derived(
             tags["title"], tags["artist"], tags["album"], tags["album_artist"], tags["genre"]
         )
@@ -324,7 +326,7 @@ class TrackRepository:
         shown: Shown,
         after: Sequence[Any] | None,
         limit: int,
-    ) -> list[tuple[Track, tuple[Any, ...]]]:
+    ) -> Sequence[tuple[Track, tuple[Any, ...]]]:
         """Tracks that `shown` lets a list include and that match `criteria`, in its sort
         order, after the sort key `after`; each with its sort key (for the next cursor)."""
         conditions, params = shown_condition(shown)
@@ -343,7 +345,7 @@ class TrackRepository:
         if criteria.genre is not None:
             conditions.append("genre_key = ?")
             params.append(search.fold(criteria.genre))
-        rank_sql, rank_params = "0", []
+        rank_sql, rank_params = "0", list[Any]()
         if criteria.query:
             match_sql, match_params = _matching(criteria.query)
             conditions.append(match_sql)
@@ -354,8 +356,12 @@ class TrackRepository:
         selected = selected.replace("{rank}", rank_sql)
         key_params = rank_params if "{rank}" in " ".join(e for e, _, _ in keys) else []
         where = " AND ".join(conditions) or "1 = 1"
-        outer, outer_params = after_condition([(f"k{i}", desc) for i, (_, desc, _) in enumerate(keys)], after)
-        order = ", ".join(f"k{i} {'DESC' if desc else 'ASC'}" for i, (_, desc, _) in enumerate(keys))
+        outer, outer_params = after_condition(
+            [(f"k{i}", desc) for i, (_, desc, _) in enumerate(keys)], after
+        )
+        order = ", ".join(
+            f"k{i} {'DESC' if desc else 'ASC'}" for i, (_, desc, _) in enumerate(keys)
+        )
         rows = await self._db.fetch_all(
             f"""SELECT * FROM (SELECT tracks.*, {selected} FROM tracks WHERE {where}) AS found
                 WHERE {outer} ORDER BY {order} LIMIT ?""",
@@ -434,6 +440,10 @@ class TrackSearch:
     status: str | None = None
     sort: str = "newest"
 
+    def cursor_shape(self) -> tuple[type, ...]:
+        """The types of this sort's key, for decoding a cursor."""
+        return tuple(kind for _, _, kind in SORTS[self.sort])
+
 
 # Each sort: its key, column by column (SQL expression, descending, Python type of the value
 # in a cursor). The id ends every key, so the order is total and a cursor names one place.
@@ -500,7 +510,9 @@ def _rank(query: str) -> tuple[str, list[Any]]:
     )
 
 
-def after_condition(keys: list[tuple[str, bool]], after: Sequence[Any] | None) -> tuple[str, list[Any]]:
+def after_condition(
+    keys: list[tuple[str, bool]], after: Sequence[Any] | None
+) -> tuple[str, list[Any]]:
     """Rows strictly after the key `after` in the order of `keys` (column, descending)."""
     if after is None:
         return "1 = 1", []
