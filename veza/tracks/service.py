@@ -238,8 +238,8 @@ class Tracks:
     async def delete(self, principal: Principal, track_id: str) -> None:
         """Remove a track, its job and every file it has. Its owner may, and so may a moderator
         or an admin. A transcode of it in this process is stopped before the folder is removed,
-        so nothing writes into it afterwards."""
-        track = await self.get(track_id)
+        so nothing writes into it afterwards. (NotFound for a track the caller may not see.)"""
+        track = await self.visible(principal, track_id)
         if track.owner_id != principal.user.id and not principal.can(Permission.MODERATE):
             raise Forbidden("only the track's owner or a moderator may delete it")
         async with self._store.transaction() as tx:
