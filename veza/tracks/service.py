@@ -156,7 +156,7 @@ class Tracks:
         """Move an uploaded file (spooled in the upload directory) into the library. `filename`
         is the client's: it gives a title and an extension, never a path. Refused as
         `import_file` refuses, before anything is moved. `visibility` None: the configured
-        default."""
+        default (public for a track without an owner)."""
         return await self._add(spooled, filename, owner_id, tags, move_into_place, visibility)
 
     async def _add(
@@ -168,7 +168,10 @@ class Tracks:
         place: Callable[[Path, Path], int],
         visibility: str | None = None,
     ) -> Track:
-        visibility = _checked_visibility(visibility or self._default_visibility)
+        # A track with no owner belongs to the library (an import, a music folder): hidden by
+        # default it would be seen by moderators and admins alone.
+        default = PUBLIC if owner_id is None else self._default_visibility
+        visibility = _checked_visibility(visibility or default)
         info = await self._check_audio(source, filename)
         track_id = secrets.token_hex(12)
         extension = safe_extension(filename)

@@ -132,7 +132,8 @@ def responds(
 
 def accepts(media_types: Iterable[str], description: str) -> Callable[[F], F]:
     """Document a request body that is a file sent as it is (an image), of one of
-    `media_types`; such a route also answers 413 (too large) and 415 (another type)."""
+    `media_types`; such a route also answers 400 and 413 (as any body), 415 (another type) and
+    422 (a file it cannot take)."""
 
     def declare(view: F) -> F:
         setattr(view, _ACCEPTS, (tuple(media_types), description))
@@ -157,7 +158,7 @@ def error_statuses(rule: Rule, view: Callable[..., Any]) -> dict[int, str | None
     if rule.arguments:
         found[404] = None
     if getattr(view, _ACCEPTS, None) is not None:
-        found.update({413: None, 415: None})
+        found.update({400: None, 413: None, 415: None, 422: None})
     for status, why in getattr(view, _ERRORS, {}).items():
         found[status] = why if why is not None else found.get(status)
     return found
