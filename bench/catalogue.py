@@ -151,7 +151,12 @@ async def fill(store: Store, tracks: list[NewTrack]) -> float:
     for start in range(0, len(tracks), 5000):
         async with store.transaction() as tx:
             await tx.tracks.create_many(tracks[start : start + 5000])
-    await store.database.execute("ANALYZE")  # both backends: statistics for the planner
+    if store.database.dialect == "postgresql":
+        # What autovacuum does soon after a bulk insert on a live server: planner statistics,
+        # and the visibility map that lets index-only scans skip the table.
+        await store.database.execute("VACUUM ANALYZE")
+    else:
+        await store.database.execute("ANALYZE")
     return time.perf_counter() - started
 
 

@@ -382,10 +382,12 @@ class TrackRepository:
         after: Sequence[Any] | None,
         limit: int,
     ) -> Sequence[tuple[Track, tuple[Any, ...]]]:
-        """Tracks with every query word, by relevance: read in the order of the first word's
-        index range (place, then newest), each row checked against the rest (the other words,
-        visibility, filters) until the page is full."""
-        first, *others = words
+        """Tracks with every query word, by relevance: read in the order of one word's index
+        range (place, then newest), each row checked against the rest (the other words,
+        visibility, filters) until the page is full. With several words, the range read is
+        that of the rarest (counted up to a bound), so a rare word is not checked against
+        every track of a common one; its place ranks the tracks."""
+        first, *others = words if len(words) == 1 else await self._rarest_first(words)
         conditions = [*conditions]
         params = [search.lookup(first), *params]
         if len(first) > search.PREFIX_MAX_CHARS:
@@ -406,6 +408,20 @@ class TrackRepository:
             (*params, limit),
         )
         return _with_keys(rows, SORTS["relevance"])
+
+    async def _rarest_first(self, words: Sequence[str]) -> Sequence[str]:
+        counts = ", ".join(
+            f"""(SELECT COUNT(*) FROM (SELECT 1 FROM track_words WHERE prefix = ?
+                    LIMIT {_RAREST_BOUND}) AS c{i}) AS n{i}"""
+            for i in range(len(words))
+        )
+        row = await self._db.fetch_one(f"SELECT {counts}", [search.lookup(word) for word in words])
+        assert row is not None
+        return sorted(words, key=lambda word: row[f"n{words.index(word)}"])
+
+
+# Postings counted at most, per word, to find a query's rarest word.
+_RAREST_BOUND = 20_000
 
 
 def _with_keys(
@@ -432,9 +448,10 @@ def _has_word(track_column: str, word: str) -> tuple[str, list[Any]]:
     return sql, params
 
 
-# Both backends take at least 32,766 parameters a statement; tracks have about 30 columns.
-_ROWS_PER_INSERT = 500
-_POSTINGS_PER_INSERT = 5000
+# At most 10,000 parameters a statement (veza/store/postgres.py numbers up to that many);
+# tracks have about 35 columns, postings 4.
+_ROWS_PER_INSERT = 250
+_POSTINGS_PER_INSERT = 2400
 
 
 def _postings(tags: dict[str, Any]) -> dict[str, int]:
