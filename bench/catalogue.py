@@ -162,7 +162,9 @@ async def fill(store: Store, tracks: list[NewTrack]) -> float:
 
 async def peer_search(database: Database, query: str) -> list[Any]:
     """The search before the catalogue: substring LIKE over three columns, newest first."""
-    pattern = "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    pattern = (
+        "%" + query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    )
     return await database.fetch_all(
         """SELECT * FROM tracks WHERE (LOWER(title) LIKE ? ESCAPE '\\'
                OR LOWER(artist) LIKE ? ESCAPE '\\' OR LOWER(album) LIKE ? ESCAPE '\\')
@@ -200,7 +202,9 @@ async def run(database: Database, count: int) -> None:
     store = Store(database)
     tracks, words, owners = catalogue(count)
     seconds = await fill(store, tracks)
-    print(f"  built {count:,} tracks in {seconds:.1f} s")
+    postings = await database.fetch_one("SELECT COUNT(*) AS n FROM track_words")
+    assert postings is not None
+    print(f"  built {count:,} tracks ({postings['n']:,} postings) in {seconds:.1f} s")
     viewer = Shown((PUBLIC,), owners[0])
     mix = queries(random.Random(5), words)
 

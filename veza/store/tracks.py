@@ -236,16 +236,6 @@ class TrackRepository:
     async def ids(self) -> set[str]:
         return {row["id"] for row in await self._db.fetch_all("SELECT id FROM tracks")}
 
-    async def list(
-        self, query: str | None, after: tuple[float, str] | None, limit: int
-    ) -> list[Track]:
-        """Newest first, every visibility (housekeeping and older callers; routes use
-        `search`), optionally only those matching `query`; at most `limit`."""
-        found = await self.search(
-            TrackSearch(query=query, sort="newest"), Shown(VISIBILITIES, None), after, limit
-        )
-        return [track for track, _ in found]
-
     # The catalogue: tag edits, covers, search (migration 8)
 
     async def create_many(self, tracks: Sequence[NewTrack]) -> None:
