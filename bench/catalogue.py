@@ -39,19 +39,88 @@ from veza.store.migrations import migrate
 from veza.store.sqlite import open_sqlite
 from veza.store.tracks import PRIVATE, PUBLIC, UNLISTED, NewTrack, Shown, TrackSearch
 
-SYLLABLES = (
-    "ka ri mo lu sa ne ti po la ve da ro mi su na ke lo ba fi zu "
-    "an el in or us ar en ol is um ra le to ma ni"
-).split()
+SYLLABLES = [
+    "ka",
+    "ri",
+    "mo",
+    "lu",
+    "sa",
+    "ne",
+    "ti",
+    "po",
+    "la",
+    "ve",
+    "da",
+    "ro",
+    "mi",
+    "su",
+    "na",
+    "ke",
+    "lo",
+    "ba",
+    "fi",
+    "zu",
+    "an",
+    "el",
+    "in",
+    "or",
+    "us",
+    "ar",
+    "en",
+    "ol",
+    "is",
+    "um",
+    "ra",
+    "le",
+    "to",
+    "ma",
+    "ni",
+]
 # Real words with accents and cases, so folded queries have something to find.
-ACCENTED = (
-    "Äpfel Beyoncé Café Über Niño Crème Brûlée Zoë Ångström Résumé Sødermalm Straße "
-    "Façade Mañana Déjà Naïve Fiancée Göteborg Łódź Ça"
-).split()
-GENRES = (
-    "Rock Pop Jazz Électro Hip-Hop Folk Classical Ambient Metal Soul Funk Reggae Blues "
-    "Country Techno House Punk Indie Chanson Tango"
-).split()
+ACCENTED = [
+    "Äpfel",
+    "Beyoncé",
+    "Café",
+    "Über",
+    "Niño",
+    "Crème",
+    "Brûlée",
+    "Zoë",
+    "Ångström",
+    "Résumé",
+    "Sødermalm",
+    "Straße",
+    "Façade",
+    "Mañana",
+    "Déjà",
+    "Naïve",
+    "Fiancée",
+    "Göteborg",
+    "Łódź",
+    "Ça",
+]
+GENRES = [
+    "Rock",
+    "Pop",
+    "Jazz",
+    "Électro",
+    "Hip-Hop",
+    "Folk",
+    "Classical",
+    "Ambient",
+    "Metal",
+    "Soul",
+    "Funk",
+    "Reggae",
+    "Blues",
+    "Country",
+    "Techno",
+    "House",
+    "Punk",
+    "Indie",
+    "Chanson",
+    "Tango",
+]
 
 
 def vocabulary(rng: random.Random, size: int) -> list[str]:
@@ -186,8 +255,9 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def report(name: str, times: dict[str, list[float]]) -> None:
     every = [t for values in times.values() for t in values]
+    p50, p99 = statistics.median(every), percentile(every, 0.99)
     print(
-        f"  {name:<26} p50 {statistics.median(every):7.2f} ms   p99 {percentile(every, 0.99):7.2f} ms"
+        f"  {name:<26} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms"
         f"   max {max(every):7.2f} ms   ({len(every)} queries)"
     )
     for kind, values in sorted(times.items()):

@@ -427,9 +427,12 @@ def _has_word(track_column: str, word: str) -> tuple[str, list[Any]]:
     """A condition: the track in `track_column` has a word starting with `word` (a one-letter
     word: that word), through the index; a word longer than the indexed prefixes is also
     looked for in the folded fields."""
+    # A scalar subquery, not EXISTS: PostgreSQL turns EXISTS into a join it may plan before
+    # the index range (reading every posting of a common word); a count stays a probe of the
+    # track's own postings, row by row, in the range's order, as on SQLite.
     sql = (
-        "EXISTS (SELECT 1 FROM track_words AS w "
-        f"WHERE w.track_id = {track_column} AND w.prefix = ?)"
+        "(SELECT COUNT(*) FROM track_words AS w "
+        f"WHERE w.track_id = {track_column} AND w.prefix = ?) > 0"
     )
     params: list[Any] = [search.lookup(word)]
     if len(word) > search.PREFIX_MAX_CHARS:
