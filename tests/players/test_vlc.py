@@ -48,6 +48,7 @@ def vlc_home() -> Iterator[str]:
         yield home
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("ffmpeg")
 async def test_vlc_plays_the_master_to_its_end_without_errors(
     server: RunningServer, tmp_path: Path, vlc: list[str], vlc_home: str

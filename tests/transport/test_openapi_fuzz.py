@@ -170,10 +170,26 @@ async def test_schemathesis_finds_no_failure_in_any_operation(
     user = await register(server.client, "listener")
     track = await ready_track(server, admin["access_token"], tmp_path)
     # The admin's own track: the user may read and play it, not delete it. The admin goes last,
-    # as it may disable the user, and its deletion of the track comes last of all.
+    # as it may disable the user, and its deletion of the track comes last of all. A group of
+    # the two with one message, so chat cases reach past "not found".
+    conversation = await server.client.post(
+        "/api/v1/conversations",
+        json={"kind": "group", "member_ids": [user["user"]["id"]], "title": "fuzz"},
+        headers=bearer(admin["access_token"]),
+    )
+    assert conversation.status_code == 201, conversation.text
+    conversation_id = conversation.json()["id"]
+    message = await server.client.post(
+        f"/api/v1/conversations/{conversation_id}/messages",
+        json={"body": "hello"},
+        headers=bearer(admin["access_token"]),
+    )
+    assert message.status_code == 201, message.text
     known = {
         "track_id": track.id,
         "user_id": user["user"]["id"],
+        "conversation_id": conversation_id,
+        "seq": "1",
         "album_id": track.album_id,
         "artist_id": track.artist_id,
     }

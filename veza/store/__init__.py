@@ -9,11 +9,15 @@ from veza.config import Settings
 from veza.errors import Unavailable
 from veza.store.accounts import AccountsRepository
 from veza.store.albums import AlbumRepository
+from veza.store.chat import ChatRepository
 from veza.store.database import Database, DatabaseError, Executor
+from veza.store.folders import FolderRepository
 from veza.store.jobs import JobQueue
 from veza.store.migrations import migrate
 from veza.store.sqlite import open_sqlite
+from veza.store.stats import StatsRepository
 from veza.store.tracks import TrackRepository
+from veza.store.usage import UsageRepository
 
 
 class Repositories:
@@ -21,9 +25,14 @@ class Repositories:
 
     def __init__(self, executor: Executor) -> None:
         self.accounts = AccountsRepository(executor)
+        self.chat = ChatRepository(executor)
         self.jobs = JobQueue(executor)
         self.tracks = TrackRepository(executor)
         self.albums = AlbumRepository(executor)
+        # The library: music folders, listening stats, storage per user.
+        self.folders = FolderRepository(executor)
+        self.stats = StatsRepository(executor)
+        self.usage = UsageRepository(executor)
 
 
 class Transaction(Repositories):

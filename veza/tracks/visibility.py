@@ -15,7 +15,16 @@ from __future__ import annotations
 from veza.accounts import Permission, Principal
 from veza.store.tracks import PRIVATE, PUBLIC, UNLISTED, VISIBILITIES, Shown, Track
 
-__all__ = ["PRIVATE", "PUBLIC", "UNLISTED", "VISIBILITIES", "can_edit", "can_see", "listed_for"]
+__all__ = [
+    "PRIVATE",
+    "PUBLIC",
+    "UNLISTED",
+    "VISIBILITIES",
+    "can_edit",
+    "can_see",
+    "is_listed",
+    "listed_for",
+]
 
 
 def can_see(principal: Principal | None, track: Track) -> bool:
@@ -36,6 +45,15 @@ def listed_for(principal: Principal | None) -> Shown:
     ones, and their own whatever their visibility. (Every track listed is one `can_see`
     admits.)"""
     return Shown((PUBLIC,), None if principal is None else principal.user.id)
+
+
+def is_listed(principal: Principal | None, track: Track) -> bool:
+    """Whether `listed_for(principal)` includes `track`: for lists built outside SQL (top
+    tracks from play counts)."""
+    shown = listed_for(principal)
+    return track.visibility in shown.visibilities or (
+        shown.owner_id is not None and track.owner_id == shown.owner_id
+    )
 
 
 def can_edit(principal: Principal, track: Track) -> bool:
