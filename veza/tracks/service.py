@@ -30,7 +30,7 @@ from veza.errors import (
 from veza.files import copy_atomically, make_dirs, move_into_place, remove_temporary_files
 from veza.nursery.jobs import Priority, Workers
 from veza.store import Store
-from veza.store.tracks import PROCESSING, PUBLIC, READY, VISIBILITIES, NewTrack, Track, TrackSearch
+from veza.store.tracks import PROCESSING, PUBLIC, READY, NewTrack, Track, TrackSearch
 from veza.tracks import covers, playback
 from veza.tracks.cache import HlsCache
 from veza.tracks.covers import CoverFile, CoverLayout
@@ -39,7 +39,7 @@ from veza.tracks.playback import ServedFiles, SignablePlaylist
 from veza.tracks.reasons import public_reason
 from veza.tracks.tags import TAG_MAX_CHARS, Tags, read_tags, safe_extension
 from veza.tracks.transcoding import TRANSCODE
-from veza.tracks.visibility import can_edit, can_see, listed_for
+from veza.tracks.visibility import can_edit, can_see, checked_visibility, listed_for
 from veza.transcode import Fault, TranscodeError, TranscodeOptions, probe
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,7 @@ class Tracks:
         # A track with no owner belongs to the library (an import, a music folder): hidden by
         # default it would be seen by moderators and admins alone.
         default = PUBLIC if owner_id is None else self._default_visibility
-        visibility = _checked_visibility(visibility or default)
+        visibility = checked_visibility(visibility or default)
         if content_hash is not None and owner_id is not None:
             existing = await self.owned_copy(owner_id, content_hash)
             if existing is not None:
@@ -500,7 +500,7 @@ class Tracks:
         if not can_edit(principal, track):
             raise Forbidden("only the track's owner, a moderator or an admin may edit it")
         if "visibility" in changes:
-            changes["visibility"] = _checked_visibility(changes["visibility"])
+            changes["visibility"] = checked_visibility(changes["visibility"])
         if "title" in changes and not changes["title"]:
             raise ValidationFailed("title: must not be empty")
         if changes:
@@ -603,12 +603,6 @@ class Tracks:
         if removed:
             log.info("removed %d orphaned media folders or uploads", removed)
         return removed
-
-
-def _checked_visibility(visibility: str) -> str:
-    if visibility not in VISIBILITIES:
-        raise ValidationFailed(f"visibility: one of {', '.join(VISIBILITIES)}")
-    return visibility
 
 
 def _left_in_place(source: Path, original: Path) -> int:

@@ -13,6 +13,7 @@ of a moderator's library too (they are reached by id)."""
 from __future__ import annotations
 
 from veza.accounts import Permission, Principal
+from veza.errors import ValidationFailed
 from veza.store.tracks import PRIVATE, PUBLIC, UNLISTED, VISIBILITIES, Shown, Track
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "VISIBILITIES",
     "can_edit",
     "can_see",
+    "checked_visibility",
     "is_listed",
     "listed_for",
 ]
@@ -45,6 +47,13 @@ def listed_for(principal: Principal | None) -> Shown:
     ones, and their own whatever their visibility. (Every track listed is one `can_see`
     admits.)"""
     return Shown((PUBLIC,), None if principal is None else principal.user.id)
+
+
+def checked_visibility(visibility: str) -> str:
+    """A visibility a client gave: one of VISIBILITIES, else ValidationFailed."""
+    if visibility not in VISIBILITIES:
+        raise ValidationFailed(f"visibility: one of {', '.join(VISIBILITIES)}")
+    return visibility
 
 
 def is_listed(principal: Principal | None, track: Track) -> bool:

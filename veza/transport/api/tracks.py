@@ -29,6 +29,7 @@ from veza.tracks import Tags, Track
 from veza.tracks.covers import CoverFile
 from veza.tracks.search import TrackSearch
 from veza.tracks.tags import NUMBER_MAX, TAG_MAX_CHARS, checked_tag, number
+from veza.tracks.visibility import checked_visibility
 from veza.transport.context import services
 from veza.transport.guard import current_principal, require
 from veza.transport.hls import MP3_MASTER, master_path
@@ -341,6 +342,8 @@ async def upload_track() -> tuple[TrackOut, int]:
         year=_form_number(form, "year"),
     )
     visibility = _form_text(form, "visibility") or None
+    if visibility is not None:
+        checked_visibility(visibility)  # before a copy the caller has is answered
     upload.close()  # flushed: the spooled file is whole
     spooled = _spooled(upload)
     content_hash = content_hash_of(getattr(request, "spooled", ()), spooled)
