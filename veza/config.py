@@ -347,6 +347,10 @@ class Settings:
     ffmpeg_path: str = _setting(
         "", _text, "empty (ffmpeg on PATH, else imageio-ffmpeg's), an executable path, or none"
     )
+    # The catalogue (veza/tracks/visibility.py): who sees a new track unless its owner says.
+    default_visibility: str = _setting(
+        "private", _choice("private", "unlisted", "public"), "private, unlisted or public"
+    )
 
     @property
     def sqlite_path(self) -> Path:
@@ -358,6 +362,11 @@ class Settings:
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def covers_dir(self) -> Path:
+        """Album covers (a track's live in its media folder)."""
+        return self.data_dir / "covers" / "albums"
 
     @property
     def upload_dir(self) -> Path:

@@ -16,6 +16,7 @@ from veza.events.postgres_relay import PostgresRelay
 from veza.nursery.jobs import Workers
 from veza.store import Store
 from veza.tracks import Tracks
+from veza.tracks.albums import Albums
 from veza.tracks.integrity import MediaCheck
 from veza.tracks.quota import Quotas
 from veza.tracks.scan import Scans
@@ -47,6 +48,7 @@ class Services:
     accounts: Accounts
     password_resets: PasswordResets
     tracks: Tracks
+    albums: Albums  # albums and artists, derived from the tracks' tags
     workers: Workers
     events: EventBus
     chat: Chat

@@ -11,6 +11,7 @@ import trio
 from veza.config import Settings
 from veza.errors import Unavailable
 from veza.store.accounts import AccountsRepository
+from veza.store.albums import AlbumRepository
 from veza.store.chat import ChatRepository
 from veza.store.database import Database, DatabaseError, Executor
 from veza.store.folders import FolderRepository
@@ -39,6 +40,7 @@ class Repositories:
         self.chat = ChatRepository(executor)
         self.jobs = JobQueue(executor)
         self.tracks = TrackRepository(executor)
+        self.albums = AlbumRepository(executor)
         # The library: music folders, listening stats, storage per user.
         self.folders = FolderRepository(executor)
         self.stats = StatsRepository(executor)
