@@ -22,12 +22,13 @@ from veza.config import Settings
 from veza.events import EventBus
 from veza.nursery.jobs import Workers
 from veza.nursery.periodic import PeriodicTask
+from veza.playlists import Playlists
 from veza.services import Health, Services
 from veza.store import Store
 from veza.tracks import HlsCache, MediaLayout, Tracks, TranscodeJobs
 from veza.transcode import TranscodeOptions
 from veza.transport import docs, hls
-from veza.transport.api import accounts, system, tracks
+from veza.transport.api import accounts, playlists, system, tracks
 from veza.transport.context import Edge, install_edge
 from veza.transport.cors import install_cors
 from veza.transport.guard import install_guard
@@ -66,6 +67,7 @@ def create_app(services: Services) -> QuartTrio:
     app.register_blueprint(hls.blueprint)
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(tracks.blueprint)
+    app.register_blueprint(playlists.blueprint)
     return app
 
 
@@ -111,11 +113,20 @@ def build_services(
         clock=clock,
         hls_cache=hls_cache,
     )
+    playlists = Playlists(
+        store,
+        tracks,
+        events,
+        max_entries=settings.playlist_max_entries,
+        export_token_ttl_s=settings.export_token_ttl_seconds,
+        clock=clock,
+    )
     return Services(
         settings=settings,
         accounts=accounts,
         password_resets=resets,
         tracks=tracks,
+        playlists=playlists,
         workers=workers,
         events=events,
         health=Health(store),

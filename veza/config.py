@@ -226,6 +226,14 @@ class Settings:
     max_upload_bytes: int = _setting(2_147_483_648, _positive_integer, "a positive integer (bytes)")
     stream_token_ttl_seconds: int = _setting(21_600, _positive_integer, "a positive integer")
     orphan_cleanup_interval_seconds: float = _setting(3600.0, _positive_number, "a positive number")
+    # Playlists (veza/playlists, veza/transport/api/playlists.py).
+    export_token_ttl_seconds: int = _setting(2_592_000, _positive_integer, "a positive integer")
+    playlist_max_entries: int = _setting(
+        10_000, _integer_in(1, 100_000), "an integer from 1 to 100000"
+    )
+    playlist_import_max_bytes: int = _setting(
+        1_048_576, _integer_in(1024, 16_777_216), "an integer from 1024 to 16777216 (bytes)"
+    )
     # Accounts, sessions and tokens (veza/accounts, veza/transport/api/accounts.py).
     registration: str = _setting("open", _choice("open", "closed"), "open or closed")
     access_token_ttl_seconds: int = _setting(900, _positive_integer, "a positive integer")

@@ -65,6 +65,12 @@ class Conflict(VezaError):
     status, code, message = 409, "conflict", "conflict"
 
 
+class PreconditionFailed(VezaError):
+    """An `If-Match` named a version that is no longer the current one."""
+
+    status, code, message = 412, "precondition_failed", "changed since the version you have"
+
+
 class PayloadTooLarge(VezaError):
     status, code, message = 413, "payload_too_large", "the request body is too large"
 

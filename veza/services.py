@@ -12,6 +12,7 @@ from veza.accounts.resets import PasswordResets
 from veza.config import Settings
 from veza.events import EventBus
 from veza.nursery.jobs import Workers
+from veza.playlists import Playlists
 from veza.store import Store
 from veza.tracks import Tracks
 
@@ -41,6 +42,7 @@ class Services:
     accounts: Accounts
     password_resets: PasswordResets
     tracks: Tracks
+    playlists: Playlists
     workers: Workers
     events: EventBus
     health: Health = field(repr=False)

@@ -11,6 +11,7 @@ from veza.store.accounts import AccountsRepository
 from veza.store.database import Database, DatabaseError, Executor
 from veza.store.jobs import JobQueue
 from veza.store.migrations import migrate
+from veza.store.playlists import PlaylistRepository, QueueRepository
 from veza.store.sqlite import open_sqlite
 from veza.store.tracks import TrackRepository
 
@@ -18,9 +19,11 @@ from veza.store.tracks import TrackRepository
 class Repositories:
     """One repository per noun, every one bound to the same executor."""
 
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: Executor, dialect: str) -> None:
         self.accounts = AccountsRepository(executor)
         self.jobs = JobQueue(executor)
+        self.playlists = PlaylistRepository(executor, dialect)
+        self.queues = QueueRepository(executor)
         self.tracks = TrackRepository(executor)
 
 
@@ -29,8 +32,8 @@ class Transaction(Repositories):
     Work that must follow the commit (publishing an event) is registered with `on_commit` and
     runs only once the commit succeeded."""
 
-    def __init__(self, executor: Executor) -> None:
-        super().__init__(executor)
+    def __init__(self, executor: Executor, dialect: str) -> None:
+        super().__init__(executor, dialect)
         self.executor = executor
         self._on_commit: list[Callable[[], object]] = []
 
@@ -49,13 +52,13 @@ class Store(Repositories):
     """
 
     def __init__(self, database: Database) -> None:
-        super().__init__(database)
+        super().__init__(database, database.dialect)
         self.database = database
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self.database.transaction() as executor:
-            tx = Transaction(executor)
+            tx = Transaction(executor, self.database.dialect)
             yield tx
         for callback in tx._on_commit:
             callback()

@@ -6,7 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from veza.store import accounts, jobs, tracks
+from veza.store import accounts, jobs, playlists, tracks
 from veza.store.database import Database, Executor
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "tracks", tracks.SCHEMA),
     Migration(5, "job priority", jobs.PRIORITY),
     Migration(6, "track generations", tracks.GENERATIONS),
+    Migration(10, "playlists, collaborators and play queues", playlists.SCHEMA),
 )
 
 

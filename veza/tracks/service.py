@@ -207,6 +207,8 @@ class Tracks:
             raise Forbidden("only the track's owner or a moderator may delete it")
         async with self._store.transaction() as tx:
             await tx.jobs.delete_for(track.id)
+            # Out of every playlist, each at its next version (so its ETag changes too).
+            await tx.playlists.remove_track(track.id, self._clock())
             await tx.tracks.delete(track.id)
         # Rows first: a worker that claimed the job but is not yet running it then finds no
         # track and stops; one already running it is stopped here, before the folder goes.
@@ -216,10 +218,11 @@ class Tracks:
 
     # Listening
 
-    async def playback(self, track_id: str) -> Playback:
+    async def playback(self, track_id: str, ttl_s: int | None = None) -> Playback:
         """A signed grant to play the track: the generation that plays, or while the first
         transcode runs, the one being written as soon as every rendition has a segment.
-        Conflict while there is nothing to play yet."""
+        Valid for `ttl_s` (default: the stream token's lifetime). Conflict while there is
+        nothing to play yet."""
         track = await self.get(track_id)
         generation = track.generation if track.status == READY else track.building_generation
         found: list[str] = []
@@ -233,7 +236,7 @@ class Tracks:
                 found = [m for m in playback.masters(track, generation) if await (hls / m).exists()]
         if generation is None or not found:
             raise Conflict(f"the track is not playable yet ({track.status})")
-        expires = int(self._clock()) + self._stream_token_ttl_s
+        expires = int(self._clock()) + (ttl_s or self._stream_token_ttl_s)
         token = playback.sign(self._secret, track.id, expires)
         return Playback(track.id, token, expires, generation, tuple(found))
 
