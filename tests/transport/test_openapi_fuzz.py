@@ -166,8 +166,24 @@ async def test_schemathesis_finds_no_failure_in_any_operation(
     user = await register(server.client, "listener")
     track_id = await ready_track(server, admin["access_token"], tmp_path)
     # The admin's own track: the user may read and play it, not delete it. The admin goes last,
-    # as it may disable the user, and its deletion of the track comes last of all.
-    known = {"track_id": track_id, "user_id": user["user"]["id"]}
+    # as it may disable the user, and its deletion of the track comes last of all. The user's
+    # public playlist holds it twice.
+    playlist = await server.client.post(
+        "/api/v1/playlists",
+        json={"name": "fuzzed", "visibility": "public"},
+        headers=bearer(user["access_token"]),
+    )
+    entries = await server.client.post(
+        f"/api/v1/playlists/{playlist.json()['id']}/entries/batch",
+        json={"track_ids": [track_id, track_id]},
+        headers=bearer(user["access_token"]),
+    )
+    known = {
+        "track_id": track_id,
+        "user_id": user["user"]["id"],
+        "playlist_id": playlist.json()["id"],
+        "entry_id": entries.json()["entries"][0]["id"],
+    }
     identities = [
         Identity("anonymous", known=known),
         Identity("user", "listener", user["access_token"], known),
