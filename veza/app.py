@@ -112,8 +112,10 @@ def build_services(
         ladder=settings.ladder,
         clock=clock,
         hls_cache=hls_cache,
+        # `playlist_service` is made below, with these tracks; called once both exist.
+        removed_from_playlists=lambda removals, by: playlist_service.track_removed(removals, by),
     )
-    playlists = Playlists(
+    playlist_service = Playlists(
         store,
         tracks,
         events,
@@ -126,7 +128,7 @@ def build_services(
         accounts=accounts,
         password_resets=resets,
         tracks=tracks,
-        playlists=playlists,
+        playlists=playlist_service,
         workers=workers,
         events=events,
         health=Health(store),

@@ -5,6 +5,7 @@ track leaves every playlist."""
 from __future__ import annotations
 
 import pytest
+import trio
 
 from tests.support.playlists import (
     Account,
@@ -15,6 +16,7 @@ from tests.support.playlists import (
     ready_track,
 )
 from tests.support.server import RunningServer, assert_error
+from veza.playlists.events import PlaylistChanged, user_topic
 from veza.tracks import Track
 
 
@@ -199,8 +201,15 @@ async def test_a_deleted_track_leaves_every_playlist(server: RunningServer) -> N
     await add(client, alice, first, [doomed, kept, doomed])
     await add(client, bob, second, [kept, doomed])
     before = (await read(client, bob, second))["version"]
-    deleted = await client.delete(f"/api/v1/tracks/{doomed}", headers=alice.headers)
-    assert deleted.status_code == 204
+    doomed_entry = (await read(client, bob, second))["entries"][1]["id"]
+    async with server.services.events.subscribe(user_topic(bob.user_id)) as feed:
+        deleted = await client.delete(f"/api/v1/tracks/{doomed}", headers=alice.headers)
+        assert deleted.status_code == 204
+        with trio.fail_after(10):
+            told = (await feed.receive()).event
+    assert isinstance(told, PlaylistChanged)
+    assert (told.playlist_id, told.change, told.version) == (second, "track_removed", before + 1)
+    assert (told.entry_ids, told.by) == ([doomed_entry], alice.user_id)
     one = await read(client, alice, first)
     two = await read(client, bob, second)
     assert titles(one) == ["kept"] and titles(two) == ["kept"]

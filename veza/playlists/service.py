@@ -51,6 +51,7 @@ from veza.store.playlists import (
     PlaylistRow,
     PlaylistStats,
     QueueRow,
+    TrackRemoval,
 )
 from veza.store.tracks import READY, Track
 from veza.tracks import Playback, Tracks
@@ -468,12 +469,14 @@ class Playlists:
         if role not in (Relation.EDITOR, Relation.VIEWER):
             raise ValidationFailed("role: editor or viewer")
         async with self._edit(principal, playlist_id, Action.SHARE, if_version) as edit:
+            if replace:  # the account is named in the path: one that is not there is a 404
+                _check_id(user_id, "collaborator")
+                if await edit.tx.playlists.role_of(playlist_id, user_id) is None:
+                    raise NotFound("no such collaborator")
             user = await self._account(edit, user_id)
             if user_id == edit.playlist.owner_id:
                 raise ValidationFailed("user_id: the owner is no collaborator of their own")
             known = await edit.tx.playlists.role_of(playlist_id, user_id)
-            if replace and known is None:
-                raise NotFound("no such collaborator")
             if not replace and known is not None:
                 raise Conflict("already a collaborator: change the role instead")
             await edit.tx.playlists.set_collaborator(playlist_id, user_id, role, edit.now)
@@ -572,6 +575,18 @@ class Playlists:
     ) -> None:
         event = playlist_changed(playlist.id, playlist.version, change, by, entry_ids=entry_ids)
         tx.on_commit(lambda: self._publish(playlist.id, [playlist.owner_id], event))
+
+    def track_removed(self, removals: list[TrackRemoval], by: str) -> None:
+        """A deleted track left these playlists (committed): tell whoever follows them."""
+        for removal in removals:
+            event = playlist_changed(
+                removal.playlist_id,
+                removal.version,
+                Change.TRACK_REMOVED,
+                by,
+                entry_ids=removal.entry_ids,
+            )
+            self._publish(removal.playlist_id, sorted(set(removal.member_ids)), event)
 
     def _publish(self, playlist_id: str, members: list[str], event: Event) -> None:
         self._events.publish(playlist_topic(playlist_id), event)

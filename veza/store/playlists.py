@@ -139,6 +139,16 @@ class CollaboratorRow:
 
 
 @dataclass(frozen=True)
+class TrackRemoval:
+    """A deleted track's entries left this playlist, now at `version`."""
+
+    playlist_id: str
+    version: int
+    member_ids: list[str]  # its owner and collaborators
+    entry_ids: list[str]
+
+
+@dataclass(frozen=True)
 class QueueRow:
     track_ids: list[str]
     current_index: int
@@ -370,18 +380,29 @@ class PlaylistRepository:
     async def delete_entry(self, entry_id: str) -> None:
         await self._db.execute("DELETE FROM playlist_entries WHERE id = ?", (entry_id,))
 
-    async def remove_track(self, track_id: str, now: float) -> list[str]:
-        """Take a track out of every playlist (it is being deleted); the playlists it was in,
-        each at its next version."""
+    async def remove_track(self, track_id: str, now: float) -> list[TrackRemoval]:
+        """Take a track out of every playlist (it is being deleted), each playlist locked and
+        moved to its next version, in id order (so two such deletions lock alike)."""
         rows = await self._db.fetch_all(
-            "SELECT DISTINCT playlist_id FROM playlist_entries WHERE track_id = ?", (track_id,)
+            "SELECT playlist_id, id FROM playlist_entries WHERE track_id = ?", (track_id,)
         )
-        ids = sorted(row["playlist_id"] for row in rows)
-        for playlist_id in ids:
-            await self.lock(playlist_id)
-            await self.bump(playlist_id, now)
+        entries: dict[str, list[str]] = {}
+        for row in rows:
+            entries.setdefault(row["playlist_id"], []).append(row["id"])
+        removals = []
+        for playlist_id in sorted(entries):
+            playlist = await self.lock(playlist_id)
+            assert playlist is not None
+            version = await self.bump(playlist_id, now)
+            members = [
+                playlist.owner_id,
+                *(c.user_id for c in await self.collaborators(playlist_id)),
+            ]
+            removals.append(
+                TrackRemoval(playlist_id, version, members, sorted(entries[playlist_id]))
+            )
         await self._db.execute("DELETE FROM playlist_entries WHERE track_id = ?", (track_id,))
-        return ids
+        return removals
 
     # Collaborators
 

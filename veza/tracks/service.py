@@ -27,6 +27,7 @@ from veza.errors import (
 from veza.files import copy_atomically, make_dirs, move_into_place, remove_temporary_files
 from veza.nursery.jobs import Priority, Workers
 from veza.store import Store
+from veza.store.playlists import TrackRemoval
 from veza.store.tracks import PROCESSING, READY, NewTrack, Track
 from veza.tracks import playback
 from veza.tracks.cache import HlsCache
@@ -83,7 +84,10 @@ class Tracks:
         ladder: tuple[Rendition, ...],
         hls_cache: HlsCache,
         clock: Callable[[], float] = time.time,
+        removed_from_playlists: Callable[[list[TrackRemoval], str], None] = lambda *_: None,
     ) -> None:
+        """`removed_from_playlists(removals, by)` is told, after the commit, of the playlists a
+        deleted track left (the playlists service publishes their changes)."""
         self._ladder_spec = ladder_spec(ladder)
         self._store = store
         self.media = layout  # where its files live (read by tests and housekeeping)
@@ -96,6 +100,7 @@ class Tracks:
         self._cpu_limiter = cpu_limiter
         self._clock = clock
         self._hls_cache = hls_cache
+        self._removed_from_playlists = removed_from_playlists
 
     # Reading the catalogue
 
@@ -208,7 +213,8 @@ class Tracks:
         async with self._store.transaction() as tx:
             await tx.jobs.delete_for(track.id)
             # Out of every playlist, each at its next version (so its ETag changes too).
-            await tx.playlists.remove_track(track.id, self._clock())
+            removals = await tx.playlists.remove_track(track.id, self._clock())
+            tx.on_commit(lambda: self._removed_from_playlists(removals, principal.user.id))
             await tx.tracks.delete(track.id)
         # Rows first: a worker that claimed the job but is not yet running it then finds no
         # track and stops; one already running it is stopped here, before the folder goes.

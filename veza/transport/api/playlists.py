@@ -51,6 +51,9 @@ _USER_ID = r"^[0-9a-f]{32}$"
 _TRACK_ID = r"^[0-9a-f]{24}$"
 _ETAG = re.compile(r'\s*"v([0-9]{1,18})"\s*')
 M3U_TYPE = "audio/x-mpegurl"
+# Room for the multipart framing and the small fields around an import's file: a declared body
+# larger than the file limit plus this is refused before it is read.
+_FORM_OVERHEAD = 64 * 1024
 TrackId = Annotated[str, Field(pattern=_TRACK_ID)]
 
 
@@ -561,12 +564,15 @@ async def import_playlist() -> tuple[ImportOut, int]:
     name; the answer lists those that matched nothing."""
     if request.mimetype != "multipart/form-data":
         raise UnsupportedMediaType("send the playlist as multipart/form-data in a field named file")
+    limit = services().settings.playlist_import_max_bytes
+    declared = request.content_length
+    if declared is not None and declared > limit + _FORM_OVERHEAD:
+        raise PayloadTooLarge(f"file: a playlist file is at most {limit} bytes")
     files, form = await request.files, await request.form
     upload = files.get("file")
     if upload is None:
         raise ValidationFailed("file: a playlist file is required")
     upload.close()
-    limit = services().settings.playlist_import_max_bytes
     path = trio.Path(_spooled(upload))
     if (await path.stat()).st_size > limit:
         raise PayloadTooLarge(f"file: a playlist file is at most {limit} bytes")
