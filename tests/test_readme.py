@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 import trio
 
@@ -26,6 +27,7 @@ def shell_blocks(section: str) -> list[str]:
     return re.findall(r"```sh\n(.*?)```", text[start : end if end > 0 else None], re.S)
 
 
+@pytest.mark.slow
 async def test_the_api_walk_through_runs_as_written(server: RunningServer, tmp_path: Path) -> None:
     for tool in ("bash", "curl", "jq", "ffmpeg", "ffprobe"):
         require_tool(tool)

@@ -99,6 +99,7 @@ def _ffmpeg_lags(frame_sizes: list[int], segment_frames: list[int]) -> list[int]
     return lags
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kbps", [64, 128, 320])
 def test_mp3_segments_end_where_ffmpeg_times_every_join_alike(kbps: int) -> None:
     encoder = LameEncoder(kbps, 44100)

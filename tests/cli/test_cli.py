@@ -31,6 +31,7 @@ def test_bad_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
     assert "VEZA_PORT" in lines[0] and "expected an integer" in lines[0]
 
 
+@pytest.mark.slow
 def test_migrate_records_each_migration_once_and_check_reports_it(tmp_path: Path) -> None:
     first = run_veza("migrate", "--data-dir", str(tmp_path))
     assert first.returncode == 0, first.stderr
@@ -51,6 +52,7 @@ def test_check_fails_clearly_on_an_unusable_database(tmp_path: Path) -> None:
     assert "database error" in result.stderr
 
 
+@pytest.mark.slow
 def test_serve_exits_zero_within_five_seconds_of_sigterm(tmp_path: Path) -> None:
     server = ServeProcess(tmp_path / "data")
     try:
@@ -63,6 +65,7 @@ def test_serve_exits_zero_within_five_seconds_of_sigterm(tmp_path: Path) -> None
     assert seconds < 5
 
 
+@pytest.mark.slow
 def test_serve_logs_json_lines_when_asked(tmp_path: Path) -> None:
     import json
 
@@ -92,6 +95,7 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "data").exists()  # nothing was opened before the port
 
 
+@pytest.mark.slow
 def test_check_never_creates_a_database_and_every_command_says_its_data_dir(
     tmp_path: Path,
 ) -> None:
@@ -105,6 +109,7 @@ def test_check_never_creates_a_database_and_every_command_says_its_data_dir(
     assert "applied" in migrate.stdout
 
 
+@pytest.mark.slow
 def test_check_says_which_ffmpeg_encodes_and_what_without_one(tmp_path: Path) -> None:
     require_tool("ffmpeg")
     data = str(tmp_path / "data")

@@ -13,6 +13,7 @@ from tests.support.server import RunningServer
 from tests.support.tracks import wait_for_track
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("ffmpeg", "chromium")
 async def test_chromium_plays_the_aac_master_natively(
     server: RunningServer, site: str, tmp_path: Path

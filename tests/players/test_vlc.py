@@ -14,6 +14,7 @@ from tests.support.tracks import wait_for_track
 SECONDS = 30
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("ffmpeg")
 async def test_vlc_plays_the_master_to_its_end_without_errors(
     server: RunningServer, tmp_path: Path, vlc: list[str], vlc_home: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 import trio
 
 from tests.support import eventually, require_postgres, require_tool
@@ -14,6 +15,7 @@ from tests.support.tracks import write_music
 from veza.serve import Running, run_veza
 
 
+@pytest.mark.slow
 async def test_two_servers_on_one_postgres_share_the_job_queue(tmp_path: Path) -> None:
     require_tool("ffmpeg")
     url = require_postgres()

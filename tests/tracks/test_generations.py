@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support import eventually, require_tool
 from tests.support.accounts import bearer, fast_settings, register
@@ -36,6 +37,7 @@ async def first_segment(client: httpx.AsyncClient, master_url: str) -> tuple[str
     return url, response.content
 
 
+@pytest.mark.slow
 async def test_a_ladder_change_re_transcodes_without_breaking_what_was_served(
     tmp_path: Path,
 ) -> None:

@@ -7,10 +7,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.support.process import run_veza
 from tests.support.tracks import write_music
 
 
+@pytest.mark.slow
 def test_import_refuses_what_is_not_audio_one_line_each_and_imports_the_rest(
     tmp_path: Path,
 ) -> None:
@@ -39,6 +42,7 @@ def test_import_refuses_what_is_not_audio_one_line_each_and_imports_the_rest(
     assert len(list((data / "media").iterdir())) == 2
 
 
+@pytest.mark.slow
 def test_import_of_audio_alone_exits_zero(tmp_path: Path) -> None:
     done = run_veza(
         "import", "--data-dir", str(tmp_path / "data"), str(write_music(tmp_path / "a.wav", 1))

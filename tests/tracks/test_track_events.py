@@ -44,6 +44,7 @@ async def deliveries_until_settled(services: Services, track_id: str) -> list[De
     return received
 
 
+@pytest.mark.slow
 async def test_a_transcode_publishes_its_progress_then_ready(
     services: Services, tmp_path: Path
 ) -> None:

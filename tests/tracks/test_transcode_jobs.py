@@ -30,6 +30,7 @@ def assert_complete_hls(hls: Path) -> None:
     assert leftovers == []
 
 
+@pytest.mark.slow
 async def test_an_imported_track_becomes_ready_with_its_renditions(
     server: RunningServer, tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ import pty
 import subprocess
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 
 from tests.support import require_tool
@@ -34,6 +35,7 @@ def decoded_frames(playlist: Path) -> int:
     return len(done.stdout) // 8
 
 
+@pytest.mark.slow
 def test_a_folder_with_files_is_refused_unless_forced(tmp_path: Path) -> None:
     require_tool("ffmpeg")
     source = write_source(tmp_path / "song.wav")
@@ -80,6 +82,7 @@ def test_an_unreadable_file_is_an_error_with_its_reason(tmp_path: Path) -> None:
     assert "error: not an audio file we can read" in done.stderr
 
 
+@pytest.mark.slow
 def test_the_progress_bar_is_drawn_only_on_a_terminal(tmp_path: Path) -> None:
     require_tool("ffmpeg")
     source = write_source(tmp_path / "song.wav", 6.0)

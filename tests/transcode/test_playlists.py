@@ -29,6 +29,7 @@ def write(path: Path, signal: np.ndarray) -> Path:
     return path
 
 
+@pytest.mark.slow
 async def test_playlists_only_grow_and_masters_never_change_while_transcoding(
     tmp_path: Path,
 ) -> None:
@@ -83,6 +84,7 @@ async def test_playlists_only_grow_and_masters_never_change_while_transcoding(
     assert masters_seen_while_encoding == set(masters)
 
 
+@pytest.mark.slow
 async def test_ffmpeg_reads_every_rendition_without_a_timestamp_warning(tmp_path: Path) -> None:
     ffmpeg = require_tool("ffmpeg")
     source = write(tmp_path / "in.wav", music(60.0))
@@ -158,6 +160,7 @@ SIGNALS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal", sorted(SIGNALS))
 async def test_the_declared_bandwidth_is_never_exceeded(tmp_path: Path, signal: str) -> None:
     require_tool("ffmpeg")

@@ -203,6 +203,7 @@ async def test_sources_of_every_shape(
         assert np.max(np.abs(decoded)) > 0.05
 
 
+@pytest.mark.slow
 async def test_what_libsndfile_cannot_read_is_decoded_by_ffmpeg(tmp_path: Path) -> None:
     ffmpeg = require_tool("ffmpeg")
     signal = music(3.0, 48000)
@@ -226,6 +227,7 @@ def master_codecs(path: Path) -> list[tuple[str, str]]:
     return [(p.uri, p.stream_info.codecs) for p in m3u8.load(str(path)).playlists]
 
 
+@pytest.mark.slow
 async def test_each_master_playlist_lists_one_codec_family(tmp_path: Path) -> None:
     require_tool("ffmpeg")
     signal = music(7.0)
@@ -266,6 +268,7 @@ def piped_flac(tmp_path: Path, signal: np.ndarray) -> Path:
     return flac
 
 
+@pytest.mark.slow
 async def test_a_flac_without_a_sample_count_is_decoded_by_ffmpeg(tmp_path: Path) -> None:
     signal = music(5.0)
     source = piped_flac(tmp_path, signal)
@@ -298,6 +301,7 @@ def flipped_flac(tmp_path: Path, signal: np.ndarray, *, cut: bool = False) -> Pa
     return path
 
 
+@pytest.mark.slow
 async def test_a_file_libsndfile_fails_to_decode_is_decoded_by_ffmpeg(tmp_path: Path) -> None:
     require_tool("ffmpeg")
     signal = music(3.0)
@@ -331,6 +335,7 @@ async def test_without_ffmpeg_mp3_uses_libsndfile_and_aac_is_skipped(tmp_path: P
     ]
 
 
+@pytest.mark.slow
 async def test_without_ffmpeg_an_aac_ladder_is_encoded_as_mp3(tmp_path: Path) -> None:
     require_tool("ffmpeg")  # to check the output
     signal = music(4.0)
@@ -493,6 +498,7 @@ def _children() -> list[str]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cancel_at", [0.02, 0.4, 0.7])
 async def test_cancelling_leaves_only_complete_files_and_no_children(
     tmp_path: Path, cancel_at: float

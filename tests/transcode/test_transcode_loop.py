@@ -40,6 +40,7 @@ class _LoopPasses(trio.abc.Instrument):
             self.longest_cpu_s = max(self.longest_cpu_s, time.thread_time() - self._started)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("encoders", ["ffmpeg", "libsndfile"])
 async def test_a_transcode_never_blocks_the_event_loop(tmp_path: Path, encoders: str) -> None:
     """A task waking every 5 ms is never held back long while a track is transcoded, and no
@@ -99,6 +100,7 @@ def test_ffprobe_is_looked_up_once_per_ffmpeg(tmp_path: Path) -> None:
     assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
 
 
+@pytest.mark.slow
 async def test_probing_with_ffprobe_reuses_the_lookup(tmp_path: Path) -> None:
     ffmpeg = require_tool("ffmpeg")
     m4a = tmp_path / "in.m4a"  # libsndfile cannot read it: the probe falls back to ffprobe

@@ -27,6 +27,7 @@ def token_for(server: RunningServer, track_id: str) -> str:
     return sign(server.secret, track_id, int(time.time()) + 600)
 
 
+@pytest.mark.slow
 async def test_playlists_and_segments_are_served_with_the_token(
     server: RunningServer, ready_track: str
 ) -> None:
@@ -45,6 +46,7 @@ async def test_playlists_and_segments_are_served_with_the_token(
     assert segment.headers["content-type"] in ("audio/mpeg", "audio/aac")
 
 
+@pytest.mark.slow
 async def test_requests_without_a_valid_token_are_refused(
     server: RunningServer, ready_track: str
 ) -> None:
@@ -74,6 +76,7 @@ async def test_requests_without_a_valid_token_are_refused(
         assert response.status_code == 404, path
 
 
+@pytest.mark.slow
 async def test_ffmpeg_plays_the_master_playlist_over_http(
     server: RunningServer, ready_track: str
 ) -> None:

@@ -61,6 +61,7 @@ async def get(
     return await client.get(url, headers=headers)
 
 
+@pytest.mark.slow
 async def test_segments_and_finished_playlists_are_served_from_memory(tmp_path: Path) -> None:
     settings = fast_settings(tmp_path)
     async with serving(settings) as server:
@@ -93,6 +94,7 @@ async def test_segments_and_finished_playlists_are_served_from_memory(tmp_path: 
         assert "changed.aac?token=" in (await get(server.client, media)).text
 
 
+@pytest.mark.slow
 async def test_each_token_gets_its_own_signed_playlist_from_one_kept_copy(
     server: RunningServer, tmp_path: Path
 ) -> None:
@@ -112,6 +114,7 @@ async def test_each_token_gets_its_own_signed_playlist_from_one_kept_copy(
     )
 
 
+@pytest.mark.slow
 async def test_a_deleted_track_stops_being_served_at_once(
     server: RunningServer, tmp_path: Path
 ) -> None:
@@ -134,6 +137,7 @@ async def test_a_deleted_track_stops_being_served_at_once(
         assert response.json()["error"]["code"] == "not_found"
 
 
+@pytest.mark.slow
 async def test_a_change_made_by_another_process_is_seen_within_the_check_lifetime(
     tmp_path: Path,
 ) -> None:
@@ -153,6 +157,7 @@ async def test_a_change_made_by_another_process_is_seen_within_the_check_lifetim
         assert (await get(server.client, url)).status_code == 404
 
 
+@pytest.mark.slow
 async def test_a_generation_being_written_is_found_at_once_and_never_kept(
     server: RunningServer, tmp_path: Path
 ) -> None:
@@ -202,6 +207,7 @@ def settings(tmp_path: Path) -> Settings:
     return fast_settings(tmp_path, cors_origins=ORIGIN)
 
 
+@pytest.mark.slow
 async def test_the_fast_path_answers_exactly_as_the_routes_do(
     server: RunningServer, tmp_path: Path
 ) -> None:
@@ -243,6 +249,7 @@ async def test_the_fast_path_answers_exactly_as_the_routes_do(
     assert line in metrics
 
 
+@pytest.mark.slow
 async def test_offload_answers_with_the_internal_location_of_the_segment(tmp_path: Path) -> None:
     async with serving(fast_settings(tmp_path, offload="x-accel")) as server:
         played = await ready_track(server, tmp_path)

@@ -31,6 +31,7 @@ def label_sets(text: str) -> set[str]:
     return set(re.findall(r"^veza_http_requests_total(\{[^}]*\})", text, re.MULTILINE))
 
 
+@pytest.mark.slow
 async def test_random_methods_and_paths_add_a_bounded_number_of_label_sets(
     server: RunningServer,
 ) -> None:

@@ -122,6 +122,7 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
+@pytest.mark.slow
 async def test_a_track_plays_through_nginx_with_segments_offloaded(
     settings: Settings, tmp_path: Path
 ) -> None:

@@ -64,6 +64,7 @@ async def test_public_url_decides_the_url_whatever_the_request_says(
         assert (await server.client.get(parts.path + "?" + parts.query)).status_code == 404
 
 
+@pytest.mark.slow
 async def test_without_public_url_the_url_names_the_host_the_client_asked_for(
     tmp_path: Path, track_id: str
 ) -> None:
@@ -79,6 +80,7 @@ async def test_without_public_url_the_url_names_the_host_the_client_asked_for(
         assert garbled.startswith(server.url + path)
 
 
+@pytest.mark.slow
 async def test_forwarded_proto_and_host_are_believed_only_from_a_trusted_proxy(
     tmp_path: Path, track_id: str
 ) -> None:

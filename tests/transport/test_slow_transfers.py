@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import trio
 from quart import send_file
 
@@ -16,6 +17,7 @@ from tests.support.tracks import write_music
 MiB = 1024 * 1024
 
 
+@pytest.mark.slow
 async def test_a_download_longer_than_the_read_timeout_goes_to_its_end(tmp_path: Path) -> None:
     settings = fast_settings(
         tmp_path,
@@ -60,6 +62,7 @@ async def test_a_download_longer_than_the_read_timeout_goes_to_its_end(tmp_path:
                 await reader.until_closed()
 
 
+@pytest.mark.slow
 async def test_a_client_that_stops_reading_is_disconnected_after_the_write_timeout(
     tmp_path: Path,
 ) -> None:

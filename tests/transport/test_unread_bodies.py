@@ -66,6 +66,7 @@ async def refused_upload_then_next_request(
             outcomes.append("closed" if second is None else f"answered {second.status}")
 
 
+@pytest.mark.slow
 async def test_every_request_after_a_refused_upload_is_answered_or_closed_and_no_socket_is_kept(
     server: RunningServer,
 ) -> None:
@@ -96,6 +97,7 @@ async def test_every_request_after_a_refused_upload_is_answered_or_closed_and_no
     assert open_descriptors() <= before + 3, (before, open_descriptors())
 
 
+@pytest.mark.slow
 async def test_a_refusal_that_comes_once_the_body_fills_every_buffer_still_closes(
     server: RunningServer,
 ) -> None:
@@ -178,6 +180,7 @@ async def test_any_408_closes_the_connection(server: RunningServer) -> None:
             await reader.until_closed()
 
 
+@pytest.mark.slow
 async def test_a_body_below_the_minimum_rate_is_408_and_closed_and_a_slow_large_one_is_taken(
     tmp_path: Path,
 ) -> None:

@@ -145,6 +145,7 @@ async def original_of(server: RunningServer, token: str, track_id: str) -> bytes
     return response.content
 
 
+@pytest.mark.slow
 async def test_a_multi_mib_upload_is_spooled_byte_for_byte(
     server: RunningServer, tmp_path: Path
 ) -> None:
@@ -329,6 +330,7 @@ async def test_an_upload_cut_off_mid_body_leaves_no_file(
     assert listing.json()["items"] == []
 
 
+@pytest.mark.slow
 async def test_an_upload_over_the_limit_is_refused_and_leaves_no_open_file(
     server: RunningServer,
 ) -> None:

@@ -363,6 +363,7 @@ async def test_control_characters_and_odd_ids_are_client_errors(server: RunningS
     assert_error(refresh, 401, "invalid_token")
 
 
+@pytest.mark.slow
 async def test_login_rehashes_with_new_parameters_outside_the_write_transaction(
     tmp_path: Path,
 ) -> None:

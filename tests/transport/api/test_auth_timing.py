@@ -40,6 +40,7 @@ async def median_seconds(server: RunningServer, path: str, *bodies: dict[str, st
     return [statistics.median(times) for times in samples]
 
 
+@pytest.mark.slow
 async def test_unknown_user_and_wrong_password_take_comparable_time(
     server: RunningServer,
 ) -> None:

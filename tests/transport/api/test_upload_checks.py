@@ -108,6 +108,7 @@ ACCEPTED: dict[str, Callable[[Path], Path]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(ACCEPTED))
 async def test_real_audio_is_still_accepted_and_becomes_ready(
     server: RunningServer, tmp_path: Path, name: str

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from tests.support.process import ServeProcess, wait_until
 
@@ -49,6 +50,7 @@ def start_upload(url: str, token: str, declared: int, first: bytes) -> socket.so
     return sock
 
 
+@pytest.mark.slow
 def test_sigterm_mid_upload_removes_the_partial_spool_file_before_exit(tmp_path: Path) -> None:
     data = tmp_path / "data"
     server = ServeProcess(data, **FAST_HASHING)
