@@ -26,9 +26,11 @@ from veza.playlists import Playlists
 from veza.services import Health, Services
 from veza.store import Store
 from veza.tracks import HlsCache, MediaLayout, Tracks, TranscodeJobs
+from veza.tracks.albums import Albums
+from veza.tracks.covers import CoverLayout
 from veza.transcode import TranscodeOptions
 from veza.transport import docs, hls
-from veza.transport.api import accounts, playlists, system, tracks
+from veza.transport.api import accounts, albums, playlists, system, tracks
 from veza.transport.context import Edge, install_edge
 from veza.transport.cors import install_cors
 from veza.transport.guard import install_guard
@@ -67,6 +69,7 @@ def create_app(services: Services) -> QuartTrio:
     app.register_blueprint(hls.blueprint)
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(tracks.blueprint)
+    app.register_blueprint(albums.blueprint)
     app.register_blueprint(playlists.blueprint)
     return app
 
@@ -112,6 +115,8 @@ def build_services(
         ladder=settings.ladder,
         clock=clock,
         hls_cache=hls_cache,
+        cover_layout=(covers := CoverLayout(settings.media_dir, settings.covers_dir)),
+        default_visibility=settings.default_visibility,
         # `playlist_service` is made below, with these tracks; called once both exist.
         removed_from_playlists=lambda removals, by: playlist_service.track_removed(removals, by),
     )
@@ -133,6 +138,7 @@ def build_services(
         events=events,
         health=Health(store),
         clock=clock,
+        albums=Albums(store, covers, cpu_limiter),
     )
 
 

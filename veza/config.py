@@ -303,6 +303,10 @@ class Settings:
     http_listen_backlog: int = _setting(
         1024, _integer_in(1, 65535), "an integer from 1 to 65535 (connections)"
     )
+    # The catalogue (veza/tracks/visibility.py): who sees a new track unless its owner says.
+    default_visibility: str = _setting(
+        "private", _choice("private", "unlisted", "public"), "private, unlisted or public"
+    )
 
     @property
     def sqlite_path(self) -> Path:
@@ -314,6 +318,11 @@ class Settings:
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def covers_dir(self) -> Path:
+        """Album covers (a track's live in its media folder)."""
+        return self.data_dir / "covers" / "albums"
 
     @property
     def upload_dir(self) -> Path:

@@ -15,6 +15,7 @@ from veza.nursery.jobs import Workers
 from veza.playlists import Playlists
 from veza.store import Store
 from veza.tracks import Tracks
+from veza.tracks.albums import Albums
 
 
 class Health:
@@ -49,3 +50,5 @@ class Services:
     # Wall-clock seconds, read by every service and the edge's rate limits: one clock, so tests
     # can move time for all of them at once.
     clock: Callable[[], float] = field(default=time.time, repr=False)
+    # Albums and artists, derived from the tracks' tags (veza/tracks/albums.py).
+    albums: Albums | None = field(default=None, repr=False)

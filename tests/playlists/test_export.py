@@ -28,6 +28,10 @@ async def test_the_export_lists_signed_urls_valid_for_the_export_lifetime(
     music = write_music(tmp_path / "Tune.wav", 2)
     track = await server.services.tracks.import_file(music, owner_id=alice.user_id)
     assert (await wait_for_track(server, track.id)).status == "ready"
+    shared = await server.client.patch(
+        f"/api/v1/tracks/{track.id}", json={"visibility": "public"}, headers=alice.headers
+    )
+    assert shared.status_code == 200, shared.text
     unplayable = await ready_track(server, alice, "no files behind it")
     playlist_id = (await create_playlist(server.client, alice, "Trip / Ünïcode", "unlisted"))["id"]
     await add(server.client, alice, playlist_id, [track.id, unplayable, track.id])

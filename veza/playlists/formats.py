@@ -1,5 +1,6 @@
 """Playlist files: the extended M3U an export writes, the M3U/M3U8 and XSPF an import reads,
-and the folding that matches their titles to tracks. Pure functions over text and bytes.
+matched to tracks with the catalogue's fold (veza/tracks/search.py). Pure functions over text
+and bytes.
 
 XSPF is read with the standard library's expat, defused by hand: a document with a DTD (the
 door to entity expansion and external entities) is refused before anything is parsed.
@@ -7,7 +8,6 @@ door to entity expansion and external entities) is refused before anything is pa
 
 from __future__ import annotations
 
-import unicodedata
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
@@ -15,18 +15,13 @@ from urllib.parse import unquote, urlsplit
 from xml.parsers import expat
 
 from veza.errors import ValidationFailed
+from veza.tracks.search import fold
+
+__all__ = ["ExportEntry", "ImportedEntry", "fold", "parse_playlist", "render_m3u8"]
 
 XSPF_NS = "{http://xspf.org/ns/0/}"
 MAX_ENTRIES = 1000  # entries read from one imported file
 MAX_FIELD_CHARS = 500
-
-
-def fold(text: str) -> str:
-    """Text as matching compares it: compatibility-decomposed (NFKD), combining marks
-    dropped, case-folded, spaces collapsed; "Beyoncé" and "BEYONCE" fold alike."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.casefold().split())
 
 
 @dataclass(frozen=True)

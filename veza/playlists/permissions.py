@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from veza.accounts import Permission, Principal
 from veza.store.tracks import Track
+from veza.tracks.visibility import can_see
 
 
 class Visibility(StrEnum):
@@ -93,8 +94,7 @@ def relations_of(
 
 
 def may_play(principal: Principal, track: Track) -> bool:
-    """Whether `principal` may play `track`: the one rule every playlist feature asks (entry
-    availability, covers, export, import matching, the queue). Today the tracks' own rule:
-    every track is open to accounts with the stream permission. The catalogue's visibility
-    rule takes this body's place."""
-    return principal.can(Permission.STREAM)
+    """Whether `principal` may play `track`: the one question every playlist feature asks
+    (entry availability, covers, export, import matching, the queue), answered by the
+    tracks' own rule (veza/tracks/visibility.py) and the stream permission."""
+    return principal.can(Permission.STREAM) and can_see(principal, track)

@@ -612,7 +612,9 @@ class Playlists:
                 continue
             if track.id not in grants:
                 try:
-                    grants[track.id] = await self._tracks.playback(track.id, self._export_ttl_s)
+                    grants[track.id] = await self._tracks.playback(
+                        principal, track.id, self._export_ttl_s
+                    )
                 except (Conflict, NotFound):
                     grants[track.id] = None
             grant = grants[track.id]

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from veza.config import Settings
 from veza.errors import Unavailable
 from veza.store.accounts import AccountsRepository
+from veza.store.albums import AlbumRepository
 from veza.store.database import Database, DatabaseError, Executor
 from veza.store.jobs import JobQueue
 from veza.store.migrations import migrate
@@ -25,6 +26,7 @@ class Repositories:
         self.playlists = PlaylistRepository(executor, dialect)
         self.queues = QueueRepository(executor)
         self.tracks = TrackRepository(executor)
+        self.albums = AlbumRepository(executor)
 
 
 class Transaction(Repositories):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from veza.store import accounts, jobs, playlists, tracks
 from veza.store.database import Database, Executor
@@ -17,6 +18,9 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
+    # Run after `statements` on one backend only, by dialect name: what portable DDL cannot say
+    # (a collation, WITHOUT ROWID).
+    dialect_statements: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 # Portable DDL: TEXT ids, INTEGER flags, DOUBLE PRECISION epoch seconds; both SQLite and
@@ -37,6 +41,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "tracks", tracks.SCHEMA),
     Migration(5, "job priority", jobs.PRIORITY),
     Migration(6, "track generations", tracks.GENERATIONS),
+    Migration(8, "catalogue", tracks.CATALOGUE, tracks.CATALOGUE_BY_DIALECT),
     Migration(10, "playlists, collaborators and play queues", playlists.SCHEMA),
 )
 
@@ -83,7 +88,10 @@ async def migrate(db: Database, migrations: tuple[Migration, ...] = MIGRATIONS) 
             )
             if row is not None:
                 continue
-            for statement in migration.statements:
+            for statement in (
+                *migration.statements,
+                *migration.dialect_statements.get(db.dialect, ()),
+            ):
                 await tx.execute(statement)
             await tx.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",

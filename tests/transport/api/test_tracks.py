@@ -180,8 +180,10 @@ async def test_only_the_owner_or_a_moderator_deletes_and_files_go_too(
     moderator = await register(server.client, "grace")
     await server.store.accounts.set_role(moderator["user"]["id"], "moderator", 0.0)
     source = write_music(tmp_path / "a.wav", 0.5)
-    first = (await upload(server, owner, source)).json()["id"]
-    second = (await upload(server, owner, source)).json()["id"]
+    # Public, so the other user sees them and is refused (403); a private track they may not
+    # see would answer 404 (tests/transport/api/test_catalogue_privacy.py).
+    first = (await upload(server, owner, source, visibility="public")).json()["id"]
+    second = (await upload(server, owner, source, visibility="public")).json()["id"]
     url = "/api/v1/tracks/{}"
     assert (await server.client.delete(url.format(first), headers=bearer(other))).status_code == 403
     assert (await server.client.delete(url.format(first), headers=bearer(owner))).status_code == 204
