@@ -126,6 +126,8 @@ def build_services(
         events,
         max_entries=settings.playlist_max_entries,
         export_token_ttl_s=settings.export_token_ttl_seconds,
+        covers_dir=settings.playlist_covers_dir,
+        cpu_limiter=cpu_limiter,
         clock=clock,
     )
     return Services(

@@ -325,6 +325,11 @@ class Settings:
         return self.data_dir / "covers" / "albums"
 
     @property
+    def playlist_covers_dir(self) -> Path:
+        """Covers uploaded for playlists, one folder per playlist."""
+        return self.data_dir / "covers" / "playlists"
+
+    @property
     def upload_dir(self) -> Path:
         """Where uploads are spooled while they arrive (same filesystem as media_dir)."""
         return self.data_dir / "uploads"

@@ -89,6 +89,8 @@ async def test_route_specific_statuses_are_documented(server: RunningServer) -> 
         "PATCH /api/v1/playlists/{playlist_id}/collaborators/{user_id}",
         "DELETE /api/v1/playlists/{playlist_id}/collaborators/{user_id}",
         "POST /api/v1/playlists/{playlist_id}/transfer",
+        "PUT /api/v1/playlists/{playlist_id}/cover",
+        "DELETE /api/v1/playlists/{playlist_id}/cover",
     ):
         assert {"401", "403", "404", "412"} <= statuses(label), label
         headers = [p["name"] for p in found[label].get("parameters", []) if p["in"] == "header"]

@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import trio
 
@@ -54,7 +55,8 @@ from veza.store.playlists import (
     TrackRemoval,
 )
 from veza.store.tracks import READY, Track
-from veza.tracks import Playback, Tracks
+from veza.tracks import Playback, Tracks, covers
+from veza.tracks.covers import CoverFile
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ NAME_MAX_CHARS = 200
 DESCRIPTION_MAX_CHARS = 2000
 MAX_BATCH = 500  # entries added by one request
 QUEUE_MAX_TRACKS = 1000
-COVER_TRACKS = 4  # a playlist's cover: the covers of its first playable tracks
+COVER_TRACKS = 4  # a playlist's cover: the covers of its first playable tracks that have one
 _READ_ATTEMPTS = 3
 
 # What a refusal says, by action (the caller may read the playlist, or it would be a 404).
@@ -153,6 +155,18 @@ def _check_id(value: str, what: str) -> None:
         raise NotFound(f"no such {what}")
 
 
+def _keep_only(folder: Path, digest: str) -> None:
+    """Remove the cover sets in `folder` other than `digest`'s (blocking)."""
+    for path in folder.iterdir():
+        if path.name != digest:
+            covers.remove(path)
+
+
+def _unplayable(principal: Principal, track_ids: list[str], tracks: dict[str, Track]) -> list[str]:
+    """Those of `track_ids` that name no track, or one `principal` may not play."""
+    return [i for i in track_ids if i not in tracks or not may_play(principal, tracks[i])]
+
+
 def _text(value: str, name: str, limit: int, *, required: bool = False) -> str:
     value = value.strip()
     if required and not value:
@@ -171,8 +185,12 @@ class Playlists:
         *,
         max_entries: int,
         export_token_ttl_s: int,
+        covers_dir: Path,
+        cpu_limiter: trio.CapacityLimiter,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._covers_dir = covers_dir
+        self._cpu_limiter = cpu_limiter
         self._store = store
         self._tracks = tracks
         self._events = events
@@ -255,7 +273,8 @@ class Playlists:
     ) -> PlaylistView:
         covers: list[str] = []
         for track in first_tracks:
-            if track.id not in covers and may_play(principal, track):
+            pictured = track.cover is not None or bool(track.album_id)  # its own, its album's
+            if pictured and track.id not in covers and may_play(principal, track):
                 covers.append(track.id)
             if len(covers) == COVER_TRACKS:
                 break
@@ -313,6 +332,7 @@ class Playlists:
             description=_text(description, "description", DESCRIPTION_MAX_CHARS),
             visibility=Visibility(visibility).value,
             version=1,
+            cover=None,
             created_at=now,
             updated_at=now,
         )
@@ -357,6 +377,55 @@ class Playlists:
         async with self._edit(principal, playlist_id, Action.DELETE, if_version) as edit:
             await edit.tx.playlists.delete(playlist_id)
             edit.change, edit.deleted = Change.DELETED, True
+        await trio.to_thread.run_sync(covers.remove, self._covers_dir / playlist_id)
+
+    # The cover
+
+    async def set_cover(
+        self, principal: Principal, playlist_id: str, image: bytes, if_version: int | None
+    ) -> PlaylistView:
+        """An uploaded cover (owner): decoded within bounds and re-encoded in every size by
+        the catalogue's cover rules, never kept as it came. Stored under its content hash, so
+        the row names a whole set of files whether or not the edit commits."""
+        playlist, relations = await self._readable(principal, playlist_id)
+        if not allowed(relations, Action.EDIT_DETAILS, Visibility(playlist.visibility)):
+            raise Forbidden(_REFUSALS[Action.EDIT_DETAILS])  # before any decoding work
+        rendered = await trio.to_thread.run_sync(covers.render, image, limiter=self._cpu_limiter)
+        digest = covers.content_hash(rendered)
+        folder = self._covers_dir / playlist_id
+        await trio.to_thread.run_sync(covers.save, folder / digest, rendered)
+        async with self._edit(principal, playlist_id, Action.EDIT_DETAILS, if_version) as edit:
+            await edit.tx.playlists.set_cover(playlist_id, digest)
+            edit.change, edit.fields = Change.DETAILS, ["cover"]
+        await trio.to_thread.run_sync(_keep_only, folder, digest)
+        return await self.get(principal, playlist_id)
+
+    async def remove_cover(
+        self, principal: Principal, playlist_id: str, if_version: int | None
+    ) -> PlaylistView:
+        """Back to the cover made from the first tracks' covers."""
+        async with self._edit(principal, playlist_id, Action.EDIT_DETAILS, if_version) as edit:
+            await edit.tx.playlists.set_cover(playlist_id, None)
+            edit.change, edit.fields = Change.DETAILS, ["cover"]
+        await trio.to_thread.run_sync(covers.remove, self._covers_dir / playlist_id)
+        return await self.get(principal, playlist_id)
+
+    async def cover(self, principal: Principal, playlist_id: str, size: int | None) -> CoverFile:
+        """The uploaded cover at `size`, else the cover of the first of its first tracks
+        available to the caller that has one; NotFound when none has."""
+        playlist, _ = await self._readable(principal, playlist_id)
+        if playlist.cover is not None:
+            folder = self._covers_dir / playlist_id / playlist.cover
+            found = await trio.to_thread.run_sync(covers.load, folder, size)
+            if found is not None:
+                return found
+        view = await self.get(principal, playlist_id)
+        for track_id in view.cover_track_ids:
+            try:
+                return await self._tracks.cover(principal, track_id, size)
+            except NotFound:
+                continue
+        raise NotFound("the playlist has no cover")
 
     # Entries
 
@@ -375,9 +444,7 @@ class Playlists:
         async with self._edit(principal, playlist_id, Action.EDIT_ENTRIES, if_version) as edit:
             repo = edit.tx.playlists
             tracks = {t.id: t for t in await edit.tx.tracks.get_many(track_ids)}
-            missing = [
-                i for i in track_ids if i not in tracks or not may_play(principal, tracks[i])
-            ]
+            missing = _unplayable(principal, track_ids, tracks)
             if missing:
                 raise ValidationFailed(f"track_ids: no such track: {', '.join(missing[:5])}")
             count = await repo.count_entries(playlist_id)
@@ -700,12 +767,9 @@ class Playlists:
         if saved is None:
             return QueueRow([], 0, 0.0, "", 0.0)
         tracks = {t.id: t for t in await self._store.tracks.get_many(saved.track_ids)}
-        keep = [i for i in saved.track_ids if i in tracks and may_play(principal, tracks[i])]
-        dropped_before = sum(
-            1
-            for i in saved.track_ids[: saved.current_index]
-            if i not in tracks or not may_play(principal, tracks[i])
-        )
+        gone = set(_unplayable(principal, saved.track_ids, tracks))
+        keep = [i for i in saved.track_ids if i not in gone]
+        dropped_before = sum(1 for i in saved.track_ids[: saved.current_index] if i in gone)
         current = max(0, min(saved.current_index - dropped_before, len(keep) - 1))
         return QueueRow(keep, current, saved.position_s, saved.changed_by, saved.updated_at)
 
@@ -722,7 +786,7 @@ class Playlists:
         if current_index > max(0, len(track_ids) - 1):
             raise ValidationFailed("current_index: must point into track_ids")
         tracks = {t.id: t for t in await self._store.tracks.get_many(track_ids)}
-        missing = [i for i in track_ids if i not in tracks or not may_play(principal, tracks[i])]
+        missing = _unplayable(principal, track_ids, tracks)
         if missing:
             raise ValidationFailed(f"track_ids: no such track: {', '.join(missing[:5])}")
         queue = QueueRow(track_ids, current_index, position_s, changed_by, self._clock())

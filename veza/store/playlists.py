@@ -23,6 +23,7 @@ SCHEMA = (
         description TEXT NOT NULL DEFAULT '',
         visibility TEXT NOT NULL,
         version INTEGER NOT NULL DEFAULT 1,
+        cover TEXT,
         created_at DOUBLE PRECISION NOT NULL,
         updated_at DOUBLE PRECISION NOT NULL
     )""",
@@ -57,7 +58,7 @@ SCHEMA = (
 )
 
 _PLAYLIST_COLUMNS = "p.id, p.owner_id, p.name, p.description, p.visibility, p.version, " + (
-    "p.created_at, p.updated_at"
+    "p.cover, p.created_at, p.updated_at"
 )
 # Count and total duration of a playlist, as subqueries over `p`.
 _STATS = """(SELECT COUNT(*) FROM playlist_entries e WHERE e.playlist_id = p.id) AS track_count,
@@ -73,6 +74,7 @@ class PlaylistRow:
     description: str
     visibility: str
     version: int
+    cover: str | None  # the uploaded cover's content hash; None: made from its tracks'
     created_at: float
     updated_at: float
 
@@ -85,6 +87,7 @@ class PlaylistRow:
             description=row["description"],
             visibility=row["visibility"],
             version=int(row["version"]),
+            cover=row["cover"],
             created_at=float(row["created_at"]),
             updated_at=float(row["updated_at"]),
         )
@@ -230,6 +233,9 @@ class PlaylistRepository:
             "UPDATE playlists SET name = ?, description = ?, visibility = ? WHERE id = ?",
             (name, description, visibility, playlist_id),
         )
+
+    async def set_cover(self, playlist_id: str, cover: str | None) -> None:
+        await self._db.execute("UPDATE playlists SET cover = ? WHERE id = ?", (cover, playlist_id))
 
     async def set_owner(self, playlist_id: str, user_id: str) -> None:
         await self._db.execute(

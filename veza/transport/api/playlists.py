@@ -33,11 +33,17 @@ from veza.playlists.service import (
     NAME_MAX_CHARS,
     QUEUE_MAX_TRACKS,
 )
-from veza.transport.api.tracks import _spooled
+from veza.transport.api.tracks import (
+    COVER_TYPES,
+    CoverQuery,
+    _spooled,
+    cover_body,
+    cover_response,
+)
 from veza.transport.context import services
 from veza.transport.guard import current_principal, require
 from veza.transport.hls import master_path
-from veza.transport.openapi import errors, responds
+from veza.transport.openapi import accepts, errors, responds
 from veza.transport.pagination import Page, PageQuery, page_of
 from veza.transport.proxy import absolute_url
 from veza.transport.timestamps import utc
@@ -149,8 +155,12 @@ class PlaylistSummary(BaseModel):
     track_count: int
     duration_s: float = Field(description="total of the entries' durations")
     role: Literal["owner", "editor", "viewer"] | None = Field(description="yours in it")
+    cover_url: str | None = Field(
+        description="the cover (`?size=` 64 to 1024): uploaded, else the first tracks'; null: "
+        "none to show"
+    )
     cover_track_ids: list[str] = Field(
-        description="the first tracks available to you, whose covers make the playlist's"
+        description="the first tracks available to you with a cover (theirs or their album's)"
     )
     created_at: datetime
     updated_at: datetime
@@ -168,6 +178,7 @@ class PlaylistSummary(BaseModel):
             "track_count": view.track_count,
             "duration_s": view.duration_s,
             "role": view.role,
+            "cover_url": _cover_url(view),
             "cover_track_ids": view.cover_track_ids,
             "created_at": utc(playlist.created_at),
             "updated_at": utc(playlist.updated_at),
@@ -284,6 +295,13 @@ class QueueOut(BaseModel):
             changed_by=queue.changed_by,
             updated_at=utc(queue.updated_at) if queue.updated_at else None,
         )
+
+
+def _cover_url(view: PlaylistView) -> str | None:
+    base = f"/api/v1/playlists/{view.playlist.id}/cover"
+    if view.playlist.cover:  # an uploaded one: the URL names it, so it may be kept for ever
+        return f"{base}?v={view.playlist.cover[:12]}"
+    return base if view.cover_track_ids else None
 
 
 # Versions
@@ -513,6 +531,59 @@ async def transfer_playlist(
     view = await services().playlists.transfer(
         current_principal(), playlist_id, data.user_id, if_version()
     )
+    return PlaylistOut.of(view), 200, etag(view.version)
+
+
+# The cover
+
+
+@blueprint.get("/api/v1/playlists/<playlist_id>/cover")
+@require(Permission.READ)
+@validate_querystring(CoverQuery)
+@responds(200, "the cover as JPEG", media_types=("image/jpeg",), headers={"ETag": "content"})
+@responds(304, "not modified since the copy the client has (If-None-Match)")
+async def playlist_cover(playlist_id: str, query_args: CoverQuery) -> Response:
+    """The playlist's cover: the one uploaded, else that of its first track available to you
+    that has one; 404 when there is none."""
+    found = await services().playlists.cover(current_principal(), playlist_id, query_args.size)
+    return cover_response(found)
+
+
+@blueprint.put("/api/v1/playlists/<playlist_id>/cover")
+@require(Permission.CREATE_PLAYLISTS)
+@accepts(COVER_TYPES, "the image (at most 16 MB, 40 million pixels), as the body")
+@errors(
+    403,
+    412,
+    415,
+    422,
+    why={
+        403: "forbidden: only the owner may change the cover",
+        415: "unsupported_media_type: not an image type we take, or not an image we can read",
+        422: "validation_failed: the image is empty, damaged, truncated or too many pixels",
+        **_VERSIONED,
+    },
+)
+@document_headers(IfMatch)
+@validate_response(PlaylistOut)
+async def put_playlist_cover(playlist_id: str) -> tuple[PlaylistOut, int, dict[str, str]]:
+    """Upload a cover (owner): decoded, re-encoded as JPEG in sizes 64 to 1024 (the bytes sent
+    are never served)."""
+    image = await cover_body()
+    view = await services().playlists.set_cover(
+        current_principal(), playlist_id, image, if_version()
+    )
+    return PlaylistOut.of(view), 200, etag(view.version)
+
+
+@blueprint.delete("/api/v1/playlists/<playlist_id>/cover")
+@require(Permission.CREATE_PLAYLISTS)
+@errors(403, 412, why={403: "forbidden: only the owner may change the cover", **_VERSIONED})
+@document_headers(IfMatch)
+@validate_response(PlaylistOut)
+async def delete_playlist_cover(playlist_id: str) -> tuple[PlaylistOut, int, dict[str, str]]:
+    """Remove the uploaded cover: the first tracks' covers show again."""
+    view = await services().playlists.remove_cover(current_principal(), playlist_id, if_version())
     return PlaylistOut.of(view), 200, etag(view.version)
 
 
