@@ -151,7 +151,8 @@ async def test_collaborators_are_invited_changed_removed_and_ownership_moves(
     track = await ready_track(server, owner, "song")
     playlist_id = (await create_playlist(client, owner))["id"]
     base = f"/api/v1/playlists/{playlist_id}"
-    await invite(client, owner, playlist_id, carol, "viewer")
+    invited = await invite(client, owner, playlist_id, carol, "viewer")
+    assert (invited["username"], invited["role"]) == ("carol", "viewer")
     again = await client.post(
         f"{base}/collaborators",
         json={"user_id": carol.user_id, "role": "editor"},
@@ -164,6 +165,7 @@ async def test_collaborators_are_invited_changed_removed_and_ownership_moves(
         f"{base}/collaborators/{carol.user_id}", json={"role": "editor"}, headers=owner.headers
     )
     assert promoted.status_code == 200 and promoted.json()["role"] == "editor"
+    assert promoted.json()["added_at"] == invited["added_at"]
     added = await client.post(f"{base}/entries", json={"track_id": track}, headers=carol.headers)
     assert added.status_code == 201
     assert (

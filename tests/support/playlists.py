@@ -77,13 +77,15 @@ async def create_playlist(
 
 async def invite(
     client: httpx.AsyncClient, owner: Account, playlist_id: str, who: Account, role: str
-) -> None:
+) -> dict[str, Any]:
     response = await client.post(
         f"/api/v1/playlists/{playlist_id}/collaborators",
         json={"user_id": who.user_id, "role": role},
         headers=owner.headers,
     )
     assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
 
 
 async def add(

@@ -254,8 +254,8 @@ class Playlists:
             self._entry_view(principal, row, index, tracks.get(row.track_id))
             for index, row in enumerate(rows)
         ]
-        covers = [e.track for e in entries if e.track is not None]
-        return self._view(principal, stats, covers, entries, collaborators)
+        available = [e.track for e in entries if e.track is not None]
+        return self._view(principal, stats, available, entries, collaborators)
 
     def _entry_view(
         self, principal: Principal, row: EntryRow, index: int, track: Track | None
@@ -271,12 +271,12 @@ class Playlists:
         entries: list[EntryView] | None = None,
         collaborators: list[CollaboratorRow] | None = None,
     ) -> PlaylistView:
-        covers: list[str] = []
+        pictured: list[str] = []
         for track in first_tracks:
-            pictured = track.cover is not None or bool(track.album_id)  # its own, its album's
-            if pictured and track.id not in covers and may_play(principal, track):
-                covers.append(track.id)
-            if len(covers) == COVER_TRACKS:
+            has_cover = track.cover is not None or bool(track.album_id)  # its own, its album's
+            if has_cover and track.id not in pictured and may_play(principal, track):
+                pictured.append(track.id)
+            if len(pictured) == COVER_TRACKS:
                 break
         owner = stats.playlist.owner_id == principal.user.id
         return PlaylistView(
@@ -284,7 +284,7 @@ class Playlists:
             stats.track_count,
             stats.duration_s,
             Relation.OWNER.value if owner else stats.role,
-            covers,
+            pictured,
             entries,
             collaborators,
         )
@@ -540,15 +540,17 @@ class Playlists:
                 _check_id(user_id, "collaborator")
                 if await edit.tx.playlists.role_of(playlist_id, user_id) is None:
                     raise NotFound("no such collaborator")
-            user = await self._account(edit, user_id)
+            await self._account(edit, user_id)
             if user_id == edit.playlist.owner_id:
                 raise ValidationFailed("user_id: the owner is no collaborator of their own")
             known = await edit.tx.playlists.role_of(playlist_id, user_id)
             if not replace and known is not None:
                 raise Conflict("already a collaborator: change the role instead")
             await edit.tx.playlists.set_collaborator(playlist_id, user_id, role, edit.now)
+            collaborators = await edit.tx.playlists.collaborators(playlist_id)
             edit.change, edit.user_ids = Change.COLLABORATORS, [user_id]
-        return CollaboratorRow(user_id, user, role, edit.now), edit.version
+        row = next(c for c in collaborators if c.user_id == user_id)
+        return row, edit.version
 
     async def remove_collaborator(
         self, principal: Principal, playlist_id: str, user_id: str, if_version: int | None
@@ -577,12 +579,11 @@ class Playlists:
             edit.change, edit.user_ids = Change.OWNER, [user_id]
         return await self.get(principal, playlist_id)
 
-    async def _account(self, edit: _Edit, user_id: str) -> str:
-        """The username of an account named in a request body; ValidationFailed if none."""
+    async def _account(self, edit: _Edit, user_id: str) -> None:
+        """Check that an account named in a request body exists; ValidationFailed if not."""
         user = await edit.tx.accounts.user(user_id) if looks_like_id(user_id) else None
         if user is None:
             raise ValidationFailed("user_id: no such account")
-        return user.username
 
     # The edit skeleton
 
