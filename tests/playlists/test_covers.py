@@ -41,6 +41,10 @@ async def test_covers_come_from_the_tracks_or_an_upload(server: RunningServer) -
     current = await read(client, owner, playlist_id)
     assert current["cover_track_ids"] == [pictured]
     assert current["cover_url"] == f"{base}/cover"
+    listed = await client.get("/api/v1/playlists?scope=shared", headers=editor.headers)
+    (summary,) = listed.json()["items"]
+    assert (summary["id"], summary["role"], summary["track_count"]) == (playlist_id, "editor", 3)
+    assert (summary["cover_track_ids"], summary["duration_s"]) == ([pictured], 180.0)
     from_track = await client.get(f"{base}/cover", headers=editor.headers)
     assert from_track.status_code == 200
     track_cover = await client.get(f"/api/v1/tracks/{pictured}/cover", headers=owner.headers)
