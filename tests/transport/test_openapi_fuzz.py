@@ -166,8 +166,14 @@ async def test_schemathesis_finds_no_failure_in_any_operation(
     user = await register(server.client, "listener")
     track_id = await ready_track(server, admin["access_token"], tmp_path)
     # The admin's own track: the user may read and play it, not delete it. The admin goes last,
-    # as it may disable the user, and its deletion of the track comes last of all. The user's
-    # public playlist holds it twice.
+    # as it may disable the user, and its deletion of the track comes last of all. It is public
+    # (new tracks are private by default), and the user's public playlist holds it twice.
+    shown = await server.client.patch(
+        f"/api/v1/tracks/{track_id}",
+        json={"visibility": "public"},
+        headers=bearer(admin["access_token"]),
+    )
+    assert shown.status_code == 200, shown.text
     playlist = await server.client.post(
         "/api/v1/playlists",
         json={"name": "fuzzed", "visibility": "public"},
