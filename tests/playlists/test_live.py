@@ -129,3 +129,23 @@ async def test_saving_the_queue_tells_the_other_devices(server: RunningServer) -
             delivery = await feed.receive()
     assert isinstance(delivery.event, QueueChanged)
     assert delivery.event.changed_by == "phone"
+
+
+async def test_can_read_answers_the_socket_subscribe_check(server: RunningServer) -> None:
+    client, accounts = server.client, server.services.accounts
+    owner = await account(server, "owner")
+    viewer = await account(server, "viewer")
+    other = await account(server, "other")
+    playlists = server.services.playlists
+    private = (await create_playlist(client, owner))["id"]
+    public = (await create_playlist(client, owner, visibility="public"))["id"]
+    await invite(client, owner, private, viewer, "viewer")
+    as_owner, as_viewer, as_other = [
+        await accounts.authenticate(who.token) for who in (owner, viewer, other)
+    ]
+    assert await playlists.can_read(as_owner, private)
+    assert await playlists.can_read(as_viewer, private)
+    assert not await playlists.can_read(as_other, private)
+    assert await playlists.can_read(as_other, public)
+    assert not await playlists.can_read(as_owner, "no such id")
+    assert not await playlists.can_read(as_owner, "0" * 32)
