@@ -16,6 +16,7 @@ from tests.support.tracks import wait_for_track
 SECONDS = (8, 6)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("ffmpeg")
 async def test_vlc_plays_an_exported_playlist_to_its_end(
     server: RunningServer, tmp_path: Path, vlc: list[str], vlc_home: str

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 
 import httpx
+import pytest
 import trio
 
 from tests.support.playlists import (
@@ -23,6 +24,7 @@ from tests.support.server import RunningServer
 ROUNDS = 6
 
 
+@pytest.mark.slow
 async def test_concurrent_adds_moves_and_removes_keep_the_order(server: RunningServer) -> None:
     owner = await account(server, "owner")
     editors = [await account(server, f"editor{i}") for i in range(3)]

@@ -19,6 +19,7 @@ def ffmpeg() -> str:
     return require_tool("ffmpeg")
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("ffmpeg")
 async def test_the_export_lists_signed_urls_valid_for_the_export_lifetime(
     server: RunningServer, tmp_path: Path
