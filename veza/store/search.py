@@ -12,9 +12,13 @@ import unicodedata
 FOLD_VERSION = 1
 
 # A query word of one character matches that word exactly; longer ones match as a prefix
-# ("bey" finds "Beyoncé"). A one-letter prefix would match most of a large catalogue.
+# ("bey" finds "Beyoncé"): every prefix of a stored word from 2 to PREFIX_MAX_CHARS characters
+# is indexed (a longer query word is looked up by its first PREFIX_MAX_CHARS and checked whole).
 PREFIX_MIN_CHARS = 2
+PREFIX_MAX_CHARS = 16
 WORD_MAX_CHARS = 64
+# Where a word was found, best first: the relevance of a track to a query word.
+TITLE_START, TITLE, ARTIST, ALBUM = 0, 1, 2, 3
 _WORD = re.compile(r"\w+")
 _SPACES = re.compile(r"\s+")
 
@@ -43,9 +47,33 @@ def query_words(query: str) -> list[str]:
     return list(dict.fromkeys(w[:WORD_MAX_CHARS] for w in _WORD.findall(fold(query))))
 
 
-def prefix_bounds(word: str) -> tuple[str, str]:
-    """[low, high) of the words that start with `word`: a range an index answers."""
-    return word, word + "\U0010ffff"
+def prefixes(word: str) -> list[str]:
+    """The indexed prefixes of a stored word (a one-letter word is its own)."""
+    shortest = min(PREFIX_MIN_CHARS, len(word))
+    return [word[:n] for n in range(shortest, min(len(word), PREFIX_MAX_CHARS) + 1)]
+
+
+def postings(title: str, artist: str, album: str, album_artist: str) -> dict[str, int]:
+    """Every indexed prefix of a track's words, each with the best place a word having it was
+    found (TITLE_START ... ALBUM)."""
+    found: dict[str, int] = {}
+    title_words = query_words(title)
+    places = [
+        (TITLE_START, title_words[:1]),
+        (TITLE, title_words[1:]),
+        (ARTIST, query_words(artist) + query_words(album_artist)),
+        (ALBUM, query_words(album)),
+    ]
+    for place, texts in places:
+        for word in texts:
+            for prefix in prefixes(word):
+                found[prefix] = min(found.get(prefix, place), place)
+    return found
+
+
+def lookup(word: str) -> str:
+    """The indexed prefix a query word is looked up by."""
+    return word[:PREFIX_MAX_CHARS]
 
 
 def _stable_id(kind: str, *parts: str) -> str:

@@ -48,7 +48,7 @@ GENERATIONS = (
 # The catalogue (migration 8): tags beyond title/artist/album, ReplayGain as the file says it,
 # visibility, the cover's content hash (NULL: none), and the columns derived from the tags by
 # `veza.store.search` when a row is written (folded keys for search and sorting, the stable ids
-# of its album and artists). `track_words` holds the folded words a track is found by.
+# of its album and artists). `track_words` is the search index (below).
 # Existing rows keep being seen by everyone (public); their derived columns are filled at
 # start-up (`fold_version` 0 is older than any FOLD_VERSION).
 CATALOGUE = (
@@ -80,17 +80,23 @@ CATALOGUE = (
     "CREATE INDEX tracks_fold_version ON tracks (fold_version)",
     "CREATE INDEX tracks_created ON tracks (created_at)",
 )
-# Words are compared as code points (a prefix is a range: [word, word + U+10FFFF)), so
-# PostgreSQL keeps them in the "C" collation whatever the database's; SQLite's is binary.
-_WORDS = """CREATE TABLE track_words (
-        word TEXT {collate} NOT NULL,
+# The search index: one row per (prefix of a word, track), with the best place a word with that
+# prefix has in the track (veza/store/search.py: title start, title, artist, album) and the
+# track's newness (-created_at). Its key orders a prefix's tracks by relevance, newest first,
+# so a search reads one index range from its start and stops at the page's end, however many
+# tracks match. The second index finds a track's rows (edits, deletes, the other words of a
+# query).
+_POSTINGS = """CREATE TABLE track_words (
+        prefix TEXT NOT NULL,
+        place INTEGER NOT NULL,
+        newness DOUBLE PRECISION NOT NULL,
         track_id TEXT NOT NULL REFERENCES tracks (id) ON DELETE CASCADE,
-        PRIMARY KEY (word, track_id)
+        PRIMARY KEY (prefix, place, newness, track_id)
     ){suffix}"""
-_WORDS_BY_TRACK = "CREATE INDEX track_words_track ON track_words (track_id)"
+_POSTINGS_BY_TRACK = "CREATE INDEX track_words_track ON track_words (track_id, prefix)"
 CATALOGUE_BY_DIALECT = {
-    "sqlite": (_WORDS.format(collate="", suffix=" WITHOUT ROWID"), _WORDS_BY_TRACK),
-    "postgresql": (_WORDS.format(collate='COLLATE "C"', suffix=""), _WORDS_BY_TRACK),
+    "sqlite": (_POSTINGS.format(suffix=" WITHOUT ROWID"), _POSTINGS_BY_TRACK),
+    "postgresql": (_POSTINGS.format(suffix=""), _POSTINGS_BY_TRACK),
 }
 
 PROCESSING, READY, FAILED = "processing", "ready", "failed"
@@ -164,33 +170,7 @@ class TrackRepository:
     async def create(self, track: NewTrack) -> None:
         """A new track, processing, with the columns and words derived from its tags (two
         statements: call it inside a transaction)."""
-        now = time.time()
-        values: dict[str, Any] = {
-            "id": track.id,
-            "owner_id": track.owner_id,
-            **{name: getattr(track, name) for name in TAG_COLUMNS},
-            "original_name": track.original_name,
-            "original_ext": track.original_ext,
-            "original_bytes": track.original_bytes,
-            "replaygain_track_gain_db": track.replaygain_track_gain_db,
-            "replaygain_track_peak": track.replaygain_track_peak,
-            "replaygain_album_gain_db": track.replaygain_album_gain_db,
-            "replaygain_album_peak": track.replaygain_album_peak,
-            "visibility": track.visibility,
-            "duration_s": track.duration_s,
-            "status": PROCESSING,
-            "created_at": now,
-            "updated_at": now,
-            **_derived(track.title, track.artist, track.album, track.album_artist, track.genre),
-        }
-        columns = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        await self._db.execute(
-            f"INSERT INTO tracks ({columns}) VALUES ({marks})", tuple(values.values())
-        )
-        await self._write_words(
-            track.id, track.title, track.artist, track.album, track.album_artist
-        )
+        await self.create_many([track])
 
     async def get(self, track_id: str) -> Track | None:
         row = await self._db.fetch_one("SELECT * FROM tracks WHERE id = ?", (track_id,))
@@ -265,27 +245,41 @@ class TrackRepository:
     async def ids(self) -> set[str]:
         return {row["id"] for row in await self._db.fetch_all("SELECT id FROM tracks")}
 
-    async def list(
-        self, query: str | None, after: tuple[float, str] | None, limit: int
-    ) -> list[Track]:
-        """Newest first, every visibility (housekeeping and older callers; routes use
-        `search`), optionally only those matching `query`; at most `limit`."""
-        found = await self.search(
-            TrackSearch(query=query, sort="newest"), Shown(VISIBILITIES, None), after, limit
-        )
-        return [track for track, _ in found]
-
     # The catalogue: tag edits, covers, search (migration 8)
 
-    async def _write_words(self, track_id: str, *texts: str) -> None:
-        await self._db.execute("DELETE FROM track_words WHERE track_id = ?", (track_id,))
-        found = sorted(search.words(*texts))
-        if found:
-            marks = ", ".join("(?, ?)" for _ in found)
-            params = [value for word in found for value in (word, track_id)]
+    async def create_many(self, tracks: Sequence[NewTrack]) -> None:
+        """New tracks, processing, in a few multi-row statements (a scan, a benchmark);
+        call it inside a transaction."""
+        now = time.time()
+        rows = [_insert_values(track, now) for track in tracks]
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[start : start + _ROWS_PER_INSERT]
+            columns = ", ".join(chunk[0])
+            marks = ", ".join("(" + ", ".join("?" for _ in row) + ")" for row in chunk)
+            params = [value for row in chunk for value in row.values()]
+            await self._db.execute(f"INSERT INTO tracks ({columns}) VALUES {marks}", params)
+        postings = [
+            (prefix, place, -now, track.id)
+            for track in tracks
+            for prefix, place in _postings(track.__dict__).items()
+        ]
+        await self._insert_postings(postings)
+
+    async def _insert_postings(self, postings: Sequence[tuple[str, int, float, str]]) -> None:
+        for start in range(0, len(postings), _POSTINGS_PER_INSERT):
+            chunk = postings[start : start + _POSTINGS_PER_INSERT]
+            marks = ", ".join("(?, ?, ?, ?)" for _ in chunk)
+            params = [value for posting in chunk for value in posting]
             await self._db.execute(
-                f"INSERT INTO track_words (word, track_id) VALUES {marks}", params
+                f"INSERT INTO track_words (prefix, place, newness, track_id) VALUES {marks}",
+                params,
             )
+
+    async def _write_postings(self, track_id: str, created_at: float, tags: dict[str, Any]) -> None:
+        await self._db.execute("DELETE FROM track_words WHERE track_id = ?", (track_id,))
+        await self._insert_postings(
+            [(prefix, place, -created_at, track_id) for prefix, place in _postings(tags).items()]
+        )
 
     async def edit(self, track_id: str, changes: dict[str, Any]) -> None:
         """Change tags (names in TAG_COLUMNS) and `visibility`; the derived columns and words
@@ -297,20 +291,18 @@ class TrackRepository:
         if row is None:
             return
         merged = {**{name: row[name] for name in TAG_COLUMNS}, **changes}
-        await self._rewrite(track_id, merged, {**changes, "updated_at": time.time()})
+        await self._rewrite(row, merged, {**changes, "updated_at": time.time()})
 
-    async def _rewrite(self, track_id: str, tags: dict[str, Any], columns: dict[str, Any]) -> None:
+    async def _rewrite(self, row: Row, tags: dict[str, Any], columns: dict[str, Any]) -> None:
         derived = _derived(
             tags["title"], tags["artist"], tags["album"], tags["album_artist"], tags["genre"]
         )
         values = {**columns, **derived}
         assignments = ", ".join(f"{name} = ?" for name in values)
         await self._db.execute(
-            f"UPDATE tracks SET {assignments} WHERE id = ?", (*values.values(), track_id)
+            f"UPDATE tracks SET {assignments} WHERE id = ?", (*values.values(), row["id"])
         )
-        await self._write_words(
-            track_id, tags["title"], tags["artist"], tags["album"], tags["album_artist"]
-        )
+        await self._write_postings(row["id"], row["created_at"], tags)
 
     async def refold(self, limit: int) -> int:
         """Derive again, for at most `limit` rows folded by an older FOLD_VERSION (or never),
@@ -319,7 +311,7 @@ class TrackRepository:
             "SELECT * FROM tracks WHERE fold_version < ? LIMIT ?", (search.FOLD_VERSION, limit)
         )
         for row in rows:
-            await self._rewrite(row["id"], {n: row[n] for n in TAG_COLUMNS}, {})
+            await self._rewrite(row, {n: row[n] for n in TAG_COLUMNS}, {})
         return len(rows)
 
     async def set_cover(self, track_id: str, cover: str | None) -> None:
@@ -346,24 +338,27 @@ class TrackRepository:
             ("year", criteria.year),
         ):
             if value is not None:
-                conditions.append(f"{column} = ?")
+                conditions.append(f"tracks.{column} = ?")
                 params.append(value)
         if criteria.artist_id is not None:
-            conditions.append("(artist_id = ? OR album_artist_id = ?)")
+            conditions.append("(tracks.artist_id = ? OR tracks.album_artist_id = ?)")
             params += [criteria.artist_id, criteria.artist_id]
         if criteria.genre is not None:
-            conditions.append("genre_key = ?")
+            conditions.append("tracks.genre_key = ?")
             params.append(search.fold(criteria.genre))
-        rank_sql, rank_params = "0", list[Any]()
-        if criteria.query:
-            match_sql, match_params = _matching(criteria.query)
-            conditions.append(match_sql)
-            params += match_params
-            rank_sql, rank_params = _rank(criteria.query)
+        words = search.query_words(criteria.query) if criteria.query else []
+        if criteria.query and not words:
+            # Only punctuation: looked for as it is, anywhere in the folded fields (a scan).
+            conditions.append("tracks.search_text LIKE ? ESCAPE '\\'")
+            params.append(f"%{_like_escaped(search.fold(criteria.query))}%")
+        if words and criteria.sort == "relevance":
+            return await self._ranked(words, conditions, params, after, limit)
+        for word in words:
+            sql, word_params = _has_word("tracks.id", word)
+            conditions.append(sql)
+            params += word_params
         keys = SORTS[criteria.sort]
         selected = ", ".join(f"{expr} AS k{i}" for i, (expr, _, _) in enumerate(keys))
-        selected = selected.replace("{rank}", rank_sql)
-        key_params = rank_params if "{rank}" in " ".join(e for e, _, _ in keys) else []
         where = " AND ".join(conditions) or "1 = 1"
         outer, outer_params = after_condition(
             [(f"k{i}", desc) for i, (_, desc, _) in enumerate(keys)], after
@@ -374,12 +369,117 @@ class TrackRepository:
         rows = await self._db.fetch_all(
             f"""SELECT * FROM (SELECT tracks.*, {selected} FROM tracks WHERE {where}) AS found
                 WHERE {outer} ORDER BY {order} LIMIT ?""",
-            (*key_params, *params, *outer_params, limit),
+            (*params, *outer_params, limit),
         )
-        return [
-            (Track.from_row(row), tuple(kind(row[f"k{i}"]) for i, (_, _, kind) in enumerate(keys)))
-            for row in rows
-        ]
+        return _with_keys(rows, keys)
+
+    async def _ranked(
+        self,
+        words: Sequence[str],
+        conditions: Sequence[str],
+        params: Sequence[Any],
+        after: Sequence[Any] | None,
+        limit: int,
+    ) -> Sequence[tuple[Track, tuple[Any, ...]]]:
+        """Tracks with every query word, by relevance: read in the order of one word's index
+        range (place, then newest), each row checked against the rest (the other words,
+        visibility, filters) until the page is full. With several words, the range read is
+        that of the rarest (counted up to a bound), so a rare word is not checked against
+        every track of a common one; its place ranks the tracks."""
+        first, *others = words if len(words) == 1 else await self._rarest_first(words)
+        conditions = [*conditions]
+        params = [search.lookup(first), *params]
+        if len(first) > search.PREFIX_MAX_CHARS:
+            conditions.append("tracks.search_text LIKE ? ESCAPE '\\'")
+            params.append(f"%{_like_escaped(first)}%")
+        for word in others:
+            sql, word_params = _has_word("p.track_id", word)
+            conditions.append(sql)
+            params += word_params
+        if after is not None:
+            conditions.append("(p.place, p.newness, p.track_id) > (?, ?, ?)")
+            params += list(after)
+        rows = await self._db.fetch_all(
+            f"""SELECT tracks.*, p.place AS k0, p.newness AS k1, p.track_id AS k2
+                FROM track_words AS p JOIN tracks ON tracks.id = p.track_id
+                WHERE p.prefix = ? AND {" AND ".join(conditions)}
+                ORDER BY p.place, p.newness, p.track_id LIMIT ?""",
+            (*params, limit),
+        )
+        return _with_keys(rows, SORTS["relevance"])
+
+    async def _rarest_first(self, words: Sequence[str]) -> Sequence[str]:
+        counts = ", ".join(
+            f"""(SELECT COUNT(*) FROM (SELECT 1 FROM track_words WHERE prefix = ?
+                    LIMIT {_RAREST_BOUND}) AS c{i}) AS n{i}"""
+            for i in range(len(words))
+        )
+        row = await self._db.fetch_one(f"SELECT {counts}", [search.lookup(word) for word in words])
+        assert row is not None
+        return sorted(words, key=lambda word: row[f"n{words.index(word)}"])
+
+
+# Postings counted at most, per word, to find a query's rarest word.
+_RAREST_BOUND = 20_000
+
+
+def _with_keys(
+    rows: list[Row], keys: tuple[tuple[str, bool, type], ...]
+) -> list[tuple[Track, tuple[Any, ...]]]:
+    return [
+        (Track.from_row(row), tuple(kind(row[f"k{i}"]) for i, (_, _, kind) in enumerate(keys)))
+        for row in rows
+    ]
+
+
+def _has_word(track_column: str, word: str) -> tuple[str, list[Any]]:
+    """A condition: the track in `track_column` has a word starting with `word` (a one-letter
+    word: that word), through the index; a word longer than the indexed prefixes is also
+    looked for in the folded fields."""
+    # A scalar subquery, not EXISTS: PostgreSQL turns EXISTS into a join it may plan before
+    # the index range (reading every posting of a common word); a count stays a probe of the
+    # track's own postings, row by row, in the range's order, as on SQLite.
+    sql = (
+        "(SELECT COUNT(*) FROM track_words AS w "
+        f"WHERE w.track_id = {track_column} AND w.prefix = ?) > 0"
+    )
+    params: list[Any] = [search.lookup(word)]
+    if len(word) > search.PREFIX_MAX_CHARS:
+        sql += " AND tracks.search_text LIKE ? ESCAPE '\\'"
+        params.append(f"%{_like_escaped(word)}%")
+    return sql, params
+
+
+# At most 10,000 parameters a statement (veza/store/postgres.py numbers up to that many);
+# tracks have about 35 columns, postings 4.
+_ROWS_PER_INSERT = 250
+_POSTINGS_PER_INSERT = 2400
+
+
+def _postings(tags: dict[str, Any]) -> dict[str, int]:
+    return search.postings(tags["title"], tags["artist"], tags["album"], tags["album_artist"])
+
+
+def _insert_values(track: NewTrack, now: float) -> dict[str, Any]:
+    """A new track's row, column by column."""
+    return {
+        "id": track.id,
+        "owner_id": track.owner_id,
+        **{name: getattr(track, name) for name in TAG_COLUMNS},
+        "original_name": track.original_name,
+        "original_ext": track.original_ext,
+        "original_bytes": track.original_bytes,
+        "replaygain_track_gain_db": track.replaygain_track_gain_db,
+        "replaygain_track_peak": track.replaygain_track_peak,
+        "replaygain_album_gain_db": track.replaygain_album_gain_db,
+        "replaygain_album_peak": track.replaygain_album_peak,
+        "visibility": track.visibility,
+        "duration_s": track.duration_s,
+        "status": PROCESSING,
+        "created_at": now,
+        "updated_at": now,
+        **_derived(track.title, track.artist, track.album, track.album_artist, track.genre),
+    }
 
 
 TAG_COLUMNS = (
@@ -456,7 +556,9 @@ class TrackSearch:
 
 # Each sort: its key, column by column (SQL expression, descending, Python type of the value
 # in a cursor). The id ends every key, so the order is total and a cursor names one place.
-# `{rank}` is the relevance of a row to the query (0 best; see _rank).
+# Relevance is (place, newness, id) of the query's first word in the search index (see
+# `_ranked`): the title starts with it, a title word does, an artist's, an album's; newest
+# first within each. Without words to look up, every track has place 0.
 SORTS: dict[str, tuple[tuple[str, bool, type], ...]] = {
     "newest": (("created_at", True, float), ("id", True, str)),
     "title": (("title_key", False, str), ("id", False, str)),
@@ -474,49 +576,12 @@ SORTS: dict[str, tuple[tuple[str, bool, type], ...]] = {
         ("id", False, str),
     ),
     "year": (("COALESCE(year, 0)", True, int), ("created_at", True, float), ("id", True, str)),
-    "relevance": (("{rank}", False, int), ("created_at", True, float), ("id", True, str)),
+    "relevance": (("0", False, int), ("-created_at", False, float), ("id", False, str)),
 }
 
 
 def _like_escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _matching(query: str) -> tuple[str, list[Any]]:
-    """Tracks holding, for each word of `query`, a word that starts with it (a one-letter
-    word: that word itself), through the words index. A query without any word (only
-    punctuation) is looked for as it is, anywhere in the folded fields."""
-    found = search.query_words(query)
-    if not found:
-        return "search_text LIKE ? ESCAPE '\\'", [f"%{_like_escaped(search.fold(query))}%"]
-    conditions, params = [], []
-    for word in found:
-        if len(word) < search.PREFIX_MIN_CHARS:
-            conditions.append("id IN (SELECT track_id FROM track_words WHERE word = ?)")
-            params.append(word)
-        else:
-            conditions.append(
-                "id IN (SELECT track_id FROM track_words WHERE word >= ? AND word < ?)"
-            )
-            params += list(search.prefix_bounds(word))
-    return "(" + " AND ".join(conditions) + ")", params
-
-
-def _rank(query: str) -> tuple[str, list[Any]]:
-    """How well a row matches, best first: 0 the title is the query, 1 the title starts with
-    it, 2 a word of the title starts with the query's first word, 3 the artist or album artist
-    starts with the query, 4 anything else that matched (the album, a later word)."""
-    folded = search.fold(query)
-    first = (search.query_words(query) or [folded])[0]
-    prefix = f"{_like_escaped(folded)}%"
-    return (
-        """CASE WHEN title_key = ? THEN 0
-            WHEN title_key LIKE ? ESCAPE '\\' THEN 1
-            WHEN (' ' || title_key) LIKE ? ESCAPE '\\' THEN 2
-            WHEN artist_key LIKE ? ESCAPE '\\' OR album_artist_key LIKE ? ESCAPE '\\' THEN 3
-            ELSE 4 END""",
-        [folded, prefix, f"% {_like_escaped(first)}%", prefix, prefix],
-    )
 
 
 def after_condition(

@@ -120,12 +120,6 @@ class Tracks:
             raise NotFound("no such track")
         return track
 
-    async def list(
-        self, query: str | None, after: tuple[float, str] | None, limit: int
-    ) -> list[Track]:
-        """Newest first; `query` searches title, artist and album."""
-        return await self._store.tracks.list(query, after, limit)
-
     async def progress(self, track: Track) -> float:
         """How much of the track's transcode is done, 0 to 1."""
         if track.status == READY:

@@ -140,7 +140,11 @@ async def test_albums_group_by_album_artist_and_title_in_disc_order(
     await library.add("One-One", artist="Ä", disc_number=1, track_number=1, **album)
     # The same album spelt otherwise: folded alike, so the same album.
     await library.add(
-        "Two-Three", artist="C", disc_number=2, track_number=3, album="FRUCHTE",
+        "Two-Three",
+        artist="C",
+        disc_number=2,
+        track_number=3,
+        album="FRUCHTE",
         album_artist="various artists",
     )
     # The same title by another album artist: another album.
@@ -185,7 +189,9 @@ async def test_albums_group_by_album_artist_and_title_in_disc_order(
     assert [a["id"] for a in page["albums"]] == [various["id"]]
     assert len(page["top_tracks"]) == 5
     a = next(x for x in artists if x["name"] in ("A", "Ä"))
-    assert {t["title"] for t in (await library.get(f"/api/v1/artists/{a['id']}"))["top_tracks"]} == {
+    assert {
+        t["title"] for t in (await library.get(f"/api/v1/artists/{a['id']}"))["top_tracks"]
+    } == {
         "One-Two",
         "Unnumbered",
         "One-One",
@@ -209,7 +215,9 @@ async def test_albums_group_by_album_artist_and_title_in_disc_order(
     )
     assert_error(refused, 403, "forbidden")
     own = await server.client.put(
-        cover_url, content=jpeg(800, 800), headers={**bearer(library.token), "Content-Type": "image/jpeg"}
+        cover_url,
+        content=jpeg(800, 800),
+        headers={**bearer(library.token), "Content-Type": "image/jpeg"},
     )
     assert own.status_code == 204, own.text
     mine = await server.client.get(cover_url, headers=bearer(bob))

@@ -34,9 +34,7 @@ def settings(tmp_path: Path) -> Settings:
     return fast_settings(tmp_path, default_visibility="public")
 
 
-async def upload(
-    server: RunningServer, token: str, path: Path, **fields: str
-) -> dict[str, Any]:
+async def upload(server: RunningServer, token: str, path: Path, **fields: str) -> dict[str, Any]:
     with path.open("rb") as file:
         response = await server.client.post(
             "/api/v1/tracks",
@@ -149,7 +147,9 @@ async def test_patch_edits_tags_for_the_owner_a_moderator_or_an_admin(
     )
     assert body["artist"] == track["artist"]  # left out: unchanged
     # The search follows the edit at once (folded words are written with it).
-    found = await server.client.get("/api/v1/tracks", params={"q": "etoilee"}, headers=bearer(owner))
+    found = await server.client.get(
+        "/api/v1/tracks", params={"q": "etoilee"}, headers=bearer(owner)
+    )
     assert [t["id"] for t in found.json()["items"]] == [track["id"]]
 
     refused = await server.client.patch(url, json={"title": "Mine"}, headers=bearer(other))
@@ -191,7 +191,9 @@ async def test_an_uploaded_cover_comes_in_every_size_with_etags(
 
     # A new cover: a new ETag, and the old one no longer answers 304.
     await server.client.put(
-        url, content=jpeg(300, 300, (0, 90, 0)), headers={**bearer(token), "Content-Type": "image/png"}
+        url,
+        content=jpeg(300, 300, (0, 90, 0)),
+        headers={**bearer(token), "Content-Type": "image/png"},
     )
     changed = await server.client.get(url, headers={**bearer(token), "If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["etag"] != etag
