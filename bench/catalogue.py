@@ -132,7 +132,7 @@ def vocabulary(rng: random.Random, size: int) -> list[str]:
 
 class Zipf:
     """Words drawn with Zipf's law (s = 1): the k-th most common one k times rarer than the
-    first, as words are in titles (the most common is in about one title in six)."""
+    first, as words are in titles (here the most common is in a quarter of the titles)."""
 
     def __init__(self, rng: random.Random, items: list[str]) -> None:
         self.rng = rng

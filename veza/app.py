@@ -18,6 +18,7 @@ from veza.accounts.mail import mail_sender
 from veza.accounts.passwords import PasswordHasher
 from veza.accounts.policy import common_passwords
 from veza.accounts.resets import PasswordResets
+from veza.chat import Chat, ChatBounds
 from veza.config import Settings
 from veza.events import EventBus
 from veza.nursery.jobs import Workers
@@ -28,15 +29,29 @@ from veza.store import Store
 from veza.tracks import HlsCache, MediaLayout, Tracks, TranscodeJobs
 from veza.tracks.albums import Albums
 from veza.tracks.covers import CoverLayout
+from veza.tracks.integrity import MediaCheck
+from veza.tracks.quota import Quotas
+from veza.tracks.scan import Scans
+from veza.tracks.stats import Stats
 from veza.transcode import TranscodeOptions
 from veza.transport import docs, hls
-from veza.transport.api import accounts, albums, playlists, system, tracks
+from veza.transport.api import (
+    accounts,
+    admin,
+    albums,
+    conversations,
+    playlists,
+    stats,
+    system,
+    tracks,
+)
 from veza.transport.context import Edge, install_edge
 from veza.transport.cors import install_cors
 from veza.transport.guard import install_guard
 from veza.transport.http import install_http_edge
 from veza.transport.openapi import TAGS, VezaOpenAPI
 from veza.transport.proxy import install_forwarded_headers
+from veza.transport.web import install_web
 
 
 def create_app(services: Services) -> QuartTrio:
@@ -71,6 +86,10 @@ def create_app(services: Services) -> QuartTrio:
     app.register_blueprint(tracks.blueprint)
     app.register_blueprint(albums.blueprint)
     app.register_blueprint(playlists.blueprint)
+    app.register_blueprint(conversations.blueprint)
+    app.register_blueprint(stats.blueprint)
+    app.register_blueprint(admin.blueprint)
+    install_web(app)  # last: it answers only what no route above matched
     return app
 
 
@@ -130,6 +149,28 @@ def build_services(
         cpu_limiter=cpu_limiter,
         clock=clock,
     )
+    chat = Chat(
+        store,
+        events,
+        ChatBounds(
+            edit_window_s=settings.chat_edit_window_seconds,
+            resume_max=settings.chat_resume_max_messages,
+            group_max_members=settings.chat_group_max_members,
+        ),
+        clock,
+    )
+    scans = Scans(
+        store,
+        tracks,
+        workers,
+        events,
+        settings.music_folders,
+        max_attempts=settings.job_max_attempts,
+        visibility=settings.music_folder_visibility,
+        store_cover=tracks.store_cover,
+        clock=clock,
+    )
+    workers.register(scans.kind())
     return Services(
         settings=settings,
         accounts=accounts,
@@ -138,6 +179,15 @@ def build_services(
         playlists=playlist_service,
         workers=workers,
         events=events,
+        chat=chat,
+        scans=scans,
+        quotas=Quotas(
+            store, settings.data_dir, settings.storage_quota_bytes, settings.min_free_disk_bytes
+        ),
+        stats=Stats(store, tracks, clock),
+        media_check=MediaCheck(
+            store, media, workers, max_attempts=settings.job_max_attempts, clock=clock
+        ),
         health=Health(store),
         clock=clock,
         albums=Albums(store, covers, cpu_limiter),
@@ -156,5 +206,15 @@ def periodic_tasks(services: Services) -> list[PeriodicTask]:
             "remove orphaned media and abandoned uploads",
             services.settings.orphan_cleanup_interval_seconds,
             services.tracks.remove_orphans,
+        ),
+        PeriodicTask(
+            "scan the music folders",
+            services.settings.scan_interval_seconds,
+            services.scans.request,
+        ),
+        PeriodicTask(
+            "check the media against the store",
+            services.settings.media_check_interval_seconds,
+            services.media_check.run,
         ),
     ]

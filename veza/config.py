@@ -303,6 +303,34 @@ class Settings:
     http_listen_backlog: int = _setting(
         1024, _integer_in(1, 65535), "an integer from 1 to 65535 (connections)"
     )
+    # Chat (veza/chat, veza/transport/api/conversations.py, veza/transport/ws.py).
+    chat_edit_window_seconds: float = _setting(900.0, _positive_number, "a positive number")
+    chat_resume_max_messages: int = _setting(
+        500, _integer_in(1, 100_000), "an integer from 1 to 100000 (messages)"
+    )
+    chat_group_max_members: int = _setting(
+        1000, _integer_in(2, 100_000), "an integer from 2 to 100000"
+    )
+    chat_send_burst: int = _setting(20, _positive_integer, "a positive integer")
+    chat_send_per_minute: float = _setting(120.0, _positive_number, "a positive number")
+    chat_typing_burst: int = _setting(10, _positive_integer, "a positive integer")
+    chat_typing_per_minute: float = _setting(60.0, _positive_number, "a positive number")
+    # The library: music folders scanned in place, storage, integrity (veza/tracks/scan.py,
+    # veza/tracks/quota.py, veza/tracks/integrity.py).
+    music_folders: tuple[Path, ...] = _setting(
+        (), list_of(_path), "folder paths (a TOML array, or comma-separated)"
+    )
+    music_folder_visibility: str = _setting(
+        "public", _choice("private", "unlisted", "public"), "private, unlisted or public"
+    )
+    scan_interval_seconds: float = _setting(3600.0, _positive_number, "a positive number")
+    storage_quota_bytes: int = _setting(
+        0, _non_negative_integer, "a non-negative integer (bytes; 0: no quota)"
+    )
+    min_free_disk_bytes: int = _setting(
+        104_857_600, _non_negative_integer, "a non-negative integer (bytes; 0: no floor)"
+    )
+    media_check_interval_seconds: float = _setting(86400.0, _positive_number, "a positive number")
     # The catalogue (veza/tracks/visibility.py): who sees a new track unless its owner says.
     default_visibility: str = _setting(
         "private", _choice("private", "unlisted", "public"), "private, unlisted or public"

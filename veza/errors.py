@@ -53,6 +53,12 @@ class Forbidden(VezaError):
     status, code, message = 403, "forbidden", "not allowed"
 
 
+class NotAMember(Forbidden):
+    """The conversation exists, but the caller is not one of its members."""
+
+    code, message = "not_a_member", "you are not a member of this conversation"
+
+
 class NotFound(VezaError):
     status, code, message = 404, "not_found", "not found"
 
@@ -71,6 +77,13 @@ class PreconditionFailed(VezaError):
     status, code, message = 412, "precondition_failed", "changed since the version you have"
 
 
+class ResyncRequired(Conflict):
+    """Too much was missed to replay: refetch the conversation's history instead (a socket
+    answers this with a `resync` frame)."""
+
+    code, message = "resync_required", "too many messages were missed: refetch the history"
+
+
 class PayloadTooLarge(VezaError):
     status, code, message = 413, "payload_too_large", "the request body is too large"
 
@@ -78,6 +91,10 @@ class PayloadTooLarge(VezaError):
         super().__init__(message)
         # The rest of the body is left unread, so the connection cannot carry another request.
         self.headers["Connection"] = "close"
+
+
+class QuotaExceeded(PayloadTooLarge):
+    code, message = "quota_exceeded", "this would take you over your storage quota"
 
 
 class UnsupportedMediaType(VezaError):
@@ -99,6 +116,15 @@ class RateLimited(VezaError):
 
 class Unavailable(VezaError):
     status, code, message = 503, "unavailable", "service unavailable"
+
+
+class InsufficientStorage(VezaError):
+    status, code, message = 507, "insufficient_storage", "the server is short of disk space"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message)
+        # Refused before the body was read: the connection cannot carry another request.
+        self.headers["Connection"] = "close"
 
 
 class DatabaseError(Exception):

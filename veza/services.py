@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from veza.accounts import Accounts
 from veza.accounts.resets import PasswordResets
+from veza.chat import Chat
 from veza.config import Settings
 from veza.events import EventBus
 from veza.nursery.jobs import Workers
@@ -16,6 +17,10 @@ from veza.playlists import Playlists
 from veza.store import Store
 from veza.tracks import Tracks
 from veza.tracks.albums import Albums
+from veza.tracks.integrity import MediaCheck
+from veza.tracks.quota import Quotas
+from veza.tracks.scan import Scans
+from veza.tracks.stats import Stats
 
 
 class Health:
@@ -43,12 +48,17 @@ class Services:
     accounts: Accounts
     password_resets: PasswordResets
     tracks: Tracks
+    albums: Albums  # albums and artists, derived from the tracks' tags
     playlists: Playlists
     workers: Workers
     events: EventBus
+    chat: Chat
+    # The library: music folders, storage, listening stats, the media check.
+    scans: Scans
+    quotas: Quotas
+    stats: Stats
+    media_check: MediaCheck
     health: Health = field(repr=False)
     # Wall-clock seconds, read by every service and the edge's rate limits: one clock, so tests
     # can move time for all of them at once.
     clock: Callable[[], float] = field(default=time.time, repr=False)
-    # Albums and artists, derived from the tracks' tags (veza/tracks/albums.py).
-    albums: Albums | None = field(default=None, repr=False)

@@ -10,6 +10,7 @@ Playwright never downloads a browser here: it launches Debian's /usr/bin/chromiu
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import shutil
 import threading
@@ -62,6 +63,11 @@ class BrowserThread:
         threading.Thread(target=self._run, name="chromium", daemon=True).start()
 
     def _run(self) -> None:
+        # Playwright makes an asyncio loop in this thread. Once any test has used PostgreSQL,
+        # trio-asyncio is imported and its global policy would make that loop one of its own
+        # (which Playwright cannot drive). asyncio's default policy instead (trio-asyncio keeps
+        # a policy set outside Trio per thread; without it, this is the global default anyway).
+        asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
         while (call := self._calls.get()) is not None:
             future, fn = call
             if future.set_running_or_notify_cancel():

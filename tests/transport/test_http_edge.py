@@ -55,7 +55,7 @@ async def test_request_id_is_generated_or_kept_when_sane(server: RunningServer) 
 
 
 async def test_unknown_route_and_wrong_method_use_the_error_shape(server: RunningServer) -> None:
-    assert_error(await server.client.get("/no/such/thing"), 404, "not_found")
+    assert_error(await server.client.get("/api/no/such/thing"), 404, "not_found")
     assert_error(await server.client.delete("/health"), 405, "method_not_allowed")
 
 
@@ -107,7 +107,7 @@ async def test_unexpected_exception_is_500_without_internals(
 
 async def test_metrics_count_requests_by_route_template_and_status(server: RunningServer) -> None:
     await server.client.get("/health")
-    await server.client.get("/missing")
+    await server.client.get("/api/missing")
     text = (await server.client.get("/metrics")).text
     assert 'veza_http_requests_total{method="GET",route="/health",status="200"} 1.0' in text
     assert 'route="unmatched",status="404"' in text

@@ -170,8 +170,22 @@ async def test_schemathesis_finds_no_failure_in_any_operation(
     user = await register(server.client, "listener")
     track = await ready_track(server, admin["access_token"], tmp_path)
     # The admin's own track: the user may read and play it, not delete it. The admin goes last,
-    # as it may disable the user, and its deletion of the track comes last of all. The user's
-    # public playlist holds it twice.
+    # as it may disable the user, and its deletion of the track comes last of all. A group of
+    # the two with one message, so chat cases reach past "not found"; the user's public
+    # playlist holding the track twice, so playlist cases do.
+    conversation = await server.client.post(
+        "/api/v1/conversations",
+        json={"kind": "group", "member_ids": [user["user"]["id"]], "title": "fuzz"},
+        headers=bearer(admin["access_token"]),
+    )
+    assert conversation.status_code == 201, conversation.text
+    conversation_id = conversation.json()["id"]
+    message = await server.client.post(
+        f"/api/v1/conversations/{conversation_id}/messages",
+        json={"body": "hello"},
+        headers=bearer(admin["access_token"]),
+    )
+    assert message.status_code == 201, message.text
     playlist = await server.client.post(
         "/api/v1/playlists",
         json={"name": "fuzzed", "visibility": "public"},
@@ -185,6 +199,8 @@ async def test_schemathesis_finds_no_failure_in_any_operation(
     known = {
         "track_id": track.id,
         "user_id": user["user"]["id"],
+        "conversation_id": conversation_id,
+        "seq": "1",
         "album_id": track.album_id,
         "artist_id": track.artist_id,
         "playlist_id": playlist.json()["id"],

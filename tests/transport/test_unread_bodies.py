@@ -234,7 +234,7 @@ async def test_a_path_not_utf8_gets_the_error_shape_when_percent_encoded(
     outside ASCII are refused by the HTTP parser below the app (h11: 400 with an empty body and
     the connection closed), which is what the RFC asks of a request-target that is not ASCII."""
     async with await connect(server) as stream:
-        await stream.send_all(request_head("GET", "/tracks/%ff%fe"))
+        await stream.send_all(request_head("GET", "/api/tracks/%ff%fe"))
         answer = await Reader(stream).response()
     assert answer is not None and answer.status == 404
     assert b'"code":"not_found"' in answer.body

@@ -1,4 +1,4 @@
-"""The `veza` command: serve, migrate, check, import, transcode, user; one module each."""
+"""The `veza` command: serve, migrate, check, import, scan, transcode, user; one module each."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 import veza
-from veza.cli import check, imports, migrate, serve, transcode, user
+from veza.cli import check, imports, migrate, scan, serve, transcode, user
 from veza.cli.options import settings_from
 from veza.config import ConfigError, Settings
 from veza.errors import DatabaseError
@@ -25,6 +25,7 @@ _COMMANDS: dict[str, Run] = {
     "migrate": migrate.run,
     "check": check.run,
     "import": imports.run,
+    "scan": scan.run,
     "user": user.run,
 }
 
@@ -33,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="veza", description=veza.__doc__)
     parser.add_argument("--version", action="version", version=f"veza {veza.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, migrate, check, transcode, imports, user):
+    for module in (serve, migrate, check, transcode, imports, scan, user):
         module.add_parser(commands)
     return parser
 

@@ -6,18 +6,33 @@ import argparse
 
 import trio
 
+from veza.app import build_services
 from veza.audio.ladder import ladder_spec
 from veza.cli.options import Commands, add_config_options
 from veza.config import Settings
-from veza.store import open_database
+from veza.store import database_runtime, open_database, open_store
 from veza.store.migrations import applied_versions, latest_version
+from veza.tracks.integrity import MediaReport
 from veza.transcode import TranscodeOptions, find_ffmpeg, usable_ladder
 
 HELP = "validate the settings and the database, and print what was found"
 
 
 def add_parser(commands: Commands) -> None:
-    add_config_options(commands.add_parser("check", help=HELP, description=HELP.capitalize()))
+    add = commands.add_parser("check", help=HELP, description=HELP.capitalize())
+    add_config_options(add)
+    add.add_argument(
+        "--media",
+        action="store_true",
+        help="also compare the store with the files on disk: tracks whose renditions are "
+        "missing, originals that cannot be read, folders of no track (exit status 1 if any)",
+    )
+    add.add_argument(
+        "--repair",
+        action="store_true",
+        help="with --media: queue the missing renditions' transcodes (a running server does "
+        "them) and remove the orphan folders",
+    )
 
 
 def run(settings: Settings, arguments: argparse.Namespace) -> int:
@@ -42,7 +57,39 @@ def run(settings: Settings, arguments: argparse.Namespace) -> int:
         else f"needs `veza migrate` (latest {latest_version()})"
     )
     print(f"database: ok ({settings.database_backend}, schema version {current}, {state})")
+    if arguments.media or arguments.repair:
+        return _check_media(settings, repair=arguments.repair)
     return 0
+
+
+def _check_media(settings: Settings, *, repair: bool) -> int:
+    """The media check (veza/tracks/integrity.py), its findings one line each."""
+
+    async def main() -> MediaReport:
+        async with database_runtime(settings), open_store(settings) as store:
+            services = build_services(settings, store, secret="")
+            return await services.media_check.run(repair=repair)
+
+    report = trio.run(main)
+    for track_id in report.missing_renditions:
+        print(f"track {track_id}: renditions missing")
+    for track_id in report.unreadable_originals:
+        print(f"track {track_id}: the original cannot be read")
+    for name in report.orphan_folders:
+        print(f"media/{name}: belongs to no track")
+    found = (
+        f"{len(report.missing_renditions)} with renditions missing, "
+        f"{len(report.unreadable_originals)} with an unreadable original, "
+        f"{len(report.orphan_folders)} orphan folder(s)"
+    )
+    print(f"media: {report.tracks} track(s) checked; {found}")
+    if repair:
+        print(
+            f"repaired: {report.requeued} transcode(s) queued, {report.removed} folder(s) removed"
+        )
+        # What a repair cannot mend: an original that cannot be read.
+        return 1 if report.unreadable_originals else 0
+    return 0 if report.clean else 1
 
 
 def _say_encoders(settings: Settings) -> None:

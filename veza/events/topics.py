@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-TOPIC_KINDS = frozenset({"user", "track", "conversation", "playlist", "room"})
+TOPIC_KINDS = frozenset({"user", "track", "conversation", "playlist", "room", "library"})
 MAX_ID_LENGTH = 128
 
 

@@ -12,9 +12,12 @@ from enum import IntEnum
 
 import trio
 
+from veza.errors import Conflict, IntegrityError
 from veza.store import Store, Transaction
 from veza.store.database import DatabaseError
 from veza.store.jobs import Job
+
+__all__ = ["Job", "JobFailed", "JobKind", "JobProgress", "Priority", "Workers"]
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +119,7 @@ class Workers:
         recover_all_running: bool,
         poll_s: float = 1.0,
         lease_s: float = 60.0,
+        only_own_kinds: bool = False,
     ) -> None:
         self.store = store
         self.kinds = {kind.name: kind for kind in kinds}
@@ -128,6 +132,13 @@ class Workers:
         self.lease_s = lease_s
         self._work_arrived = trio.Event()
         self._running: dict[str, _Running] = {}  # by subject
+        # Claim only jobs of `kinds` (a command running one kind beside a server), rather than
+        # every job, failing those of a kind it does not know.
+        self._only_own_kinds = only_own_kinds
+
+    def register(self, kind: JobKind) -> None:
+        """Add a kind built after the workers (one whose service needs them); before `run`."""
+        self.kinds[kind.name] = kind
 
     async def cancel(self, subject_id: str) -> None:
         """Stop this process's job on `subject_id`, if one runs (its subject is going away), and
@@ -137,6 +148,44 @@ class Workers:
         if running is not None:
             running.scope.cancel()
             await running.stopped.wait()
+
+    # An admin's hand on the queue (GET/POST /api/v1/admin/jobs).
+
+    async def jobs(
+        self, status: str | None, after: tuple[float, str] | None, limit: int
+    ) -> list[Job]:
+        """Jobs newest first, optionally of one status."""
+        return await self.store.jobs.list(status, after, limit)
+
+    async def job(self, job_id: str) -> Job | None:
+        return await self.store.jobs.get(job_id)
+
+    async def retry(self, job_id: str) -> None:
+        """A failed job queued again with its attempts anew. Conflict unless it had failed, or
+        when its kind runs one at a time and another is queued or running."""
+        try:
+            retried = await self.store.jobs.retry(job_id)
+        except IntegrityError:
+            raise Conflict("a job of this kind is already queued or running") from None
+        if not retried:
+            raise Conflict("only a failed job can be retried")
+        self.wake()
+
+    async def cancel_job(self, job_id: str, reason: str) -> Job | None:
+        """Fail a queued or running job on purpose: its kind hears `reason` as for any failure
+        (a track shows it), and a run of it in this process is stopped (in another process it
+        stops at its next lease renewal). None when the job had already ended."""
+        async with self.store.transaction() as tx:
+            job = await tx.jobs.cancel(job_id, reason)
+            kind = None if job is None else self.kinds.get(job.kind)
+            if job is not None and kind is not None:
+                await kind.failed(job, reason, tx)
+        if job is not None:
+            running = self._running.get(job.subject_id)
+            if running is not None:
+                running.scope.cancel()
+                await running.stopped.wait()
+        return job
 
     def wake(self) -> None:
         """Tell idle workers that a job was queued by this process (others poll)."""
@@ -183,7 +232,8 @@ class Workers:
         while True:
             try:
                 async with self.store.transaction() as tx:
-                    job = await tx.jobs.claim(worker, self.lease_s)
+                    claimable = tuple(self.kinds) if self._only_own_kinds else None
+                    job = await tx.jobs.claim(worker, self.lease_s, claimable)
             except DatabaseError as error:
                 # The database being unusable for a while must not take the server down;
                 # /status reports it, and the worker tries again.

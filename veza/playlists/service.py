@@ -644,7 +644,7 @@ class Playlists:
         event = playlist_changed(playlist.id, playlist.version, change, by, entry_ids=entry_ids)
         tx.on_commit(lambda: self._publish(playlist.id, [playlist.owner_id], event))
 
-    def track_removed(self, removals: list[TrackRemoval], by: str) -> None:
+    def track_removed(self, removals: list[TrackRemoval], by: str | None) -> None:
         """A deleted track left these playlists (committed): tell whoever follows them."""
         for removal in removals:
             event = playlist_changed(

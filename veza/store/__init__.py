@@ -9,12 +9,16 @@ from veza.config import Settings
 from veza.errors import Unavailable
 from veza.store.accounts import AccountsRepository
 from veza.store.albums import AlbumRepository
+from veza.store.chat import ChatRepository
 from veza.store.database import Database, DatabaseError, Executor
+from veza.store.folders import FolderRepository
 from veza.store.jobs import JobQueue
 from veza.store.migrations import migrate
 from veza.store.playlists import PlaylistRepository, QueueRepository
 from veza.store.sqlite import open_sqlite
+from veza.store.stats import StatsRepository
 from veza.store.tracks import TrackRepository
+from veza.store.usage import UsageRepository
 
 
 class Repositories:
@@ -22,11 +26,16 @@ class Repositories:
 
     def __init__(self, executor: Executor, dialect: str) -> None:
         self.accounts = AccountsRepository(executor)
+        self.chat = ChatRepository(executor)
         self.jobs = JobQueue(executor)
         self.playlists = PlaylistRepository(executor, dialect)
         self.queues = QueueRepository(executor)
         self.tracks = TrackRepository(executor)
         self.albums = AlbumRepository(executor)
+        # The library: music folders, listening stats, storage per user.
+        self.folders = FolderRepository(executor)
+        self.stats = StatsRepository(executor)
+        self.usage = UsageRepository(executor)
 
 
 class Transaction(Repositories):

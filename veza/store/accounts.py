@@ -188,6 +188,14 @@ class AccountsRepository:
         )
         return None if row is None else UserRow.from_row(row)
 
+    async def first_admin(self) -> UserRow | None:
+        """The oldest admin account that is not disabled (`veza import`'s default owner)."""
+        row = await self._db.fetch_one(
+            f"SELECT {_USER_COLUMNS} FROM users WHERE role = 'admin' AND disabled = 0 "
+            "ORDER BY created_at, id LIMIT 1"
+        )
+        return None if row is None else UserRow.from_row(row)
+
     async def user_by_email_key(self, key: str) -> UserRow | None:
         row = await self._db.fetch_one(
             f"SELECT {_USER_COLUMNS} FROM users WHERE email_key = ?", (key,)

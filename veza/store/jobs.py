@@ -51,6 +51,8 @@ class Job:
     progress: float
     error: str | None
     worker: str | None
+    created_at: float = 0.0
+    updated_at: float = 0.0
 
     @classmethod
     def from_row(cls, row: Row) -> Job:
@@ -64,6 +66,8 @@ class Job:
             progress=float(row["progress"]),
             error=row["error"],
             worker=row["worker"],
+            created_at=float(row["created_at"]),
+            updated_at=float(row["updated_at"]),
         )
 
 
@@ -96,22 +100,25 @@ class JobQueue:
         )
         return job
 
-    async def claim(self, worker: str, lease_s: float) -> Job | None:
+    async def claim(
+        self, worker: str, lease_s: float, kinds: tuple[str, ...] | None = None
+    ) -> Job | None:
         """Take the most urgent queued job (lowest priority, then oldest) for `worker`, counting
-        the attempt, or None. Call it in a transaction: an UPDATE that returns its row needs the
-        writer connection.
+        the attempt, or None; only one of `kinds` when given. Call it in a transaction: an
+        UPDATE that returns its row needs the writer connection.
 
         The status re-check in the outer WHERE makes two racing claimers safe on PostgreSQL too:
         the loser's UPDATE matches nothing and it simply sees no job this round."""
         now = time.time()
+        only = f" AND kind IN ({', '.join('?' for _ in kinds)})" if kinds is not None else ""
         row = await self._db.fetch_one(
-            """UPDATE jobs SET status = ?, attempts = attempts + 1, worker = ?,
+            f"""UPDATE jobs SET status = ?, attempts = attempts + 1, worker = ?,
                        lease_until = ?, updated_at = ?, error = NULL
                    WHERE status = ? AND id = (
-                       SELECT id FROM jobs WHERE status = ?
+                       SELECT id FROM jobs WHERE status = ?{only}
                    ORDER BY priority, created_at, id LIMIT 1)
                RETURNING *""",
-            (RUNNING, worker, now + lease_s, now, QUEUED, QUEUED),
+            (RUNNING, worker, now + lease_s, now, QUEUED, QUEUED, *(kinds or ())),
         )
         return None if row is None else Job.from_row(row)
 
@@ -191,3 +198,61 @@ class JobQueue:
     async def counts(self) -> dict[str, int]:
         rows = await self._db.fetch_all("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
         return {row["status"]: int(row["n"]) for row in rows}
+
+    # What an admin sees and does (veza/nursery/jobs.py Workers.retry and .cancel).
+
+    async def list(
+        self, status: str | None, after: tuple[float, str] | None, limit: int
+    ) -> list[Job]:
+        """Newest first, optionally of one status, after the (created_at, id) key."""
+        conditions: list[str] = []
+        params: list[object] = []
+        if status is not None:
+            conditions.append("status = ?")
+            params.append(status)
+        if after is not None:
+            conditions.append("(created_at < ? OR (created_at = ? AND id < ?))")
+            params += [after[0], after[0], after[1]]
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = await self._db.fetch_all(
+            f"SELECT * FROM jobs {where} ORDER BY created_at DESC, id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [Job.from_row(row) for row in rows]
+
+    async def retry(self, job_id: str) -> bool:
+        """A failed job back to the queue with its attempts anew; False unless it had failed."""
+        changed = await self._db.execute(
+            """UPDATE jobs SET status = ?, attempts = 0, error = NULL, worker = NULL,
+                   lease_until = NULL, progress = 0, updated_at = ?
+               WHERE id = ? AND status = ?""",
+            (QUEUED, time.time(), job_id, FAILED),
+        )
+        return changed == 1
+
+    async def cancel(self, job_id: str, reason: str) -> Job | None:
+        """A queued or running job failed on purpose, as it stood; None when it had ended.
+        A worker still running it loses it (its lease and its outcome need it running)."""
+        row = await self._db.fetch_one(
+            """UPDATE jobs SET status = ?, error = ?, worker = NULL, lease_until = NULL,
+                   updated_at = ?
+               WHERE id = ? AND status IN (?, ?)
+               RETURNING *""",
+            (FAILED, reason, time.time(), job_id, QUEUED, RUNNING),
+        )
+        return None if row is None else Job.from_row(row)
+
+    async def active(self, kind: str) -> Job | None:
+        """The queued or running job of `kind` (for kinds that run one at a time)."""
+        row = await self._db.fetch_one(
+            "SELECT * FROM jobs WHERE kind = ? AND status IN (?, ?) ORDER BY created_at LIMIT 1",
+            (kind, QUEUED, RUNNING),
+        )
+        return None if row is None else Job.from_row(row)
+
+    async def latest_of(self, kind: str) -> Job | None:
+        row = await self._db.fetch_one(
+            "SELECT * FROM jobs WHERE kind = ? ORDER BY created_at DESC, id DESC LIMIT 1",
+            (kind,),
+        )
+        return None if row is None else Job.from_row(row)

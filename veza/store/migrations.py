@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from veza.store import accounts, jobs, playlists, tracks
+from veza.store import accounts, chat, folders, jobs, playlists, stats, tracks, usage
 from veza.store.database import Database, Executor
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "tracks", tracks.SCHEMA),
     Migration(5, "job priority", jobs.PRIORITY),
     Migration(6, "track generations", tracks.GENERATIONS),
+    Migration(7, "chat", chat.SCHEMA),
     Migration(8, "catalogue", tracks.CATALOGUE, tracks.CATALOGUE_BY_DIALECT),
+    Migration(
+        9,
+        "music folders, duplicates, quotas and listening stats",
+        (*tracks.LIBRARY, *folders.SCHEMA, *usage.SCHEMA, *stats.SCHEMA),
+    ),
     Migration(10, "playlists, collaborators and play queues", playlists.SCHEMA),
 )
 

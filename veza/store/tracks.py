@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from collections.abc import Sequence
@@ -98,6 +99,20 @@ CATALOGUE_BY_DIALECT = {
     "sqlite": (_POSTINGS.format(suffix=" WITHOUT ROWID"), _POSTINGS_BY_TRACK),
     "postgresql": (_POSTINGS.format(suffix=""), _POSTINGS_BY_TRACK),
 }
+# Where a track's original came from and what it weighs (migration 9). `content_hash` (SHA-256
+# of the original) finds a file its owner already has: one copy per owner and content, NULL
+# owners (music folders) excepted. A track found in a music folder has `source_path` (its
+# original stays there, never written) with the size and mtime seen by the last scan.
+# `stored_bytes` counts what Veza made of it in the data dir (renditions, waveform, covers).
+LIBRARY = (
+    "ALTER TABLE tracks ADD COLUMN content_hash TEXT",
+    "ALTER TABLE tracks ADD COLUMN source_path TEXT",
+    "ALTER TABLE tracks ADD COLUMN source_size BIGINT",
+    "ALTER TABLE tracks ADD COLUMN source_mtime DOUBLE PRECISION",
+    "ALTER TABLE tracks ADD COLUMN stored_bytes BIGINT NOT NULL DEFAULT 0",
+    "CREATE UNIQUE INDEX tracks_owner_content ON tracks (owner_id, content_hash)",
+    "CREATE UNIQUE INDEX tracks_source_path ON tracks (source_path)",
+)
 
 PROCESSING, READY, FAILED = "processing", "ready", "failed"
 PRIVATE, UNLISTED, PUBLIC = "private", "unlisted", "public"
@@ -145,6 +160,12 @@ class Track(NewTrack):
     artist_id: str = field(default="", kw_only=True)
     album_artist_id: str = field(default="", kw_only=True)
     album_id: str = field(default="", kw_only=True)
+    # The library's columns (LIBRARY); keyword-only, so the fields above keep their order.
+    content_hash: str | None = field(default=None, kw_only=True)
+    source_path: str | None = field(default=None, kw_only=True)
+    source_size: int | None = field(default=None, kw_only=True)
+    source_mtime: float | None = field(default=None, kw_only=True)
+    stored_bytes: int = field(default=0, kw_only=True)
 
     @classmethod
     def from_row(cls, row: Row) -> Track:
@@ -417,6 +438,31 @@ class TrackRepository:
         row = await self._db.fetch_one(f"SELECT {counts}", [search.lookup(word) for word in words])
         assert row is not None
         return sorted(words, key=lambda word: row[f"n{words.index(word)}"])
+
+    # The library (music folders, duplicates, storage): LIBRARY's columns.
+
+    async def set_content_hash(self, track_id: str, content_hash: str) -> None:
+        """Raises IntegrityError when the owner already has a track of that content."""
+        await self._db.execute(
+            "UPDATE tracks SET content_hash = ? WHERE id = ?", (content_hash, track_id)
+        )
+
+    async def by_content(self, owner_id: str, content_hash: str) -> Track | None:
+        row = await self._db.fetch_one(
+            "SELECT * FROM tracks WHERE owner_id = ? AND content_hash = ?",
+            (owner_id, content_hash),
+        )
+        return None if row is None else Track.from_row(row)
+
+    async def set_stored_bytes(self, track_id: str, stored_bytes: int) -> None:
+        await self._db.execute(
+            "UPDATE tracks SET stored_bytes = ? WHERE id = ?", (stored_bytes, track_id)
+        )
+
+    async def all(self) -> builtins.list[Track]:
+        """Every track, oldest first (the media check walks them all)."""
+        rows = await self._db.fetch_all("SELECT * FROM tracks ORDER BY created_at, id")
+        return [Track.from_row(row) for row in rows]
 
 
 # Postings counted at most, per word, to find a query's rarest word.

@@ -3,6 +3,7 @@ its `hls` folder one folder per generation of renditions."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,4 +27,18 @@ class MediaLayout:
         return root if generation == 0 else root / str(generation)
 
     def original(self, track: Track) -> Path:
+        """The original: in the track's folder, or where a music folder holds it (read-only)."""
+        if track.source_path is not None:
+            return Path(track.source_path)
         return self.track_dir(track.id) / f"original{track.original_ext}"
+
+    def stored_bytes(self, track: Track) -> int:
+        """Bytes of what Veza made of the track in its folder (renditions, waveform, covers),
+        its original aside (blocking: call it in a thread)."""
+        original = self.original(track)
+        total = 0
+        for path in self.track_dir(track.id).rglob("*"):
+            with contextlib.suppress(FileNotFoundError):  # an old generation being removed
+                if path != original and path.is_file() and not path.is_symlink():
+                    total += path.stat().st_size
+        return total

@@ -21,6 +21,7 @@ from veza.audio.ladder import Rendition, ladder_spec
 from veza.errors import (
     Conflict,
     Forbidden,
+    IntegrityError,
     NotFound,
     UnsupportedMediaType,
     ValidationFailed,
@@ -30,7 +31,7 @@ from veza.files import copy_atomically, make_dirs, move_into_place, remove_tempo
 from veza.nursery.jobs import Priority, Workers
 from veza.store import Store
 from veza.store.playlists import TrackRemoval
-from veza.store.tracks import PROCESSING, PUBLIC, READY, VISIBILITIES, NewTrack, Track, TrackSearch
+from veza.store.tracks import PROCESSING, PUBLIC, READY, NewTrack, Track, TrackSearch
 from veza.tracks import covers, playback
 from veza.tracks.cache import HlsCache
 from veza.tracks.covers import CoverFile, CoverLayout
@@ -39,7 +40,7 @@ from veza.tracks.playback import ServedFiles, SignablePlaylist
 from veza.tracks.reasons import public_reason
 from veza.tracks.tags import TAG_MAX_CHARS, Tags, read_tags, safe_extension
 from veza.tracks.transcoding import TRANSCODE
-from veza.tracks.visibility import can_edit, can_see, listed_for
+from veza.tracks.visibility import can_edit, can_see, checked_visibility, listed_for
 from veza.transcode import Fault, TranscodeError, TranscodeOptions, probe
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,9 @@ class Tracks:
         clock: Callable[[], float] = time.time,
         cover_layout: CoverLayout | None = None,
         default_visibility: str = PUBLIC,
-        removed_from_playlists: Callable[[list[TrackRemoval], str], None] = lambda *_: None,
+        removed_from_playlists: Callable[[list[TrackRemoval], str | None], None] = (
+            lambda *_: None
+        ),
     ) -> None:
         """`removed_from_playlists(removals, by)` is told, after the commit, of the playlists a
         deleted track left (the playlists service publishes their changes)."""
@@ -138,10 +141,21 @@ class Tracks:
         owner_id: str | None = None,
         tags: Tags | None = None,
         visibility: str | None = None,
+        content_hash: str | None = None,
     ) -> Track:
         """Copy a file into the library and queue its transcode; tags given win over the file's.
-        A file that is not audio we can read is refused (UnsupportedMediaType, ValidationFailed)."""
-        return await self._add(source, source.name, owner_id, tags, copy_atomically, visibility)
+        A file that is not audio we can read is refused (UnsupportedMediaType, ValidationFailed).
+        With its `content_hash`, a file its owner already has is not copied again: that track
+        comes back instead."""
+        return await self._add(
+            source,
+            source.name,
+            owner_id,
+            tags,
+            copy_atomically,
+            visibility,
+            content_hash=content_hash,
+        )
 
     async def add_upload(
         self,
@@ -151,12 +165,47 @@ class Tracks:
         owner_id: str,
         tags: Tags | None = None,
         visibility: str | None = None,
+        content_hash: str | None = None,
     ) -> Track:
         """Move an uploaded file (spooled in the upload directory) into the library. `filename`
         is the client's: it gives a title and an extension, never a path. Refused as
-        `import_file` refuses, before anything is moved. `visibility` None: the configured
-        default (public for a track without an owner)."""
-        return await self._add(spooled, filename, owner_id, tags, move_into_place, visibility)
+        `import_file` refuses, before anything is moved; one the owner already has (same
+        `content_hash`) gives that track back, as `import_file` does. `visibility` None: the
+        configured default (public for a track without an owner)."""
+        return await self._add(
+            spooled,
+            filename,
+            owner_id,
+            tags,
+            move_into_place,
+            visibility,
+            content_hash=content_hash,
+        )
+
+    async def owned_copy(self, owner_id: str, content_hash: str) -> Track | None:
+        """The owner's track of this content (SHA-256 of the original), if they have one."""
+        return await self._store.tracks.by_content(owner_id, content_hash)
+
+    async def add_in_place(
+        self,
+        path: Path,
+        size: int,
+        mtime: float,
+        content_hash: str | None,
+        visibility: str | None = None,
+    ) -> Track:
+        """A file of a music folder into the library, left where it is (its transcode reads
+        it there; nothing writes it): owned by no one, transcoded behind uploads."""
+        return await self._add(
+            path,
+            path.name,
+            None,
+            None,
+            _left_in_place,
+            visibility,
+            content_hash=content_hash,
+            in_place=(size, mtime),
+        )
 
     async def _add(
         self,
@@ -166,16 +215,23 @@ class Tracks:
         tags: Tags | None,
         place: Callable[[Path, Path], int],
         visibility: str | None = None,
+        *,
+        content_hash: str | None = None,
+        in_place: tuple[int, float] | None = None,
     ) -> Track:
         # A track with no owner belongs to the library (an import, a music folder): hidden by
         # default it would be seen by moderators and admins alone.
         default = PUBLIC if owner_id is None else self._default_visibility
-        visibility = _checked_visibility(visibility or default)
+        visibility = checked_visibility(visibility or default)
+        if content_hash is not None and owner_id is not None:
+            existing = await self.owned_copy(owner_id, content_hash)
+            if existing is not None:
+                return existing
         info = await self._check_audio(source, filename)
         track_id = secrets.token_hex(12)
         extension = safe_extension(filename)
         directory = self.media.track_dir(track_id)
-        original = directory / f"original{extension}"
+        original = source if in_place is not None else directory / f"original{extension}"
         await trio.to_thread.run_sync(make_dirs, directory)
         try:
             size = await trio.to_thread.run_sync(place, source, original)
@@ -207,15 +263,26 @@ class Tracks:
                 await tx.tracks.create(new)
                 if cover is not None:
                     await tx.tracks.set_cover(track_id, cover)
+                # The library's columns: what the original holds, where it stays.
+                if in_place is not None:
+                    mtime = in_place[1]
+                    await tx.folders.set_source(track_id, str(source), size, mtime, content_hash)
+                elif content_hash is not None:
+                    await tx.tracks.set_content_hash(track_id, content_hash)
                 await tx.jobs.enqueue(
                     TRANSCODE,
                     track_id,
                     max_attempts=self._max_attempts,
-                    priority=Priority.INTERACTIVE,
+                    priority=Priority.INTERACTIVE if in_place is None else Priority.BACKGROUND,
                 )
-        except BaseException:
+        except BaseException as error:
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(shutil.rmtree, directory, True)
+            if isinstance(error, IntegrityError) and content_hash and owner_id:
+                # The same file, uploaded twice at once: the other request stored it first.
+                existing = await self.owned_copy(owner_id, content_hash)
+                if existing is not None:
+                    return existing
             raise
         self._workers.wake()
         return await self.get(track_id)
@@ -244,11 +311,17 @@ class Tracks:
         track = await self.visible(principal, track_id)
         if track.owner_id != principal.user.id and not principal.can(Permission.MODERATE):
             raise Forbidden("only the track's owner or a moderator may delete it")
+        await self.remove(track, by=principal.user.id)
+
+    async def remove(self, track: Track, *, by: str | None = None) -> None:
+        """Remove a track as `delete` does, on no one's behalf (its file left a music folder)
+        unless `by` names the account. A music folder's original is not Veza's: it stays
+        where it is."""
         async with self._store.transaction() as tx:
             await tx.jobs.delete_for(track.id)
             # Out of every playlist, each at its next version (so its ETag changes too).
             removals = await tx.playlists.remove_track(track.id, self._clock())
-            tx.on_commit(lambda: self._removed_from_playlists(removals, principal.user.id))
+            tx.on_commit(lambda: self._removed_from_playlists(removals, by))
             await tx.tracks.delete(track.id)
         # Rows first: a worker that claimed the job but is not yet running it then finds no
         # track and stops; one already running it is stopped here, before the folder goes.
@@ -441,7 +514,7 @@ class Tracks:
         if not can_edit(principal, track):
             raise Forbidden("only the track's owner, a moderator or an admin may edit it")
         if "visibility" in changes:
-            changes["visibility"] = _checked_visibility(changes["visibility"])
+            changes["visibility"] = checked_visibility(changes["visibility"])
         if "title" in changes and not changes["title"]:
             raise ValidationFailed("title: must not be empty")
         if changes:
@@ -546,10 +619,9 @@ class Tracks:
         return removed
 
 
-def _checked_visibility(visibility: str) -> str:
-    if visibility not in VISIBILITIES:
-        raise ValidationFailed(f"visibility: one of {', '.join(VISIBILITIES)}")
-    return visibility
+def _left_in_place(source: Path, original: Path) -> int:
+    """How `_add` "places" a music folder's file: it stays; only its size is read."""
+    return source.stat().st_size
 
 
 async def _read_or_none(path: Path) -> bytes | None:

@@ -94,11 +94,14 @@ class TranscodeJobs:
         for notice in result.notices:
             log.warning("track %s: %s", track.id, notice)
         measured = _measurements(result)
+        # For storage quotas: what the track's folder holds besides its original.
+        stored = await trio.to_thread.run_sync(self._layout.stored_bytes, track)
 
         ready = TrackReady(track.id, measured.duration_s)
 
         async def commit(tx: Transaction) -> None:
             await tx.tracks.mark_ready(track.id, generation, self.ladder_spec, measured)
+            await tx.tracks.set_stored_bytes(track.id, stored)
             tx.on_commit(lambda: self._on_settled(track.id))
             tx.on_commit(lambda: self._events.publish(track_topic(track.id), ready))
 

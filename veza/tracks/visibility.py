@@ -13,9 +13,20 @@ of a moderator's library too (they are reached by id)."""
 from __future__ import annotations
 
 from veza.accounts import Permission, Principal
+from veza.errors import ValidationFailed
 from veza.store.tracks import PRIVATE, PUBLIC, UNLISTED, VISIBILITIES, Shown, Track
 
-__all__ = ["PRIVATE", "PUBLIC", "UNLISTED", "VISIBILITIES", "can_edit", "can_see", "listed_for"]
+__all__ = [
+    "PRIVATE",
+    "PUBLIC",
+    "UNLISTED",
+    "VISIBILITIES",
+    "can_edit",
+    "can_see",
+    "checked_visibility",
+    "is_listed",
+    "listed_for",
+]
 
 
 def can_see(principal: Principal | None, track: Track) -> bool:
@@ -36,6 +47,22 @@ def listed_for(principal: Principal | None) -> Shown:
     ones, and their own whatever their visibility. (Every track listed is one `can_see`
     admits.)"""
     return Shown((PUBLIC,), None if principal is None else principal.user.id)
+
+
+def checked_visibility(visibility: str) -> str:
+    """A visibility a client gave: one of VISIBILITIES, else ValidationFailed."""
+    if visibility not in VISIBILITIES:
+        raise ValidationFailed(f"visibility: one of {', '.join(VISIBILITIES)}")
+    return visibility
+
+
+def is_listed(principal: Principal | None, track: Track) -> bool:
+    """Whether `listed_for(principal)` includes `track`: for lists built outside SQL (top
+    tracks from play counts)."""
+    shown = listed_for(principal)
+    return track.visibility in shown.visibilities or (
+        shown.owner_id is not None and track.owner_id == shown.owner_id
+    )
 
 
 def can_edit(principal: Principal, track: Track) -> bool:

@@ -21,7 +21,7 @@ from veza.transcode.result import TranscodeError, TranscodeResult
 _BAR_WIDTH = 30
 
 
-def _bar(fraction: float) -> str:
+def progress_bar(fraction: float) -> str:
     filled = round(fraction * _BAR_WIDTH)
     return f"\r[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {fraction * 100:5.1f}%"
 
@@ -99,7 +99,7 @@ def run_transcode_command(
     bar = err.isatty()
 
     async def show(fraction: float) -> None:
-        err.write(_bar(fraction))
+        err.write(progress_bar(fraction))
         err.flush()
 
     async def main() -> TranscodeResult:

@@ -10,7 +10,7 @@ from quart_trio import QuartTrio
 
 from veza.services import Services
 from veza.transport.metrics import Metrics
-from veza.transport.ratelimit import AuthLimits
+from veza.transport.ratelimit import AuthLimits, ChatRateLimits
 
 _KEY = "veza"
 
@@ -20,10 +20,16 @@ class Edge:
     services: Services
     metrics: Metrics
     auth_limits: AuthLimits
+    chat_limits: ChatRateLimits
 
     @classmethod
     def for_services(cls, services: Services) -> Edge:
-        return cls(services, Metrics(), AuthLimits(services.settings, services.clock))
+        return cls(
+            services,
+            Metrics(),
+            AuthLimits(services.settings, services.clock),
+            ChatRateLimits(services.settings, services.clock),
+        )
 
 
 def install_edge(app: QuartTrio, edge: Edge) -> None:

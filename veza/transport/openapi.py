@@ -45,6 +45,9 @@ TAGS = [
     Tag(name="tracks", description="Upload, browse, search, edit, play and remove tracks"),
     Tag(name="playlists", description="Playlists, their entries and collaborators, the queue"),
     Tag(name="albums", description="Albums and artists, derived from the tracks' tags"),
+    Tag(name="chat", description="Conversations, members, messages and read receipts"),
+    Tag(name="stats", description="Listens, plays, likes and top lists"),
+    Tag(name="admin", description="The job queue and the scan of the music folders"),
     Tag(name="system", description="Liveness and readiness"),
 ]
 
@@ -76,6 +79,7 @@ ERROR_MEANINGS: dict[int, str] = {
     422: "validation_failed: a field, a query parameter or the cursor breaks a rule",
     429: "rate_limited: too many attempts; Retry-After says how many seconds to wait",
     503: "unavailable: a dependency is down",
+    507: "insufficient_storage: the server is short of disk space (min_free_disk_bytes)",
 }
 
 _ERROR_HEADERS: dict[int, dict[str, Any]] = {

@@ -1,4 +1,5 @@
-"""Leaky-bucket rate limits for the auth routes, keyed by client address and by account.
+"""Leaky-bucket rate limits: the auth routes, keyed by client address and by account; chat
+sends and typing, keyed by user (shared by the REST routes and the WebSocket).
 
 Each bucket is a level that drains at `rate` per second, computed lazily when the key is next
 seen: no timers, no periodic task. The number of tracked keys is capped; the least recently
@@ -103,3 +104,31 @@ class AuthLimits:
         """The second half of `check`: the pair bucket, then the account-wide one."""
         self._pair[action].take(f"{account}\x00{address}")
         self._account[action].take(account)
+
+
+class ChatRateLimits:
+    """Per user and per process: message sends (REST and WebSocket share one bucket) and
+    typing frames. A refusal is RateLimited with `retry_after`: a 429 over HTTP, an `error`
+    frame on a socket."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        self._send = LeakyBucket(
+            rate_per_second=settings.chat_send_per_minute / 60,
+            burst=settings.chat_send_burst,
+            max_keys=settings.rate_limit_max_keys,
+            clock=clock,
+        )
+        self._typing = LeakyBucket(
+            rate_per_second=settings.chat_typing_per_minute / 60,
+            burst=settings.chat_typing_burst,
+            max_keys=settings.rate_limit_max_keys,
+            clock=clock,
+        )
+
+    def send(self, user_id: str) -> None:
+        """Count one message (a send; an edit counts too), or raise RateLimited."""
+        self._send.take(user_id)
+
+    def typing(self, user_id: str) -> None:
+        """Count one typing frame, or raise RateLimited."""
+        self._typing.take(user_id)

@@ -5,6 +5,7 @@ in memory in steps of `WRITE_STEP` between two writes."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import tempfile
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -40,6 +41,9 @@ class Spool:
         self.file = file
         self.path = Path(file.name)
         self._pending = bytearray()
+        # SHA-256 of the part, computed as it is written (in the same thread call): an upload
+        # of a file its owner already has is found without reading it again.
+        self._digest = hashlib.sha256()
 
     @classmethod
     async def create(cls, directory: Path) -> Spool:
@@ -48,7 +52,16 @@ class Spool:
     async def write(self, data: bytes) -> None:
         self._pending += data
         if len(self._pending) >= WRITE_STEP:
-            await trio.to_thread.run_sync(self.file.write, self._take())
+            await trio.to_thread.run_sync(self._write, self._take())
+
+    def _write(self, data: bytearray) -> None:
+        self.file.write(data)
+        self._digest.update(data)
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of what was written: of the whole part once `finish` returned."""
+        return self._digest.hexdigest()
 
     async def finish(self) -> IO[bytes]:
         """Write what is left and close the file: it is whole. The closed file is returned
@@ -56,7 +69,7 @@ class Spool:
 
         def write_and_close(rest: bytearray) -> None:
             with self.file:
-                self.file.write(rest)
+                self._write(rest)
 
         await trio.to_thread.run_sync(write_and_close, self._take())
         return self.file
@@ -64,6 +77,11 @@ class Spool:
     def _take(self) -> bytearray:
         pending, self._pending = self._pending, bytearray()
         return pending
+
+
+def content_hash_of(spools: Iterable[Spool], path: Path) -> str | None:
+    """The SHA-256 of the spooled part at `path`, if it is one of `spools`."""
+    return next((spool.content_hash for spool in spools if spool.path == path), None)
 
 
 def remove_spools(spools: Iterable[Spool]) -> None:

@@ -29,8 +29,9 @@ async def test_register_answers_201_with_user_and_token_pair(server: RunningServ
     assert user["role"] == "user"
     me = await server.client.get("/api/v1/me", headers=bearer(body["access_token"]))
     assert me.status_code == 200, me.text
-    assert me.json() == user
-    assert set(me.json()) == {"id", "username", "email", "display_name", "role", "created_at"}
+    # The account as registration gave it, and the storage it takes (none yet, no quota).
+    assert me.json() == {**user, "usage_bytes": 0, "quota_bytes": None}
+    assert set(user) == {"id", "username", "email", "display_name", "role", "created_at"}
 
 
 async def test_usernames_unique_without_case_and_emails_after_normalising(

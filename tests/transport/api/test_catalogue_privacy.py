@@ -1,6 +1,6 @@
 """Privacy as a matrix over real HTTP: every role against every visibility and every read path
-(the track, its original, its HLS grant, its waveform, its cover, lists, search, albums,
-artists). Private: the owner, moderators and admins; unlisted: any signed-in account but a
+(the track, its original, its HLS grant, its waveform, its cover, its listening stats, lists,
+search, albums, artists). Private: the owner, moderators and admins; unlisted: any signed-in account but a
 guest, by id only; public: everyone. What a caller may not see answers 404, as if absent."""
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ SEEN_STATUSES = {
     "stream": {200, 409},
     "waveform": {200, 409},
     "cover": {200},
+    "stats": {200},
     "album": {200},
     "artist": {200},
 }
@@ -85,6 +86,7 @@ def by_id_urls(track: dict[str, Any]) -> dict[str, str]:
         "stream": f"{base}/stream",
         "waveform": f"{base}/waveform",
         "cover": f"{base}/cover",
+        "stats": f"{base}/stats",
         "album": f"/api/v1/albums/{track['album_id']}",
         "artist": f"/api/v1/artists/{track['artist_id']}",
     }
@@ -110,8 +112,12 @@ async def listed_in(server: RunningServer, token: str, track: dict[str, Any]) ->
 
 async def test_the_privacy_matrix(server: RunningServer, tmp_path: Path) -> None:
     tokens = await accounts(server)
-    source = write_music(tmp_path / "a.wav", 0.5)
-    tracks = {v: await add_track(server, tokens["owner"], source, v) for v in VISIBILITIES}
+    tracks = {
+        v: await add_track(
+            server, tokens["owner"], write_music(tmp_path / f"{v}.wav", 0.5 + i / 10), v
+        )
+        for i, v in enumerate(VISIBILITIES)
+    }
     wrong: list[str] = []
     for visibility, track in tracks.items():
         for role in ROLES:

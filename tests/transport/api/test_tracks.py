@@ -105,9 +105,10 @@ async def test_the_library_is_listed_newest_first_searched_and_paged(
     server: RunningServer, tmp_path: Path
 ) -> None:
     token = (await register(server.client, "carol"))["access_token"]
-    source = write_music(tmp_path / "x.wav", 0.5)
     titles = ["Blue 100%", "Red", "blue_moon", "Green"]
-    for title in titles:
+    for number, title in enumerate(titles):
+        # Files of different lengths: the same file twice would be one track.
+        source = write_music(tmp_path / f"x{number}.wav", 0.5 + number / 100)
         assert (await upload(server, token, source, title=title)).status_code == 202
     listing = await server.client.get("/api/v1/tracks", headers=bearer(token))
     assert [t["title"] for t in listing.json()["items"]] == titles[::-1]
@@ -179,11 +180,15 @@ async def test_only_the_owner_or_a_moderator_deletes_and_files_go_too(
     other = (await register(server.client, "frank"))["access_token"]
     moderator = await register(server.client, "grace")
     await server.store.accounts.set_role(moderator["user"]["id"], "moderator", 0.0)
-    source = write_music(tmp_path / "a.wav", 0.5)
     # Public, so the other user sees them and is refused (403); a private track they may not
-    # see would answer 404 (tests/transport/api/test_catalogue_privacy.py).
-    first = (await upload(server, owner, source, visibility="public")).json()["id"]
-    second = (await upload(server, owner, source, visibility="public")).json()["id"]
+    # see would answer 404 (tests/transport/api/test_catalogue_privacy.py). Two files: the
+    # same one twice is the same track.
+    first = (
+        await upload(server, owner, write_music(tmp_path / "a.wav", 0.5), visibility="public")
+    ).json()["id"]
+    second = (
+        await upload(server, owner, write_music(tmp_path / "b.wav", 0.6), visibility="public")
+    ).json()["id"]
     url = "/api/v1/tracks/{}"
     assert (await server.client.delete(url.format(first), headers=bearer(other))).status_code == 403
     assert (await server.client.delete(url.format(first), headers=bearer(owner))).status_code == 204

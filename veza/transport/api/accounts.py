@@ -21,6 +21,8 @@ from veza.accounts import (
     UserRow,
     policy,
 )
+from veza.errors import InvalidToken
+from veza.transport import refresh_cookie
 from veza.transport.context import edge, services
 from veza.transport.guard import current_principal, public, require
 from veza.transport.openapi import errors, responds
@@ -69,29 +71,75 @@ class Me(PublicUser):
         return cls(**PublicUser.of(user).model_dump(), email=user.email)
 
 
-class AdminUser(Me):
+class Storage(BaseModel):
+    usage_bytes: int = Field(
+        description="what the user's tracks take: originals, renditions, covers"
+    )
+    quota_bytes: int | None = Field(description="what they may take; null: no limit")
+
+
+class MeWithStorage(Me, Storage):
+    @classmethod
+    async def of_user(cls, user: UserRow) -> MeWithStorage:
+        usage = await services().quotas.usage(user)
+        return cls(
+            **Me.of(user).model_dump(),
+            usage_bytes=usage.used_bytes,
+            quota_bytes=usage.quota_bytes,
+        )
+
+
+class AdminUser(Me, Storage):
     disabled: bool
 
     @classmethod
-    def of(cls, user: UserRow) -> AdminUser:
-        return cls(**Me.of(user).model_dump(), disabled=user.disabled)
+    async def of_users(cls, users: list[UserRow]) -> list[AdminUser]:
+        usages = await services().quotas.usages(users)
+        return [
+            cls(
+                **Me.of(user).model_dump(),
+                disabled=user.disabled,
+                usage_bytes=usages[user.id].used_bytes,
+                quota_bytes=usages[user.id].quota_bytes,
+            )
+            for user in users
+        ]
+
+    @classmethod
+    async def of_user(cls, user: UserRow) -> AdminUser:
+        return (await cls.of_users([user]))[0]
 
 
 class TokenPair(BaseModel):
     user: Me
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = Field(
+        description="null when it was set in the refresh cookie instead (refresh_cookie)"
+    )
     token_type: str = "Bearer"
     expires_in: int = Field(description="seconds until the access token expires")
 
     @classmethod
-    def of(cls, grant: Grant) -> TokenPair:
+    def of(cls, grant: Grant, *, in_cookie: bool = False) -> TokenPair:
         return cls(
             user=Me.of(grant.user),
             access_token=grant.access_token,
-            refresh_token=grant.refresh_token,
+            refresh_token=None if in_cookie else grant.refresh_token,
             expires_in=grant.expires_in,
         )
+
+
+_COOKIE_FIELD = Field(
+    default=False,
+    description="set the refresh token in an HttpOnly cookie (the browser client) rather "
+    "than in the body; docs/security.md",
+)
+
+
+def _granted(grant: Grant, in_cookie: bool) -> tuple[TokenPair, dict[str, str]]:
+    """The answer to a sign-in: the pair, the refresh token in the body or in the cookie."""
+    headers = refresh_cookie.set_cookie_header(grant.refresh_token) if in_cookie else {}
+    return TokenPair.of(grant, in_cookie=in_cookie), headers
 
 
 class RegisterRequest(BaseModel):
@@ -102,15 +150,26 @@ class RegisterRequest(BaseModel):
         json_schema_extra=_PASSWORD_RULE,
         description="not a common password, nor one built on the username or email address",
     )
+    refresh_cookie: bool = _COOKIE_FIELD
 
 
 class LoginRequest(BaseModel):
     login: str = Field(max_length=_SHORT, description="the email address or the username")
     password: str = Field(max_length=_PASSWORD)
+    refresh_cookie: bool = _COOKIE_FIELD
 
 
 class RefreshRequest(BaseModel):
-    refresh_token: str = Field(max_length=_TOKEN)
+    refresh_token: str | None = Field(
+        default=None,
+        max_length=_TOKEN,
+        description="omitted or null: the refresh cookie's, with the X-Veza-CSRF: 1 header",
+    )
+    refresh_cookie: bool = Field(
+        default=False,
+        description="set the new refresh token in the cookie rather than in the body (always "
+        "so when the refresh was made with the cookie)",
+    )
 
 
 class ResetRequest(BaseModel):
@@ -167,6 +226,13 @@ class NewUser(RegisterRequest):
 class UserAdministration(BaseModel):
     role: Role | None = None
     disabled: bool | None = None
+    quota_bytes: int | None = Field(
+        default=None,
+        ge=0,
+        le=2**62,
+        description="the user's storage quota in bytes; null: the configured default again "
+        "(absent: unchanged). Admins have none whatever it says",
+    )
 
 
 class Accepted(BaseModel):
@@ -205,13 +271,14 @@ def _throttle(action: str) -> Throttle:
 )
 @validate_request(RegisterRequest)
 @validate_response(TokenPair, 201)
-async def register(data: RegisterRequest) -> tuple[TokenPair, int]:
+async def register(data: RegisterRequest) -> tuple[TokenPair, int, dict[str, str]]:
     """Create an account (role: user) and sign in."""
     _limit("register", policy.username_key(data.username))
     grant = await services().accounts.register(
         email=data.email, username=data.username, password=data.password, client=_client()
     )
-    return TokenPair.of(grant), 201
+    pair, headers = _granted(grant, data.refresh_cookie)
+    return pair, 201, headers
 
 
 @blueprint.post("/api/v1/auth/login")
@@ -227,38 +294,58 @@ async def register(data: RegisterRequest) -> tuple[TokenPair, int]:
 )
 @validate_request(LoginRequest)
 @validate_response(TokenPair)
-async def login(data: LoginRequest) -> TokenPair:
+async def login(data: LoginRequest) -> tuple[TokenPair, int, dict[str, str]]:
     """Sign in with an email address or a username: a new session."""
     throttle = _throttle("login")
     grant = await services().accounts.login(
         login=data.login, password=data.password, client=_client(), throttle=throttle
     )
-    return TokenPair.of(grant)
+    pair, headers = _granted(grant, data.refresh_cookie)
+    return pair, 200, headers
 
 
 @blueprint.post("/api/v1/auth/refresh")
 @public
 @errors(
     401,
+    403,
     429,
-    why={401: "invalid_token: the refresh token is invalid, expired, spent or revoked"},
+    why={
+        401: "invalid_token: the refresh token is invalid, expired, spent or revoked, or "
+        "none was given (neither in the body nor in the cookie); the cookie is cleared",
+        403: "forbidden: a refresh by cookie without the X-Veza-CSRF: 1 header, or from "
+        "another origin's page",
+    },
 )
 @validate_request(RefreshRequest)
 @validate_response(TokenPair)
-async def refresh(data: RefreshRequest) -> TokenPair:
+async def refresh(data: RefreshRequest) -> tuple[TokenPair, int, dict[str, str]]:
     """A new token pair; the refresh token presented is spent. Presenting a spent one
-    revokes the whole session."""
+    revokes the whole session. Without `refresh_token`, the token of the refresh cookie (see
+    `refresh_cookie` on login), and the new one goes there too."""
     throttle = _throttle("refresh")
-    return TokenPair.of(await services().accounts.refresh(data.refresh_token, throttle))
+    token, in_cookie = data.refresh_token, data.refresh_cookie
+    if token is None:
+        token, in_cookie = refresh_cookie.cookie_token(), True
+        if token is None:
+            raise InvalidToken("no refresh token: neither in the body nor in the cookie")
+    try:
+        grant = await services().accounts.refresh(token, throttle)
+    except InvalidToken as error:
+        if data.refresh_token is None:  # the cookie's token is spent for good: forget it
+            error.headers.update(refresh_cookie.clear_cookie_header())
+        raise
+    pair, headers = _granted(grant, in_cookie)
+    return pair, 200, headers
 
 
 @blueprint.post("/api/v1/auth/logout")
 @require()
-@responds(204, "the session is revoked")
-async def logout() -> tuple[str, int]:
-    """Revoke the current session."""
+@responds(204, "the session is revoked", headers={"Set-Cookie": "clears the refresh cookie"})
+async def logout() -> tuple[str, int, dict[str, str]]:
+    """Revoke the current session, and clear the refresh cookie if there is one."""
     await services().accounts.logout(current_principal())
-    return "", 204
+    return "", 204, refresh_cookie.clear_cookie_header()
 
 
 @blueprint.post("/api/v1/auth/password-reset")
@@ -290,11 +377,11 @@ async def password_reset_confirm(data: ResetConfirmation) -> tuple[str, int]:
 
 @blueprint.get("/api/v1/me")
 @require()
-@validate_response(Me)
-async def me() -> Me:
-    """The caller's account."""
+@validate_response(MeWithStorage)
+async def me() -> MeWithStorage:
+    """The caller's account, with the storage their tracks take and their quota."""
     principal = current_principal()
-    return Me.of(principal.user)
+    return await MeWithStorage.of_user(principal.user)
 
 
 @blueprint.patch("/api/v1/me")
@@ -365,7 +452,7 @@ async def list_users(query_args: PageQuery) -> Page[AdminUser]:
         services().accounts.list_users,
         lambda user: (user.created_at, user.id),
     )
-    return Page[AdminUser](items=[AdminUser.of(user) for user in items], next_cursor=next_cursor)
+    return Page[AdminUser](items=await AdminUser.of_users(items), next_cursor=next_cursor)
 
 
 @blueprint.patch("/api/v1/admin/users/<user_id>")
@@ -374,11 +461,13 @@ async def list_users(query_args: PageQuery) -> Page[AdminUser]:
 @validate_request(UserAdministration)
 @validate_response(AdminUser)
 async def administer_user(user_id: str, data: UserAdministration) -> AdminUser:
-    """Change a user's role, or disable the account (admin)."""
+    """Change a user's role, disable the account, or set their storage quota (admin)."""
     user = await services().accounts.administer(
         current_principal(), user_id, role=data.role, disabled=data.disabled
     )
-    return AdminUser.of(user)
+    if "quota_bytes" in data.model_fields_set:
+        await services().quotas.set_quota(user_id, data.quota_bytes)
+    return await AdminUser.of_user(user)
 
 
 @blueprint.post("/api/v1/admin/users")
@@ -391,4 +480,4 @@ async def create_user(data: NewUser) -> tuple[AdminUser, int]:
     user = await services().accounts.create_user(
         email=data.email, username=data.username, password=data.password, role=data.role
     )
-    return AdminUser.of(user), 201
+    return await AdminUser.of_user(user), 201

@@ -67,9 +67,7 @@ class AlbumQuery(PageQuery):
 
 
 def _albums() -> Albums:
-    albums = services().albums
-    assert albums is not None  # built by the composition root
-    return albums
+    return services().albums
 
 
 def album_out(summary: AlbumRow) -> AlbumOut:

@@ -31,6 +31,12 @@ class JobCounts(BaseModel):
     failed: int
 
 
+class ScanState(BaseModel):
+    folders: int = Field(description="music folders configured")
+    state: Literal["idle", "queued", "running"]
+    progress: float
+
+
 class Readiness(BaseModel):
     """Each dependency's check; "unavailable" (503) names the part that failed."""
 
@@ -41,6 +47,9 @@ class Readiness(BaseModel):
     checks: dict[str, str] = Field(description="part -> ok, or what is wrong with it")
     jobs: JobCounts
     workers: int = Field(description="transcodes run at once")
+    scan: ScanState | None = Field(
+        default=None, description="the scan of the music folders (null while the database is down)"
+    )
 
 
 @blueprint.get("/health")
@@ -58,11 +67,14 @@ async def status() -> tuple[Readiness, int]:
     context = services()
     checks: dict[str, str] = {}
     jobs: dict[str, int] = {}
+    scan: ScanState | None = None
     try:
         await context.health.check_database()
         checks["database"] = "ok"
         jobs = await context.health.job_counts()
         checks["jobs"] = "ok"
+        found = await context.scans.status()
+        scan = ScanState(folders=found.folders, state=found.state, progress=found.progress)  # type: ignore[arg-type]
     except Unavailable as error:
         checks["database"] = error.message
     except DatabaseError as error:
@@ -76,6 +88,7 @@ async def status() -> tuple[Readiness, int]:
         checks=checks,
         jobs=JobCounts(**{state: jobs.get(state, 0) for state in JobCounts.model_fields}),
         workers=context.settings.worker_count,
+        scan=scan,
     )
     return body, 200 if ready else 503
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import trio
 from pydantic import BaseModel, Field
 from quart import Blueprint, Response, request, send_file
 from quart.datastructures import FileStorage
@@ -28,6 +29,7 @@ from veza.tracks import Tags, Track
 from veza.tracks.covers import CoverFile
 from veza.tracks.search import TrackSearch
 from veza.tracks.tags import NUMBER_MAX, TAG_MAX_CHARS, checked_tag, number
+from veza.tracks.visibility import checked_visibility
 from veza.transport.context import services
 from veza.transport.guard import current_principal, require
 from veza.transport.hls import MP3_MASTER, master_path
@@ -35,6 +37,7 @@ from veza.transport.openapi import accepts, errors, responds
 from veza.transport.pagination import Page, PageQuery, page_of
 from veza.transport.proxy import absolute_url
 from veza.transport.timestamps import utc
+from veza.transport.uploads import content_hash_of
 
 blueprint = Blueprint("tracks", __name__)
 tag_blueprint(blueprint, ["tracks"])
@@ -299,16 +302,31 @@ def _spooled(part: FileStorage) -> Path:
 
 @blueprint.post("/api/v1/tracks")
 @require(Permission.UPLOAD)
-@errors(415, why={415: "unsupported_media_type: the body is not multipart/form-data"})
+@errors(
+    413,
+    415,
+    507,
+    why={
+        413: "payload_too_large: the body is over max_upload_bytes; quota_exceeded: the file "
+        "would take the caller over their storage quota (details: used_bytes, quota_bytes, "
+        "size_bytes)",
+        415: "unsupported_media_type: the body is not multipart/form-data",
+    },
+)
 @document_request(UploadForm, source=DataSource.FORM_MULTIPART)
 @validate_response(TrackOut, 202)
+@validate_response(TrackOut, 200)
 async def upload_track() -> tuple[TrackOut, int]:
     """Upload an audio file (multipart field `file`; optional tags that override the file's
     own, and `visibility`).
     Every part is spooled to disk as it arrives; what this route does not take into the library
-    is removed when the request ends."""
+    is removed when the request ends. A file the caller already has (the same bytes) is not
+    stored twice: 200 with that track. Refused (507) while the server is short of disk space,
+    and (413 quota_exceeded) when the file would take the caller over their quota."""
     if request.mimetype != "multipart/form-data":
         raise UnsupportedMediaType("send the audio as multipart/form-data in a field named file")
+    principal = current_principal()
+    await services().quotas.check_disk()  # before the body is read
     files, form = await request.files, await request.form
     upload = files.get("file")
     if upload is None:
@@ -324,13 +342,24 @@ async def upload_track() -> tuple[TrackOut, int]:
         year=_form_number(form, "year"),
     )
     visibility = _form_text(form, "visibility") or None
+    if visibility is not None:
+        checked_visibility(visibility)  # before a copy the caller has is answered
     upload.close()  # flushed: the spooled file is whole
+    spooled = _spooled(upload)
+    content_hash = content_hash_of(getattr(request, "spooled", ()), spooled)
+    if content_hash is not None:
+        existing = await services().tracks.owned_copy(principal.user.id, content_hash)
+        if existing is not None:
+            return await track_out(existing), 200
+    size = (await trio.Path(spooled).stat()).st_size
+    await services().quotas.check_upload(principal.user, size)
     track = await services().tracks.add_upload(
-        _spooled(upload),
+        spooled,
         upload.filename or "upload",
-        owner_id=current_principal().user.id,
+        owner_id=principal.user.id,
         tags=tags,
         visibility=visibility,
+        content_hash=content_hash,
     )
     return await track_out(track), 202
 
@@ -341,9 +370,9 @@ async def upload_track() -> tuple[TrackOut, int]:
 @validate_response(Page[TrackOut])
 async def list_tracks(query_args: TrackQuery) -> Page[TrackOut]:
     """The library as the caller may list it (public tracks and their own; never others'
-    unlisted or private ones), filtered, searched with `q` (ranked: the title equal to the
-    query, then starting with it, then a title word, then the artist, then the rest) and
-    sorted."""
+    unlisted or private ones), filtered, searched with `q` (ranked: a title starting with the
+    word, then a title word, then the artist, then the album; newest first within each; with
+    several words, the rarest decides) and sorted."""
     q = query_args.q.strip() if query_args.q else None
     criteria = TrackSearch(
         query=q or None,

@@ -1,0 +1,75 @@
+"""axe-core (from the npm registry, tests/e2e/package.json) finds no serious or critical
+violation of WCAG 2.1 A/AA on the client's pages, in the light and the dark colour scheme."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.browser import Client, client_page
+from tests.players.tracks import import_music, listener
+from tests.support import unavailable
+from tests.support.server import RunningServer
+from tests.support.tracks import wait_for_track
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("chromium", "ffmpeg")]
+
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+RUN = """() => axe.run(document, {
+    runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
+}).then(result => result.violations
+    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                where: v.nodes.slice(0, 3).map(n => n.target.join(' '))})))"""
+
+
+@pytest.fixture
+def axe() -> str:
+    if not AXE.is_file():
+        folder = AXE.parents[2]
+        unavailable(f"axe-core is not installed: run `npm ci` in {folder} (./scripts/test does)")
+    return AXE.read_text()
+
+
+async def violations(client: Client, where: str) -> list[Any]:
+    found: list[Any] = []
+    for scheme in ("light", "dark"):
+        await client.do(lambda page, scheme=scheme: page.emulate_media(color_scheme=scheme))
+        for violation in await client.js(RUN):
+            found.append({"page": where, "scheme": scheme, **violation})
+    return found
+
+
+async def test_the_main_pages_have_no_serious_accessibility_violation(
+    server: RunningServer, tmp_path: Path, axe: str
+) -> None:
+    async with client_page(server.url + "/") as client:
+        await client.js(axe)  # evaluated by the test's driver: the page's CSP does not apply
+        found = await violations(client, "sign in")
+        await client.sign_up("ada")
+        who = await listener(server, "bob")
+        track_id = await import_music(server, tmp_path, who, 4)
+        assert (await wait_for_track(server, track_id)).status == "ready"
+        await client.do(lambda page: page.get_by_role("link", name="Upload").first.click())
+        await client.do(lambda page: page.get_by_role("link", name="Library").first.click())
+        await client.do(lambda page: page.locator("li.track").first.wait_for())
+        found += await violations(client, "library")
+        await client.do(lambda page: page.locator("li.track a.title").first.click())
+        await client.until("() => document.querySelector('canvas.waveform')")
+        found += await violations(client, "track")
+        await client.do(lambda page: page.get_by_role("link", name="Upload").first.click())
+        await client.do(lambda page: page.get_by_role("heading", name="Upload").wait_for())
+        found += await violations(client, "upload")
+        await client.do(lambda page: page.get_by_role("link", name="ada").click())
+        await client.do(lambda page: page.locator(".sessions li").first.wait_for())
+        found += await violations(client, "account")
+        await client.do(lambda page: page.keyboard.press("?"))
+        found += await violations(client, "keyboard help")
+        assert found == [], "\n".join(map(str, found))
+        # And axe does see a violation when there is one: a button without a name.
+        await client.do(lambda page: page.keyboard.press("Escape"))
+        await client.js("() => document.body.append(document.createElement('button'))")
+        assert "button-name" in [violation["id"] for violation in await client.js(RUN)]
+        client.assert_clean()

@@ -1,0 +1,90 @@
+// The account: change the password, see the open sessions and sign other devices out.
+import { api } from "../api.js";
+import { fill, h, notify } from "../dom.js";
+
+export function render(main) {
+  const error = h("p", { class: "error", role: "alert" });
+  const form = h(
+    "form",
+    {
+      class: "card",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const data = new FormData(form);
+        error.textContent = "";
+        if (data.get("password") !== data.get("again")) {
+          error.textContent = "The two new passwords differ.";
+          return;
+        }
+        try {
+          await api("PATCH", "api/v1/me", {
+            json: { password: data.get("password"), current_password: data.get("current") },
+          });
+          form.reset();
+          notify("Password changed; your other sessions are signed out.");
+          sessions();
+        } catch (failure) {
+          error.textContent = failure.message;
+        }
+      },
+    },
+    h("h2", {}, "Change the password"),
+    ...[
+      ["current", "Current password", "current-password"],
+      ["password", "New password", "new-password"],
+      ["again", "New password again", "new-password"],
+    ].map(([name, label, autocomplete]) =>
+      h(
+        "p",
+        { class: "field" },
+        h("label", { for: `f-${name}` }, label),
+        h("input", { id: `f-${name}`, name, type: "password", required: true, autocomplete, minlength: name === "current" ? null : "8" }),
+      ),
+    ),
+    error,
+    h("button", { type: "submit", class: "primary" }, "Change the password"),
+  );
+  const list = h("ul", { class: "sessions", "aria-label": "Sessions" });
+  main.append(h("h1", {}, "Account"), form, h("section", { class: "card" }, h("h2", {}, "Sessions"), list));
+
+  async function sessions() {
+    try {
+      const { items } = await api("GET", "api/v1/me/sessions");
+      fill(
+        list,
+        items.map((session) =>
+          h(
+            "li",
+            {},
+            h(
+              "span",
+              {},
+              h("strong", {}, session.current ? "This browser" : session.user_agent || "Unknown client"),
+              h("br"),
+              h("span", { class: "muted" }, `${session.address} · last used ${new Date(session.last_used_at).toLocaleString()}`),
+            ),
+            session.current
+              ? null
+              : h(
+                  "button",
+                  {
+                    onclick: async () => {
+                      try {
+                        await api("DELETE", `api/v1/me/sessions/${session.id}`);
+                        sessions();
+                      } catch (failure) {
+                        notify(failure.message, "error");
+                      }
+                    },
+                  },
+                  "Sign out",
+                ),
+          ),
+        ),
+      );
+    } catch (failure) {
+      notify(failure.message, "error");
+    }
+  }
+  sessions();
+}

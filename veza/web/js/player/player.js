@@ -1,0 +1,127 @@
+// The queue and what plays: next, previous, seek, volume; events for whoever shows them.
+// Events: "track" (another track plays), "time", "state" (playing, paused), "queue", "error".
+import { Engine } from "./engine.js";
+
+const VOLUME_KEY = "veza.volume";
+
+export class Player extends EventTarget {
+  constructor(audio) {
+    super();
+    this.audio = audio;
+    this.queue = [];
+    this.index = -1;
+    this.engine = new Engine(audio);
+    const saved = Number(localStorage.getItem(VOLUME_KEY));
+    audio.volume = Number.isFinite(saved) && localStorage.getItem(VOLUME_KEY) !== null ? saved : 1;
+    this.engine.addEventListener("trackchange", () => {
+      this.index += 1; // the engine moved on by itself, gaplessly
+      this.engine.setNext(this.following());
+      this.emit("track");
+    });
+    this.engine.addEventListener("time", () => this.emit("time"));
+    this.engine.addEventListener("ended", () => {
+      if (this.engine.stats.mode === "native" && this.index + 1 < this.queue.length) this.next();
+      else this.emit("state");
+    });
+    this.engine.addEventListener("error", (event) => this.emit("error", event.detail));
+    for (const name of ["play", "pause", "volumechange", "waiting", "playing"]) {
+      audio.addEventListener(name, () => this.emit("state"));
+    }
+    audio.addEventListener("volumechange", () => localStorage.setItem(VOLUME_KEY, String(audio.volume)));
+  }
+
+  emit(name, detail) {
+    this.dispatchEvent(new CustomEvent(name, { detail }));
+  }
+
+  current() {
+    return this.queue[this.index] || null;
+  }
+
+  position() {
+    return this.engine.position();
+  }
+
+  /** The current track's length in seconds (what is known of it while it is transcoded). */
+  duration() {
+    const track = this.current();
+    return (track && track.duration_s) || this.engine.length();
+  }
+
+  /** The next playable track of the queue after the current one. */
+  following() {
+    for (let i = this.index + 1; i < this.queue.length; i += 1) {
+      if (this.queue[i].status !== "failed") return this.queue[i];
+    }
+    return null;
+  }
+
+  /** Play `tracks` from the one at `index` (the rest is the queue), from `offset` seconds. */
+  playList(tracks, index, offset = 0) {
+    this.queue = tracks.filter((track) => track.status !== "failed" || track === tracks[index]);
+    this.index = this.queue.indexOf(tracks[index]);
+    this.engine.nextTrack = this.following();
+    this.engine.start(this.current(), offset);
+    this.emit("queue");
+    this.emit("track");
+  }
+
+  enqueue(track) {
+    if (this.index < 0) return this.playList([track], 0);
+    this.queue.push(track);
+    this.engine.setNext(this.following());
+    this.emit("queue");
+  }
+
+  removeAt(i) {
+    if (i === this.index) return;
+    this.queue.splice(i, 1);
+    if (i < this.index) this.index -= 1;
+    this.engine.setNext(this.following());
+    this.emit("queue");
+  }
+
+  jump(i) {
+    if (i < 0 || i >= this.queue.length) return;
+    this.index = i;
+    this.engine.nextTrack = this.following();
+    this.engine.start(this.current(), 0);
+    this.emit("track");
+    this.emit("queue");
+  }
+
+  next() {
+    if (this.index + 1 < this.queue.length) this.jump(this.index + 1);
+  }
+
+  previous() {
+    if (this.position() > 3 || this.index === 0) this.seek(0);
+    else this.jump(this.index - 1);
+  }
+
+  toggle() {
+    if (!this.current()) return;
+    if (this.audio.paused) this.audio.play().catch((error) => this.emit("error", error.message));
+    else this.audio.pause();
+  }
+
+  seek(seconds) {
+    if (this.current()) this.engine.seek(seconds);
+  }
+
+  skip(seconds) {
+    this.seek(Math.max(0, this.position() + seconds));
+  }
+
+  setVolume(volume) {
+    this.audio.volume = Math.min(1, Math.max(0, volume));
+  }
+
+  stop() {
+    this.engine.stop();
+    this.queue = [];
+    this.index = -1;
+    this.emit("track");
+    this.emit("queue");
+  }
+}
