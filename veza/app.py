@@ -21,6 +21,7 @@ from veza.accounts.resets import PasswordResets
 from veza.chat import Chat, ChatBounds
 from veza.config import Settings
 from veza.events import EventBus
+from veza.events.postgres_relay import PostgresRelay, new_process_id
 from veza.nursery.jobs import Workers
 from veza.nursery.periodic import PeriodicTask
 from veza.playlists import Playlists
@@ -52,6 +53,7 @@ from veza.transport.http import install_http_edge
 from veza.transport.openapi import TAGS, VezaOpenAPI
 from veza.transport.proxy import install_forwarded_headers
 from veza.transport.web import install_web
+from veza.transport.ws import install_websocket
 
 
 def create_app(services: Services) -> QuartTrio:
@@ -75,6 +77,7 @@ def create_app(services: Services) -> QuartTrio:
         openapi_provider_class=VezaOpenAPI,
     )
     hls.install_fast_path(app, edge)  # inside the forwarded headers: it sees their outcome
+    install_websocket(app, edge)  # likewise
     install_forwarded_headers(app, services.settings)
     install_http_edge(app, services.settings)
     install_cors(app, services.settings)  # before the guard: a preflight carries no token
@@ -99,11 +102,14 @@ def build_services(
     """Every long-lived service, built once per process from settings and the store, all
     reading the time from `clock` (tests pass one they move by hand)."""
     common_passwords()  # loaded now rather than by the first registration's request
-    accounts = Accounts(settings, store, PasswordHasher.configured(settings), secret, clock)
+    relay = event_relay(settings, store)
+    events = EventBus(relay=relay)
+    accounts = Accounts(
+        settings, store, PasswordHasher.configured(settings), secret, clock, events=events
+    )
     resets = PasswordResets(
         store.accounts, mail_sender(settings), settings.password_reset_ttl_seconds, clock
     )
-    events = EventBus()
     media = MediaLayout(settings.media_dir)
     # Shared by every job: CPU-bound work (decode, resample, analysis) never exceeds the cores.
     cpu_limiter = trio.CapacityLimiter(os.cpu_count() or 1)
@@ -136,6 +142,7 @@ def build_services(
         hls_cache=hls_cache,
         cover_layout=(covers := CoverLayout(settings.media_dir, settings.covers_dir)),
         default_visibility=settings.default_visibility,
+        events=events,
         # `playlist_service` is made below, with these tracks; called once both exist.
         removed_from_playlists=lambda removals, by: playlist_service.track_removed(removals, by),
     )
@@ -179,6 +186,7 @@ def build_services(
         playlists=playlist_service,
         workers=workers,
         events=events,
+        relay=relay,
         chat=chat,
         scans=scans,
         quotas=Quotas(
@@ -192,6 +200,21 @@ def build_services(
         clock=clock,
         albums=Albums(store, covers, cpu_limiter),
     )
+
+
+def event_relay(settings: Settings, store: Store) -> PostgresRelay | None:
+    """With PostgreSQL, the relay that makes the processes sharing the database one hub;
+    with SQLite (one process) none."""
+    if settings.database_backend != "postgresql":
+        return None
+    from veza.store.notify import PostgresNotifications
+
+    process_id = new_process_id()
+    name = f"veza events {socket.gethostname()}:{os.getpid()} {process_id}"
+    notifications = PostgresNotifications(
+        store.database, settings.database_url, application_name=name
+    )
+    return PostgresRelay(notifications, process_id=process_id)
 
 
 def periodic_tasks(services: Services) -> list[PeriodicTask]:

@@ -315,6 +315,24 @@ class Settings:
     chat_send_per_minute: float = _setting(120.0, _positive_number, "a positive number")
     chat_typing_burst: int = _setting(10, _positive_integer, "a positive integer")
     chat_typing_per_minute: float = _setting(60.0, _positive_number, "a positive number")
+    # The WebSocket hub (veza/transport/ws, veza/chat/typing.py, veza/chat/presence.py,
+    # docs/websocket.md).
+    ws_auth_timeout_seconds: float = _setting(5.0, _positive_number, "a positive number")
+    ws_ping_interval_seconds: float = _setting(20.0, _positive_number, "a positive number")
+    ws_idle_timeout_seconds: float = _setting(30.0, _positive_number, "a positive number")
+    ws_outbound_queue_size: int = _setting(
+        256, _integer_in(1, 65536), "an integer from 1 to 65536 (frames)"
+    )
+    ws_subscription_queue_size: int = _setting(
+        256, _integer_in(1, 65536), "an integer from 1 to 65536 (events)"
+    )
+    ws_max_topics: int = _setting(64, _integer_in(1, 4096), "an integer from 1 to 4096")
+    ws_delivered_flush_seconds: float = _setting(0.5, _positive_number, "a positive number")
+    typing_expiry_seconds: float = _setting(6.0, _positive_number, "a positive number")
+    presence_away_after_seconds: float = _setting(300.0, _positive_number, "a positive number")
+    presence_offline_grace_seconds: float = _setting(
+        10.0, _number_in(0, 3600), "a number from 0 to 3600 (seconds)"
+    )
     # The library: music folders scanned in place, storage, integrity (veza/tracks/scan.py,
     # veza/tracks/quota.py, veza/tracks/integrity.py).
     music_folders: tuple[Path, ...] = _setting(

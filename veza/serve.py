@@ -4,6 +4,7 @@ root nursery
 ├── store              (opened first, closed last)
 └── services nursery
     ├── signals        (first SIGINT/SIGTERM: graceful shutdown; second: exit at once)
+    ├── event relay    (PostgreSQL only: LISTEN task + NOTIFY sender, veza/events/postgres_relay.py)
     ├── periodic tasks
     ├── job workers    (each job in its own nursery: FFmpeg children, segment writer)
     ├── reset mailer   (works off password-reset requests)
@@ -31,6 +32,7 @@ from veza.nursery.signals import watch_signals
 from veza.services import Services
 from veza.store import Store, database_runtime, open_store
 from veza.transport.http import edge_connections
+from veza.transport.ws import websocket_hub
 
 log = logging.getLogger(__name__)
 
@@ -143,10 +145,14 @@ async def _run(
         async with trio.open_nursery() as nursery:
             if handle_signals:
                 await nursery.start(watch_signals, shutdown)
+            if services.relay is not None:
+                await nursery.start(services.relay.run, services.events)
             await nursery.start(run_periodic, periodic_tasks(services))
             await nursery.start(services.workers.run)
             await nursery.start(services.password_resets.run)
             app = create_app(services)
+            # Closes every socket with 1001 once shutdown begins, before Hypercorn cuts them.
+            await nursery.start(websocket_hub(app).run, shutdown)
             urls = await nursery.start(
                 _serve_http, app, config, sockets, shutdown, nursery.cancel_scope.cancel
             )

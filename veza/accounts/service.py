@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from types import EllipsisType
 
 from veza.accounts import policy
+from veza.accounts.events import SessionRevoked, user_topic
 from veza.accounts.passwords import PasswordHasher
 from veza.accounts.permissions import DEFAULT_ROLE, Permission, Role, allows
 from veza.accounts.tokens import (
@@ -30,6 +31,7 @@ from veza.errors import (
     NotFound,
     ValidationFailed,
 )
+from veza.events import EventBus
 from veza.store import Store, Transaction
 from veza.store.accounts import SessionRow, UserRow
 from veza.store.database import IntegrityError
@@ -90,8 +92,12 @@ class Accounts:
         hasher: PasswordHasher,
         secret: str,
         clock: Callable[[], float] = time.time,
+        events: EventBus | None = None,
     ) -> None:
+        """`events`, when given, hears of every session revoked (`SessionRevoked`), so the
+        session's live connections (WebSockets) can close."""
         self._store = store
+        self._events = events
         self._hasher = hasher
         self._clock = clock
         self._tokens = AccessTokens(secret, settings.access_token_ttl_seconds)
@@ -263,6 +269,7 @@ class Accounts:
                 grant = self._grant(user, session.id, refresh, now)
         # Raised after the commit: the revocation must stick.
         if reused:
+            self._revoked(SessionRevoked(session.user_id, session.id))
             log.warning("refresh token reused: session %s of user %s revoked", session.id, user.id)
             raise InvalidToken("refresh token reused; the session is revoked")
         return grant
@@ -287,6 +294,7 @@ class Accounts:
 
     async def logout(self, principal: Principal) -> None:
         await self._store.accounts.revoke_session(principal.session_id, self._clock())
+        self._revoked(SessionRevoked(principal.user.id, principal.session_id))
         log.info("logout: user %s", principal.user.id)
 
     async def sessions(self, principal: Principal) -> list[SessionRow]:
@@ -300,6 +308,7 @@ class Accounts:
         if found is None or found[0].user_id != principal.user.id or not found[0].usable(now):
             raise NotFound("no such session")
         await self._store.accounts.revoke_session(session_id, now)
+        self._revoked(SessionRevoked(principal.user.id, session_id))
         log.info("session revoked by user %s", principal.user.id)
 
     # Profile and passwords
@@ -335,6 +344,8 @@ class Accounts:
                 await tx.accounts.revoke_user_sessions(
                     user.id, now, except_session=principal.session_id
                 )
+                revoked = SessionRevoked(user.id, except_session_id=principal.session_id)
+                tx.on_commit(lambda: self._revoked(revoked))
                 await tx.accounts.use_reset_tokens_of(user.id, now)
             updated = await tx.accounts.user(user.id)
         assert updated is not None
@@ -371,6 +382,7 @@ class Accounts:
                 await tx.accounts.set_password_hash(user.id, new_hash, now)
                 await tx.accounts.revoke_user_sessions(user.id, now)
                 await tx.accounts.use_reset_tokens_of(user.id, now)
+                tx.on_commit(lambda: self._revoked(SessionRevoked(user.id)))
         if not used:
             raise invalid
         log.info("password reset: user %s; every session revoked", user.id)
@@ -402,6 +414,7 @@ class Accounts:
                 if disabled:
                     await tx.accounts.revoke_user_sessions(user_id, now)
                     await tx.accounts.use_reset_tokens_of(user_id, now)
+                    tx.on_commit(lambda: self._revoked(SessionRevoked(user_id)))
             updated = await tx.accounts.user(user_id)
         assert updated is not None
         log.info(
@@ -412,6 +425,19 @@ class Accounts:
             updated.disabled,
         )
         return updated
+
+    async def session_alive(self, session_id: str) -> bool:
+        """Whether the session can still be used (not revoked, not expired, its user enabled):
+        what a long-lived connection checks when it may have missed a `SessionRevoked`."""
+        found = await self._store.accounts.session_with_user(session_id)
+        if found is None:
+            return False
+        session, user = found
+        return session.usable(self._clock()) and not user.disabled
+
+    def _revoked(self, event: SessionRevoked) -> None:
+        if self._events is not None:
+            self._events.publish(user_topic(event.user_id), event)
 
     async def purge_expired(self) -> int:
         """Delete expired and revoked sessions, old refresh tokens and spent reset tokens."""

@@ -263,6 +263,15 @@ class TrackRepository:
     async def delete(self, track_id: str) -> None:
         await self._db.execute("DELETE FROM tracks WHERE id = ?", (track_id,))
 
+    async def processing_of(self, owner_id: str, limit: int) -> list[str]:
+        """The ids of `owner_id`'s tracks still processing, oldest first; at most `limit`."""
+        rows = await self._db.fetch_all(
+            """SELECT id FROM tracks WHERE owner_id = ? AND status = ?
+               ORDER BY created_at, id LIMIT ?""",
+            (owner_id, PROCESSING, limit),
+        )
+        return [row["id"] for row in rows]
+
     async def ids(self) -> set[str]:
         return {row["id"] for row in await self._db.fetch_all("SELECT id FROM tracks")}
 

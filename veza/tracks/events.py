@@ -13,6 +13,16 @@ def track_topic(track_id: str) -> str:
 
 
 @dataclass(frozen=True)
+class TrackAdded(Event):
+    """A track of `owner_id` is in the library and its transcode queued; published on the
+    owner's topic `user:{id}`, so their open sockets follow its progress on `track:{id}`."""
+
+    type: ClassVar[str] = "track.added"
+    track_id: str
+    owner_id: str
+
+
+@dataclass(frozen=True)
 class TrackProgress(Event):
     """A transcode moved on; `fraction` of it is done (reported at most twice a second)."""
 

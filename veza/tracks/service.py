@@ -27,6 +27,7 @@ from veza.errors import (
     ValidationFailed,
     VezaError,
 )
+from veza.events import EventBus, topic
 from veza.files import copy_atomically, make_dirs, move_into_place, remove_temporary_files
 from veza.nursery.jobs import Priority, Workers
 from veza.store import Store
@@ -35,6 +36,7 @@ from veza.store.tracks import PROCESSING, PUBLIC, READY, NewTrack, Track, TrackS
 from veza.tracks import covers, playback
 from veza.tracks.cache import HlsCache
 from veza.tracks.covers import CoverFile, CoverLayout
+from veza.tracks.events import TrackAdded
 from veza.tracks.media import MediaLayout
 from veza.tracks.playback import ServedFiles, SignablePlaylist
 from veza.tracks.reasons import public_reason
@@ -94,10 +96,12 @@ class Tracks:
         removed_from_playlists: Callable[[list[TrackRemoval], str | None], None] = (
             lambda *_: None
         ),
+        events: EventBus | None = None,
     ) -> None:
         """`removed_from_playlists(removals, by)` is told, after the commit, of the playlists a
         deleted track left (the playlists service publishes their changes)."""
         self._ladder_spec = ladder_spec(ladder)
+        self._events = events
         self._store = store
         self.media = layout  # where its files live (read by tests and housekeeping)
         self._workers = workers
@@ -122,6 +126,11 @@ class Tracks:
         if track is None:
             raise NotFound("no such track")
         return track
+
+    async def processing_of(self, owner_id: str, limit: int = 64) -> list[str]:
+        """The ids of the owner's tracks whose transcode is not over, oldest first (what their
+        live connections follow)."""
+        return await self._store.tracks.processing_of(owner_id, limit)
 
     async def progress(self, track: Track) -> float:
         """How much of the track's transcode is done, 0 to 1."""
@@ -275,6 +284,9 @@ class Tracks:
                     max_attempts=self._max_attempts,
                     priority=Priority.INTERACTIVE if in_place is None else Priority.BACKGROUND,
                 )
+                if owner_id is not None and self._events is not None:
+                    added, events = TrackAdded(track_id, owner_id), self._events
+                    tx.on_commit(lambda: events.publish(topic("user", owner_id), added))
         except BaseException as error:
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(shutil.rmtree, directory, True)

@@ -1,0 +1,76 @@
+"""Two servers on one PostgreSQL database are one hub: messages, typing, receipts and session
+ends reach sockets held by the other server, through the event bus's LISTEN/NOTIFY relay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.accounts import bearer, register
+from tests.support.chat import backend_settings
+from tests.support.server import serving
+from tests.support.ws import connect
+
+
+async def test_two_servers_on_one_postgres_are_one_hub(tmp_path: Path) -> None:
+    async with (
+        backend_settings(tmp_path, "postgresql", ws_delivered_flush_seconds=0.05) as settings,
+        serving(settings) as one,
+        serving(settings) as two,
+    ):
+        alice, bob = await register(one.client, "alice"), await register(two.client, "bob")
+        response = await one.client.post(
+            "/api/v1/conversations",
+            json={"kind": "group", "title": "t", "member_ids": [bob["user"]["id"]]},
+            headers=bearer(alice["access_token"]),
+        )
+        chat = response.json()["id"]
+        quiet = frozenset({"ping", "presence", "ack", "event"})
+        async with (
+            connect(one, alice["access_token"], ignore=quiet) as a,
+            connect(two, bob["access_token"], ignore=quiet | {"receipt"}) as b,
+        ):
+            await a.send({"type": "send", "conversation_id": chat, "body": "hi", "client_id": "1"})
+            assert (await b.expect("message"))["message"]["body"] == "hi"  # server two's socket
+            await a.expect("message")
+            # Bob's socket on server two received it: his delivered mark, told to alice on one.
+            await a.expect("receipt", kind="delivered", user_id=bob["user"]["id"], seq=1)
+            await b.send({"type": "read", "conversation_id": chat, "seq": 1})
+            await a.expect("receipt", kind="read", user_id=bob["user"]["id"], seq=1)
+            await b.send({"type": "typing", "conversation_id": chat, "active": True})
+            typing = await a.expect("typing", conversation_id=chat)
+            assert typing["typing"] == [bob["user"]["id"]]
+            # Alice starts on server one, whose owner had not heard of bob: the owners settle
+            # on one set, which both see.
+            await a.send({"type": "typing", "conversation_id": chat, "active": True})
+            both = sorted([alice["user"]["id"], bob["user"]["id"]])
+            for client in (a, b):
+                while (await client.expect("typing", conversation_id=chat))["typing"] != both:
+                    pass
+            # Alice logs out through server two: her socket on server one closes.
+            await two.client.post("/api/v1/auth/logout", headers=bearer(alice["access_token"]))
+            assert await a.closed() == 1008
+
+
+async def test_presence_crosses_servers(tmp_path: Path) -> None:
+    """The two owners' settling is tested on one bus (tests/chat/test_presence.py); here, that
+    their words cross the relay both ways."""
+    async with (
+        backend_settings(tmp_path, "postgresql", presence_offline_grace_seconds=0.2) as settings,
+        serving(settings) as one,
+        serving(settings) as two,
+    ):
+        alice, bob = await register(one.client, "alice"), await register(two.client, "bob")
+        await one.client.post(
+            "/api/v1/conversations",
+            json={"kind": "direct", "member_ids": [bob["user"]["id"]]},
+            headers=bearer(alice["access_token"]),
+        )
+        alice_id = alice["user"]["id"]
+        only_presence = frozenset({"ping", "event", "typing", "message", "receipt", "ack"})
+        async with connect(two, bob["access_token"], ignore=only_presence) as b:
+            async with connect(one, alice["access_token"]):
+                await b.expect("presence", user_id=alice_id, status="online")
+                async with connect(two, alice["access_token"]):
+                    pass  # her second device, on server two, comes and goes
+            while (await b.expect("presence", user_id=alice_id))["status"] != "offline":
+                pass  # server two's word, and server one's answer
