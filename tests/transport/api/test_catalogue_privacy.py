@@ -1,7 +1,8 @@
 """Privacy as a matrix over real HTTP: every role against every visibility and every read path
 (the track, its original, its HLS grant, its waveform, its cover, its listening stats, lists,
-search, albums, artists). Private: the owner, moderators and admins; unlisted: any signed-in account but a
-guest, by id only; public: everyone. What a caller may not see answers 404, as if absent."""
+search, albums, artists). Private: the owner, moderators and admins; unlisted: any signed-in
+account but a guest, by id only; public: everyone. What a caller may not see answers 404, as
+if absent."""
 
 from __future__ import annotations
 
