@@ -34,7 +34,7 @@ from veza.tracks.integrity import MediaCheck
 from veza.tracks.quota import Quotas
 from veza.tracks.scan import Scans
 from veza.tracks.stats import Stats
-from veza.transcode import TranscodeOptions
+from veza.transcode import TranscodeOptions, find_ffmpeg
 from veza.transport import docs, hls
 from veza.transport.api import (
     accounts,
@@ -114,7 +114,9 @@ def build_services(
     # Shared by every job: CPU-bound work (decode, resample, analysis) never exceeds the cores.
     cpu_limiter = trio.CapacityLimiter(os.cpu_count() or 1)
     options = TranscodeOptions(
-        target_lufs=settings.loudness_target_lufs, apply_gain=settings.loudness_apply_gain
+        target_lufs=settings.loudness_target_lufs,
+        apply_gain=settings.loudness_apply_gain,
+        ffmpeg=find_ffmpeg(settings.ffmpeg_path),
     )
     hls_cache = HlsCache(settings.hls_cache_bytes, settings.hls_check_ttl_seconds)
     jobs = TranscodeJobs(
