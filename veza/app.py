@@ -24,6 +24,7 @@ from veza.events import EventBus
 from veza.events.postgres_relay import PostgresRelay, new_process_id
 from veza.nursery.jobs import Workers
 from veza.nursery.periodic import PeriodicTask
+from veza.playlists import Playlists
 from veza.services import Health, Services
 from veza.store import Store
 from veza.tracks import HlsCache, MediaLayout, Tracks, TranscodeJobs
@@ -35,7 +36,16 @@ from veza.tracks.scan import Scans
 from veza.tracks.stats import Stats
 from veza.transcode import TranscodeOptions, find_ffmpeg
 from veza.transport import docs, hls
-from veza.transport.api import accounts, admin, albums, conversations, stats, system, tracks
+from veza.transport.api import (
+    accounts,
+    admin,
+    albums,
+    conversations,
+    playlists,
+    stats,
+    system,
+    tracks,
+)
 from veza.transport.context import Edge, install_edge
 from veza.transport.cors import install_cors
 from veza.transport.guard import install_guard
@@ -78,6 +88,7 @@ def create_app(services: Services) -> QuartTrio:
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(tracks.blueprint)
     app.register_blueprint(albums.blueprint)
+    app.register_blueprint(playlists.blueprint)
     app.register_blueprint(conversations.blueprint)
     app.register_blueprint(stats.blueprint)
     app.register_blueprint(admin.blueprint)
@@ -134,6 +145,18 @@ def build_services(
         cover_layout=(covers := CoverLayout(settings.media_dir, settings.covers_dir)),
         default_visibility=settings.default_visibility,
         events=events,
+        # `playlist_service` is made below, with these tracks; called once both exist.
+        removed_from_playlists=lambda removals, by: playlist_service.track_removed(removals, by),
+    )
+    playlist_service = Playlists(
+        store,
+        tracks,
+        events,
+        max_entries=settings.playlist_max_entries,
+        export_token_ttl_s=settings.export_token_ttl_seconds,
+        covers_dir=settings.playlist_covers_dir,
+        cpu_limiter=cpu_limiter,
+        clock=clock,
     )
     chat = Chat(
         store,
@@ -162,6 +185,7 @@ def build_services(
         accounts=accounts,
         password_resets=resets,
         tracks=tracks,
+        playlists=playlist_service,
         workers=workers,
         events=events,
         relay=relay,

@@ -14,6 +14,7 @@ from veza.config import Settings
 from veza.events import EventBus
 from veza.events.postgres_relay import PostgresRelay
 from veza.nursery.jobs import Workers
+from veza.playlists import Playlists
 from veza.store import Store
 from veza.tracks import Tracks
 from veza.tracks.albums import Albums
@@ -49,6 +50,7 @@ class Services:
     password_resets: PasswordResets
     tracks: Tracks
     albums: Albums  # albums and artists, derived from the tracks' tags
+    playlists: Playlists
     workers: Workers
     events: EventBus
     chat: Chat

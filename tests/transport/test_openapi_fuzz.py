@@ -171,7 +171,8 @@ async def test_schemathesis_finds_no_failure_in_any_operation(
     track = await ready_track(server, admin["access_token"], tmp_path)
     # The admin's own track: the user may read and play it, not delete it. The admin goes last,
     # as it may disable the user, and its deletion of the track comes last of all. A group of
-    # the two with one message, so chat cases reach past "not found".
+    # the two with one message, so chat cases reach past "not found"; the user's public
+    # playlist holding the track twice, so playlist cases do.
     conversation = await server.client.post(
         "/api/v1/conversations",
         json={"kind": "group", "member_ids": [user["user"]["id"]], "title": "fuzz"},
@@ -185,6 +186,16 @@ async def test_schemathesis_finds_no_failure_in_any_operation(
         headers=bearer(admin["access_token"]),
     )
     assert message.status_code == 201, message.text
+    playlist = await server.client.post(
+        "/api/v1/playlists",
+        json={"name": "fuzzed", "visibility": "public"},
+        headers=bearer(user["access_token"]),
+    )
+    entries = await server.client.post(
+        f"/api/v1/playlists/{playlist.json()['id']}/entries/batch",
+        json={"track_ids": [track.id, track.id]},
+        headers=bearer(user["access_token"]),
+    )
     known = {
         "track_id": track.id,
         "user_id": user["user"]["id"],
@@ -192,6 +203,8 @@ async def test_schemathesis_finds_no_failure_in_any_operation(
         "seq": "1",
         "album_id": track.album_id,
         "artist_id": track.artist_id,
+        "playlist_id": playlist.json()["id"],
+        "entry_id": entries.json()["entries"][0]["id"],
     }
     identities = [
         Identity("anonymous", known=known),

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from veza.store import accounts, chat, folders, jobs, stats, tracks, usage
+from veza.store import accounts, chat, folders, jobs, playlists, stats, tracks, usage
 from veza.store.database import Database, DatabaseError, Executor
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "music folders, duplicates, quotas and listening stats",
         (*tracks.LIBRARY, *folders.SCHEMA, *usage.SCHEMA, *stats.SCHEMA),
     ),
+    Migration(10, "playlists, collaborators and play queues", playlists.SCHEMA),
 )
 
 

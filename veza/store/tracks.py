@@ -197,6 +197,15 @@ class TrackRepository:
         row = await self._db.fetch_one("SELECT * FROM tracks WHERE id = ?", (track_id,))
         return None if row is None else Track.from_row(row)
 
+    async def get_many(self, track_ids: list[str]) -> list[Track]:
+        """The tracks of those ids that exist, in no particular order."""
+        unique = sorted(set(track_ids))
+        if not unique:
+            return []
+        marks = ", ".join("?" for _ in unique)
+        rows = await self._db.fetch_all(f"SELECT * FROM tracks WHERE id IN ({marks})", unique)
+        return [Track.from_row(row) for row in rows]
+
     async def start_generation(self, track_id: str, generation: int, ladder: str) -> None:
         """A transcode starts writing `generation`; a track with nothing to play yet shows as
         processing, one that plays keeps playing its current generation."""

@@ -31,6 +31,7 @@ from veza.events import EventBus, topic
 from veza.files import copy_atomically, make_dirs, move_into_place, remove_temporary_files
 from veza.nursery.jobs import Priority, Workers
 from veza.store import Store
+from veza.store.playlists import TrackRemoval
 from veza.store.tracks import PROCESSING, PUBLIC, READY, NewTrack, Track, TrackSearch
 from veza.tracks import covers, playback
 from veza.tracks.cache import HlsCache
@@ -92,8 +93,13 @@ class Tracks:
         clock: Callable[[], float] = time.time,
         cover_layout: CoverLayout | None = None,
         default_visibility: str = PUBLIC,
+        removed_from_playlists: Callable[[list[TrackRemoval], str | None], None] = (
+            lambda *_: None
+        ),
         events: EventBus | None = None,
     ) -> None:
+        """`removed_from_playlists(removals, by)` is told, after the commit, of the playlists a
+        deleted track left (the playlists service publishes their changes)."""
         self._ladder_spec = ladder_spec(ladder)
         self._events = events
         self._store = store
@@ -107,6 +113,7 @@ class Tracks:
         self._cpu_limiter = cpu_limiter
         self._clock = clock
         self._hls_cache = hls_cache
+        self._removed_from_playlists = removed_from_playlists
         self.covers = cover_layout or CoverLayout(
             layout.media_dir, layout.media_dir.parent / "covers"
         )
@@ -316,13 +323,17 @@ class Tracks:
         track = await self.visible(principal, track_id)
         if track.owner_id != principal.user.id and not principal.can(Permission.MODERATE):
             raise Forbidden("only the track's owner or a moderator may delete it")
-        await self.remove(track)
+        await self.remove(track, by=principal.user.id)
 
-    async def remove(self, track: Track) -> None:
-        """Remove a track as `delete` does, on no one's behalf (its file left a music folder).
-        A music folder's original is not Veza's: it stays where it is."""
+    async def remove(self, track: Track, *, by: str | None = None) -> None:
+        """Remove a track as `delete` does, on no one's behalf (its file left a music folder)
+        unless `by` names the account. A music folder's original is not Veza's: it stays
+        where it is."""
         async with self._store.transaction() as tx:
             await tx.jobs.delete_for(track.id)
+            # Out of every playlist, each at its next version (so its ETag changes too).
+            removals = await tx.playlists.remove_track(track.id, self._clock())
+            tx.on_commit(lambda: self._removed_from_playlists(removals, by))
             await tx.tracks.delete(track.id)
         # Rows first: a worker that claimed the job but is not yet running it then finds no
         # track and stops; one already running it is stopped here, before the folder goes.
@@ -332,10 +343,13 @@ class Tracks:
 
     # Listening
 
-    async def playback(self, principal: Principal | None, track_id: str) -> Playback:
+    async def playback(
+        self, principal: Principal | None, track_id: str, ttl_s: int | None = None
+    ) -> Playback:
         """A signed grant to play the track (for a caller who may see it): the generation that
         plays, or while the first transcode runs, the one being written as soon as every
-        rendition has a segment. Conflict while there is nothing to play yet."""
+        rendition has a segment. Valid for `ttl_s` (default: the stream token's lifetime).
+        Conflict while there is nothing to play yet."""
         track = await self.visible(principal, track_id)
         generation = track.generation if track.status == READY else track.building_generation
         found: list[str] = []
@@ -349,7 +363,7 @@ class Tracks:
                 found = [m for m in playback.masters(track, generation) if await (hls / m).exists()]
         if generation is None or not found:
             raise Conflict(f"the track is not playable yet ({track.status})")
-        expires = int(self._clock()) + self._stream_token_ttl_s
+        expires = int(self._clock()) + (ttl_s or self._stream_token_ttl_s)
         token = playback.sign(self._secret, track.id, expires)
         return Playback(track.id, token, expires, generation, tuple(found))
 

@@ -43,6 +43,7 @@ REF = "#/components/schemas/{model}"
 TAGS = [
     Tag(name="accounts", description="Registration, sign-in, sessions, profiles, users"),
     Tag(name="tracks", description="Upload, browse, search, edit, play and remove tracks"),
+    Tag(name="playlists", description="Playlists, their entries and collaborators, the queue"),
     Tag(name="albums", description="Albums and artists, derived from the tracks' tags"),
     Tag(name="chat", description="Conversations, members, messages and read receipts"),
     Tag(name="stats", description="Listens, plays, likes and top lists"),
@@ -71,6 +72,7 @@ ERROR_MEANINGS: dict[int, str] = {
     403: "forbidden: the caller's role lacks the permission this needs",
     404: "not_found: nothing by that id, or nothing the caller may see",
     409: "conflict: not possible in the current state",
+    412: "precondition_failed: If-Match names a version that is no longer current; refetch",
     413: "payload_too_large: the body is over the limit; the connection is closed after this",
     415: "unsupported_media_type: the body is not of a type this accepts",
     416: "requested_range_not_satisfiable: the Range is outside the file",
