@@ -31,6 +31,7 @@ from veza.nursery.periodic import run_periodic
 from veza.nursery.signals import watch_signals
 from veza.services import Services
 from veza.store import Store, database_runtime, open_store
+from veza.store.migrations import SchemaTooNew
 from veza.transport.http import edge_connections
 from veza.transport.ws import websocket_hub
 
@@ -38,9 +39,12 @@ log = logging.getLogger(__name__)
 
 
 async def _hold_store(settings: Settings, *, task_status: trio.TaskStatus[Store]) -> None:
-    async with open_store(settings) as store:
-        task_status.started(store)
-        await trio.sleep_forever()
+    try:
+        async with open_store(settings) as store:
+            task_status.started(store)
+            await trio.sleep_forever()
+    except SchemaTooNew as error:
+        raise StartupFailed(str(error)) from None
 
 
 def hypercorn_config(settings: Settings) -> HypercornConfig:

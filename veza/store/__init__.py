@@ -2,31 +2,48 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+
+import trio
 
 from veza.config import Settings
 from veza.errors import Unavailable
 from veza.store.accounts import AccountsRepository
+from veza.store.albums import AlbumRepository
 from veza.store.chat import ChatRepository
 from veza.store.database import Database, DatabaseError, Executor
 from veza.store.folders import FolderRepository
 from veza.store.jobs import JobQueue
-from veza.store.migrations import migrate
+from veza.store.migrations import (
+    MIGRATIONS,
+    applied_versions,
+    latest_version,
+    migrate,
+    refuse_newer,
+)
+from veza.store.playlists import PlaylistRepository, QueueRepository
+from veza.store.snapshot import sqlite_snapshot
 from veza.store.sqlite import open_sqlite
 from veza.store.stats import StatsRepository
 from veza.store.tracks import TrackRepository
 from veza.store.usage import UsageRepository
 
+log = logging.getLogger(__name__)
+
 
 class Repositories:
     """One repository per noun, every one bound to the same executor."""
 
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: Executor, dialect: str) -> None:
         self.accounts = AccountsRepository(executor)
         self.chat = ChatRepository(executor)
         self.jobs = JobQueue(executor)
+        self.playlists = PlaylistRepository(executor, dialect)
+        self.queues = QueueRepository(executor)
         self.tracks = TrackRepository(executor)
+        self.albums = AlbumRepository(executor)
         # The library: music folders, listening stats, storage per user.
         self.folders = FolderRepository(executor)
         self.stats = StatsRepository(executor)
@@ -38,8 +55,8 @@ class Transaction(Repositories):
     Work that must follow the commit (publishing an event) is registered with `on_commit` and
     runs only once the commit succeeded."""
 
-    def __init__(self, executor: Executor) -> None:
-        super().__init__(executor)
+    def __init__(self, executor: Executor, dialect: str) -> None:
+        super().__init__(executor, dialect)
         self.executor = executor
         self._on_commit: list[Callable[[], object]] = []
 
@@ -58,13 +75,13 @@ class Store(Repositories):
     """
 
     def __init__(self, database: Database) -> None:
-        super().__init__(database)
+        super().__init__(database, database.dialect)
         self.database = database
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self.database.transaction() as executor:
-            tx = Transaction(executor)
+            tx = Transaction(executor, self.database.dialect)
             yield tx
         for callback in tx._on_commit:
             callback()
@@ -117,8 +134,33 @@ async def open_store(settings: Settings, *, apply_migrations: bool = True) -> As
     """Open the configured database, bring its schema up to date, and hand out the Store."""
     async with open_database(settings) as database:
         if apply_migrations:
+            await keep_before_migrating(settings, database)
             await migrate(database)
         yield Store(database)
+
+
+async def keep_before_migrating(settings: Settings, database: Database) -> None:
+    """A SQLite database with a schema that migrations are about to change is first copied
+    (online backup API) to `veza.db.before-vN.bak` beside it, N the version migrated to: the
+    way back if the new Veza disappoints. An existing copy is kept (the earliest is the one
+    worth having)."""
+    if settings.database_backend != "sqlite":
+        return  # PostgreSQL: pg_dump before upgrading (docs/deployment.md)
+    applied = await applied_versions(database)
+    refuse_newer(applied)
+    if not applied or set(applied) >= {m.version for m in MIGRATIONS}:
+        return  # a new database, or one up to date
+    path = settings.sqlite_path
+    kept = path.with_name(f"{path.name}.before-v{latest_version()}.bak")
+    if await trio.to_thread.run_sync(kept.exists):
+        return
+    await trio.to_thread.run_sync(sqlite_snapshot, path, kept)
+    log.warning(
+        "schema version %d -> %d: the database was first copied to %s",
+        max(applied),
+        latest_version(),
+        kept,
+    )
 
 
 __all__ = [
@@ -128,6 +170,7 @@ __all__ = [
     "Store",
     "Transaction",
     "database_runtime",
+    "keep_before_migrating",
     "open_database",
     "open_store",
 ]
