@@ -15,9 +15,8 @@ from tests.support.chat import BACKENDS, backend_settings
 from tests.support.server import RunningServer, serving
 from tests.support.ws import Client, connect
 
-QUIET = frozenset(
-    {"ping", "presence", "presences", "receipt", "typing"}
-)  # what chat tests do not look at
+# What chat tests do not look at.
+QUIET = frozenset({"ping", "presence", "presences", "receipt", "typing"})
 SENDER = QUIET | {"message"}  # a socket that only sends: its acks, not the broadcasts
 
 
