@@ -115,7 +115,7 @@ export async function token() {
  * for 204), rejects with an ApiError whose message speaks to people. A 401 refreshes the token
  * and tries once more.
  */
-export async function api(method, path, { json, query, signal, auth = true } = {}) {
+export async function api(method, path, { json, query, signal, auth = true, keepalive = false } = {}) {
   let target = path;
   if (query) {
     const params = new URLSearchParams();
@@ -133,6 +133,7 @@ export async function api(method, path, { json, query, signal, auth = true } = {
       headers,
       body: json === undefined ? undefined : JSON.stringify(json),
       signal,
+      keepalive,
       credentials: "same-origin",
     });
     if (response.status === 401 && auth && attempt === 0) {

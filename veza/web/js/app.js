@@ -13,6 +13,7 @@ export const routes = [
   { pattern: /^tracks\/([0-9a-f]{1,64})$/, page: "track", title: "Track" },
   { pattern: /^upload$/, page: "upload", title: "Upload" },
   { pattern: /^account$/, page: "account", title: "Account" },
+  { pattern: /^stats$/, page: "stats", title: "My stats" },
   { pattern: /^chat(?:\/([0-9a-f]{1,64}))?$/, page: "chat", title: "Chat" },
   { pattern: /^signin$/, page: "auth", title: "Sign in", public: true },
   { pattern: /^signup$/, page: "auth", title: "Create an account", public: true },
@@ -67,6 +68,7 @@ function header(user) {
         h("a", { href: "" }, "Library"),
         h("a", { href: "upload" }, "Upload"),
         h("a", { href: "chat" }, "Chat"),
+        h("a", { href: "stats" }, "Stats"),
         h("a", { href: "account", title: "Account and sessions" }, user.display_name || user.username),
         h("button", { class: "link", onclick: () => signOut().catch((e) => notify(e.message, "error")) }, "Sign out"),
       ]
