@@ -14,6 +14,7 @@ export const routes = [
   { pattern: /^upload$/, page: "upload", title: "Upload" },
   { pattern: /^account$/, page: "account", title: "Account" },
   { pattern: /^stats$/, page: "stats", title: "My stats" },
+  { pattern: /^admin$/, page: "admin", title: "Administration" },
   { pattern: /^chat(?:\/([0-9a-f]{1,64}))?$/, page: "chat", title: "Chat" },
   { pattern: /^signin$/, page: "auth", title: "Sign in", public: true },
   { pattern: /^signup$/, page: "auth", title: "Create an account", public: true },
@@ -69,6 +70,7 @@ function header(user) {
         h("a", { href: "upload" }, "Upload"),
         h("a", { href: "chat" }, "Chat"),
         h("a", { href: "stats" }, "Stats"),
+        user.role === "admin" && h("a", { href: "admin" }, "Admin"),
         h("a", { href: "account", title: "Account and sessions" }, user.display_name || user.username),
         h("button", { class: "link", onclick: () => signOut().catch((e) => notify(e.message, "error")) }, "Sign out"),
       ]
