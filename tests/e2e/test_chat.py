@@ -15,7 +15,7 @@ from veza.config import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("chromium")]
 
-LOG = "document.querySelector('ol.messages')"
+LOG = "document.querySelector('.messages')"
 
 
 @pytest.fixture

@@ -154,7 +154,8 @@ async function conversation(pane, id, rows) {
   const others = detail.members.filter((m) => m.user_id !== me);
   const readOf = new Map(detail.members.map((m) => [m.user_id, m.read_seq]));
   const title = detail.title || (detail.peer_id ? await nameOf(detail.peer_id) : "Just you");
-  const log = h("ol", { class: "messages", role: "log", "aria-label": `Messages with ${title}`, tabindex: 0 });
+  const list = h("ol", { class: "message-list" });
+  const log = h("div", { class: "messages", role: "log", "aria-label": `Messages with ${title}`, tabindex: 0 }, list);
   const typing = h("p", { class: "typing muted", "aria-live": "polite" });
   const body = h("textarea", { id: "message", rows: 2, maxlength: 4000, autocomplete: "off" });
   const composer = h(
@@ -199,7 +200,7 @@ async function conversation(pane, id, rows) {
     const stick = atBottom();
     const seqs = [...messages.keys()].sort((a, b) => a - b);
     fill(
-      log,
+      list,
       seqs.map((seq) => {
         const m = messages.get(seq);
         const li = item(m);
@@ -270,7 +271,7 @@ async function conversation(pane, id, rows) {
   try {
     older = await loadPage();
   } catch (error) {
-    log.append(h("li", { class: "error", role: "alert" }, error.message));
+    list.append(h("li", { class: "error", role: "alert" }, error.message));
   }
   render();
   log.scrollTop = log.scrollHeight;
@@ -309,7 +310,7 @@ async function conversation(pane, id, rows) {
     pending.set(clientId, { body: text, li });
     body.value = "";
     stopTyping();
-    log.append(li);
+    list.append(li);
     log.scrollTop = log.scrollHeight;
     sendPending(clientId);
   });
