@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.browser import Client, client_page
-from tests.support.accounts import fast_settings
+from tests.support.accounts import bearer, fast_settings, register
 from tests.support.server import RunningServer
 from veza.config import Settings
 
@@ -21,7 +21,10 @@ LOG = "document.querySelector('.messages')"
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     # Offline half a second after the last socket closed, so the test sees presence change.
-    return fast_settings(tmp_path, presence_offline_grace_seconds=0.5)
+    # A long history is written at once (the send rate limit raised for it).
+    return fast_settings(
+        tmp_path, presence_offline_grace_seconds=0.5, chat_send_burst=100, chat_send_per_minute=6000
+    )
 
 
 async def say(client: Client, text: str) -> None:
@@ -101,3 +104,36 @@ async def test_two_people_chat(server: RunningServer) -> None:
         assert (await ada.js("() => window.vezaLive.stats.readies")) == 2
         ada.assert_clean()
         bob.assert_clean()
+
+
+async def test_a_long_history_loads_as_it_scrolls_up(server: RunningServer) -> None:
+    ada = await register(server.client, "ada")
+    bob = await register(server.client, "bob")
+    headers = bearer(bob["access_token"])
+    made = await server.client.post(
+        "/api/v1/conversations",
+        json={"kind": "direct", "member_ids": [ada["user"]["id"]]},
+        headers=headers,
+    )
+    path = f"/api/v1/conversations/{made.json()['id']}/messages"
+    for n in range(1, 76):
+        sent = await server.client.post(path, json={"body": f"line {n}"}, headers=headers)
+        assert sent.status_code == 201, sent.text
+    async with client_page(f"{server.url}/signin") as client:
+        await client.sign_in("ada")
+        await client.do(lambda page: page.get_by_role("link", name="Chat").click())
+        await client.until(
+            "() => /unread: 75/.test(document.querySelector('.conversations').textContent)"
+        )
+        await client.do(lambda page: page.locator(".conversations a").first.click())
+        await shows(client, "line 75")
+        # The newest first page (30); scrolling to the top brings the older ones, page by page.
+        assert await client.js("() => document.querySelectorAll('li.message').length") < 75
+        await client.until(
+            f"() => ({LOG}.scrollTop = 0, document.querySelectorAll('li.message').length === 75)"
+        )
+        texts = await client.js(
+            f"() => [...{LOG}.querySelectorAll('li.message .body')].map(e => e.textContent)"
+        )
+        assert texts == [f"line {n}" for n in range(1, 76)]
+        client.assert_clean()
