@@ -13,8 +13,8 @@ import soundfile as sf
 import trio
 
 from tests.e2e.browser import Client, client_page
-from tests.players.tracks import RATE, listener
-from tests.support.accounts import fast_settings
+from tests.players.tracks import RATE, Listener, listener
+from tests.support.accounts import bearer, fast_settings, register
 from tests.support.server import RunningServer, serving
 from tests.support.signals import music
 from tests.support.tracks import wait_for_track
@@ -35,15 +35,11 @@ async def shoot(client: Client, folder: Path, name: str, size: str) -> None:
     print(path, file=sys.stderr)
 
 
-async def pages(server: RunningServer, folder: Path, size: str, first: bool) -> None:
+async def pages(server: RunningServer, folder: Path, size: str) -> None:
     width, height = SIZES[size]
     async with client_page(server.url + "/", width=width, height=height) as client:
         await shoot(client, folder, "sign-in", size)
-        if first:
-            await client.sign_up("ada")
-        else:
-            await client.do(lambda page: page.get_by_role("link", name="Sign in").first.click())
-            await client.sign_in("ada")
+        await client.sign_in("ada")
         await client.do(lambda page: page.locator("li.track").first.wait_for())
         await client.do(lambda page: page.get_by_role("button", name="Play Slow river").click())
         await client.do(lambda page: page.evaluate("() => window.vezaDebug.player.seek(38)"))
@@ -56,6 +52,27 @@ async def pages(server: RunningServer, folder: Path, size: str, first: bool) -> 
         await client.do(lambda page: page.get_by_role("link", name="ada").click())
         await client.do(lambda page: page.locator(".sessions li").first.wait_for())
         await shoot(client, folder, "account", size)
+        await client.do(lambda page: page.get_by_role("link", name="Chat").click())
+        await client.do(lambda page: page.locator(".conversations a").first.click())
+        await client.do(lambda page: page.locator("li.message").first.wait_for())
+        await shoot(client, folder, "chat", size)
+
+
+async def conversation(server: RunningServer, ana: Listener) -> None:
+    """Ada, who listens, and Ana, who made the music, exchange a few words."""
+    ada = await register(server.client, "ada")
+    made = await server.client.post(
+        "/api/v1/conversations",
+        json={"kind": "direct", "member_ids": [ada["user"]["id"]]},
+        headers=bearer(ana.token),
+    )
+    path = f"/api/v1/conversations/{made.json()['id']}/messages"
+    for token, body in [
+        (ana.token, "I put the new Night walks takes in the library."),
+        (ada["access_token"], "Slow river is lovely. Is the harbour one finished?"),
+        (ana.token, "Nearly: the mix is still a little dark."),
+    ]:
+        await server.client.post(path, json={"body": body}, headers=bearer(token))
 
 
 async def main(folder: Path) -> None:
@@ -70,8 +87,9 @@ async def main(folder: Path) -> None:
                     path, owner_id=who.user_id, tags=Tags(title, artist, album)
                 )
                 await wait_for_track(server, track.id, limit_s=300)
-            for index, size in enumerate(SIZES):
-                await pages(server, folder, size, first=index == 0)
+            await conversation(server, who)
+            for size in SIZES:
+                await pages(server, folder, size)
 
 
 if __name__ == "__main__":
