@@ -4,11 +4,11 @@
     python bench/pipeline.py --repeat 2   # each side twice, alternating
     python bench/pipeline.py --long       # also Veza's peak memory on a 60-minute track
 
-Veza: one decode for the analysis (loudness, true peak, waveform), then one decode feeding
-one encoder child per rendition of the ladder, segmented into packed audio. Peers: one
-`ffmpeg` command encoding the same ladder (built from the ladder the transcode is given) into
-HLS (MPEG-TS segments), and the pass an FFmpeg user runs for the same loudness figures
-(`ebur128=peak=true`). Each runs in a child process measured with wait4 (CPU of the whole
+Veza: one decode, for the analysis (loudness, true peak, waveform), kept in a temporary file
+that one encoder child per rendition of the ladder then reads, segmented into packed audio.
+Peers: one `ffmpeg` command encoding the same ladder (built from the ladder the transcode is
+given) into HLS (MPEG-TS segments), and the pass an FFmpeg user runs for the same loudness
+figures (`ebur128=peak=true`). Each runs in a child process measured with wait4 (CPU of the whole
 tree: a process's usage includes the children it reaped). Veza's child also reports the CPU
 its event loop's thread spends per scheduler pass (the time every other task of a server
 would wait), the longest pass and the sum.

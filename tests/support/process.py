@@ -90,3 +90,19 @@ def wait_until(condition: Callable[[], bool], seconds: float = 60) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met in time")
         time.sleep(0.05)
+
+
+def live_children() -> list[str]:
+    """Live (not yet reaped or still running) child processes of this test process."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rfind(")") + 2 :].split()
+        if int(fields[1]) == os.getpid():
+            found.append(raw[raw.find("(") + 1 : raw.rfind(")")])
+    return found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 from pathlib import Path
@@ -14,6 +13,7 @@ import soundfile as sf
 import trio
 
 from tests.support import require_tool
+from tests.support.process import live_children
 from tests.support.signals import aligned, fitted_gain, music
 from tests.support.transcode import run_transcode as run
 from veza.audio import adts, id3, mp3
@@ -479,23 +479,7 @@ async def test_a_failing_encoder_child_is_an_error_with_its_stderr(
     ffmpeg = _fake_ffmpeg(tmp_path, body)
     with pytest.raises(TranscodeError, match=expected):
         await run(source, tmp_path / "out", ffmpeg=ffmpeg)
-    assert _children() == []
-
-
-def _children() -> list[str]:
-    """Live (not yet reaped or still running) child processes of this test process."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rfind(")") + 2 :].split()
-        if int(fields[1]) == os.getpid():
-            found.append(raw[raw.find("(") + 1 : raw.rfind(")")])
-    return found
+    assert live_children() == []
 
 
 @pytest.mark.slow
@@ -525,7 +509,7 @@ async def test_cancelling_leaves_only_complete_files_and_no_children(
     with trio.CancelScope() as scope:
         await transcode(source, out, limiter=trio.CapacityLimiter(2), on_progress=on_progress)
     assert scope.cancelled_caught
-    assert _children() == []
+    assert live_children() == []
     assert not list(out.rglob("*.tmp"))
     if cancel_at >= 0.4:
         assert seen_event_playlist  # the first segments were playable while encoding went on

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from veza.audio.frames import FrameHeader
+from veza.audio.frames import FrameHeader, frame_header
 
 _SAMPLE_RATES = (
     96000,
@@ -25,18 +25,16 @@ def parse_header(data: bytes | bytearray, offset: int = 0) -> FrameHeader | None
     """The ADTS header at `offset`, or None."""
     if len(data) - offset < 7:
         return None
-    h = data[offset : offset + 7]
-    if h[0] != 0xFF or (h[1] & 0xF6) != 0xF0:  # syncword, layer 00
+    h0, h1, h2, h3, h4, h5, h6 = data[offset : offset + 7]
+    if h0 != 0xFF or (h1 & 0xF6) != 0xF0:  # syncword, layer 00
         return None
-    profile = h[2] >> 6
-    rate_index = (h[2] >> 2) & 0x0F
+    rate_index = (h2 >> 2) & 0x0F
     if rate_index >= len(_SAMPLE_RATES):
         return None
-    channels = ((h[2] & 1) << 2) | (h[3] >> 6)
-    length = ((h[3] & 3) << 11) | (h[4] << 3) | (h[5] >> 5)
-    header_size = 7 if h[1] & 1 else 9
+    length = ((h3 & 3) << 11) | (h4 << 3) | (h5 >> 5)
+    header_size = 7 if h1 & 1 else 9
     if length <= header_size:
         return None
-    blocks = (h[6] & 3) + 1
-    signature = ((h[1] >> 3) & 1, profile, rate_index, channels)
-    return FrameHeader(length, 1024 * blocks, _SAMPLE_RATES[rate_index], signature)
+    channels = ((h2 & 1) << 2) | (h3 >> 6)
+    signature = ((h1 >> 3) & 1, h2 >> 6, rate_index, channels)  # MPEG version, profile...
+    return frame_header(length, 1024 * ((h6 & 3) + 1), _SAMPLE_RATES[rate_index], signature)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from veza.audio.decode import SourceInfo
 from veza.audio.ladder import Rendition
 
@@ -26,9 +28,20 @@ _MUXERS = {
 
 
 def encoder_argv(
-    ffmpeg: str, rendition: Rendition, *, sample_rate: int, channels: int
+    ffmpeg: str,
+    rendition: Rendition,
+    pcm: Path,
+    *,
+    sample_rate: int,
+    channels: int,
+    gain: float = 1.0,
 ) -> list[str]:
-    """An encoder child reading interleaved float32 PCM on stdin, writing frames on stdout."""
+    """An encoder child reading the interleaved float32 PCM file `pcm` (ours), scaling it by
+    `gain`, writing frames on stdout.
+
+    The volume filter multiplies each float32 sample by the gain rounded to float32, as numpy
+    does with `block * np.float32(gain)`: the coded bytes are those of the scaled samples."""
+    volume = ["-af", f"volume={float(np.float32(gain))!r}"] if gain != 1.0 else []
     return [
         ffmpeg,
         *_QUIET,
@@ -39,7 +52,8 @@ def encoder_argv(
         "-ac",
         str(channels),
         "-i",
-        "pipe:0",
+        _file_url(pcm),
+        *volume,
         "-map_metadata",
         "-1",
         *_ENCODERS[rendition.codec],

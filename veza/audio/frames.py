@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,7 +20,17 @@ class FrameHeader:
     signature: tuple[int, ...]
 
 
+@functools.lru_cache(maxsize=4096)
+def frame_header(
+    length: int, samples: int, sample_rate: int, signature: tuple[int, ...]
+) -> FrameHeader:
+    """A FrameHeader, shared: a stream repeats a few hundred distinct headers, and making a
+    frozen dataclass costs more than parsing the bytes (one per frame of every rendition)."""
+    return FrameHeader(length, samples, sample_rate, signature)
+
+
 HeaderParser = Callable[[bytes | bytearray, int], FrameHeader | None]
+Frame = tuple[bytes, FrameHeader]  # a whole frame and its header
 
 # Enough bytes to decide about an ID3 header or any frame header we parse.
 _LOOKAHEAD = id3.HEADER_SIZE
@@ -44,11 +55,18 @@ class FrameSplitter:
         self.skipped_bytes = 0
         self.first_header: FrameHeader | None = None
 
-    def feed(self, data: bytes | bytearray) -> list[bytes]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
+        return [frame for frame, _ in self.feed_frames(data)]
+
+    def finish(self) -> list[bytes]:
+        return [frame for frame, _ in self.finish_frames()]
+
+    def feed_frames(self, data: bytes | bytearray | memoryview) -> list[Frame]:
+        """`feed`, each frame with its parsed header (no need to parse it again)."""
         self._buf += data
         return self._drain(final=False)
 
-    def finish(self) -> list[bytes]:
+    def finish_frames(self) -> list[Frame]:
         frames = self._drain(final=True)
         self.skipped_bytes += len(self._buf)
         self._buf.clear()
@@ -60,8 +78,9 @@ class FrameSplitter:
             return None
         return header
 
-    def _drain(self, *, final: bool) -> list[bytes]:
-        buf, frames, pos = self._buf, [], 0
+    def _drain(self, *, final: bool) -> list[Frame]:
+        buf, pos = self._buf, 0
+        frames: list[Frame] = []
         while True:
             remaining = len(buf) - pos
             if remaining <= 0 or (remaining < _LOOKAHEAD and not final):
@@ -98,7 +117,7 @@ class FrameSplitter:
                     self.skipped_bytes += 1
                     pos += 1
                     continue
-            frames.append(bytes(buf[pos:end]))
+            frames.append((bytes(buf[pos:end]), header))
             if self.first_header is None:
                 self.first_header = header
             self._signature = header.signature

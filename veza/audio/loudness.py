@@ -70,9 +70,14 @@ class LoudnessMeter:
         self._carry: F64 = np.zeros(0)
         self._power: F64 = np.zeros(0)
         self._step_power: list[F64] = []
-        self._oversampler = soxr.ResampleStream(
-            sample_rate, sample_rate * _OVERSAMPLING, channels, dtype="float32", quality="HQ"
-        )
+        # One mono stream per channel: soxr interleaves a multichannel stream's output (4x the
+        # input) and deinterleaves its input, 10% of the peak's CPU that a column copy avoids.
+        self._oversamplers = [
+            soxr.ResampleStream(
+                sample_rate, sample_rate * _OVERSAMPLING, 1, dtype="float32", quality="HQ"
+            )
+            for _ in range(channels)
+        ]
         self._peak = 0.0
         self.frames = 0
 
@@ -112,17 +117,21 @@ class LoudnessMeter:
         # In slices: the oversampled output of a whole block (4 x 64 Ki frames, 2 MiB) is
         # allocated afresh on each call, and in a worker thread the kernel zero-fills it anew
         # every time; a slice's output (256 KiB) is reused from the heap (12% less CPU).
-        for start in range(0, len(samples), _PEAK_SLICE):
-            self._track_peak(samples[start : start + _PEAK_SLICE], last=False)
+        for channel, oversampler in enumerate(self._oversamplers):
+            column = np.ascontiguousarray(samples[:, channel])
+            for start in range(0, len(column), _PEAK_SLICE):
+                self._track_peak(oversampler, column[start : start + _PEAK_SLICE], last=False)
 
-    def _track_peak(self, block: F32, *, last: bool) -> None:
-        up = self._oversampler.resample_chunk(np.ascontiguousarray(block), last=last)
+    def _track_peak(self, oversampler: soxr.ResampleStream, samples: F32, *, last: bool) -> None:
+        up = oversampler.resample_chunk(samples, last=last)
         if up.size:  # max and min: no array of absolute values to allocate
             self._peak = max(self._peak, float(up.max()), -float(up.min()))
 
     def finish(self) -> None:
-        """Flush the oversampler (its last output samples belong to the end of the signal)."""
-        self._track_peak(np.zeros((0, self.channels), dtype=np.float32), last=True)
+        """Flush the oversamplers (their last output samples belong to the end of the
+        signal)."""
+        for oversampler in self._oversamplers:
+            self._track_peak(oversampler, np.zeros(0, dtype=np.float32), last=True)
 
     def block_loudness(self) -> F64:
         """Loudness (LUFS) of every complete 400 ms gating block so far."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from veza.audio.frames import FrameHeader
+from veza.audio.frames import FrameHeader, frame_header
 
 _BITRATES_V1 = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 _BITRATES_V2 = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
@@ -34,7 +34,7 @@ def parse_header(data: bytes | bytearray, offset: int = 0) -> FrameHeader | None
     else:
         bitrate, samples, coefficient = _BITRATES_V2[bitrate_index], 576, 72
     length = coefficient * bitrate * 1000 // sample_rate + padding
-    return FrameHeader(length, samples, sample_rate, (version, layer, rate_index))
+    return frame_header(length, samples, sample_rate, (version, layer, rate_index))
 
 
 def _side_info_size(frame: bytes) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from veza.audio import adts, mp3
-from veza.audio.frames import FrameSplitter
+from veza.audio.frames import Frame, FrameSplitter
 from veza.audio.ladder import MP3_DECODER_DELAY, Codec
 from veza.audio.segmenter import Segment, Segmenter, mp3_join_ok
 
@@ -24,11 +24,11 @@ class RenditionStream:
         self._segmenter: Segmenter | None = None
         self._first = True
 
-    def feed(self, data: bytes | bytearray) -> list[Segment]:
-        return self._take(self._splitter.feed(data))
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Segment]:
+        return self._take(self._splitter.feed_frames(data))
 
     def finish(self) -> list[Segment]:
-        segments = self._take(self._splitter.finish())
+        segments = self._take(self._splitter.finish_frames())
         if self._segmenter is not None:
             last = self._segmenter.finish()
             if last is not None:
@@ -39,11 +39,9 @@ class RenditionStream:
     def samples(self) -> int:
         return 0 if self._segmenter is None else self._segmenter.position
 
-    def _take(self, frames: list[bytes]) -> list[Segment]:
+    def _take(self, frames: list[Frame]) -> list[Segment]:
         out: list[Segment] = []
-        for frame in frames:
-            header = self._parse(frame, 0)
-            assert header is not None  # the splitter only returns frames with a valid header
+        for frame, header in frames:
             if self._first:
                 self._first = False
                 tag = mp3.info_tag(frame) if self.codec == "mp3" else None

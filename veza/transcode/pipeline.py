@@ -1,4 +1,5 @@
-"""transcode(): probe, one analysis pass, then one decode feeding every encoder concurrently."""
+"""transcode(): probe, one decoding and analysis pass, then every encoder at once on what it
+decoded (kept in a temporary file, veza.transcode.spill)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from veza.transcode.source import (
     ffmpeg_probe,
     probe,
 )
+from veza.transcode.spill import DecodedAudio
 from veza.transcode.writer import Master, SegmentWriter
 
 log = logging.getLogger(__name__)
@@ -115,16 +117,21 @@ async def transcode(
     progress = _Progress(on_progress, expected_frames(info))
     writer = SegmentWriter(out_dir, renditions)
     await writer.prepare()
+    decoded = DecodedAudio(out_dir)
     try:
-        analysis, info = await _analyse_any_way(source, info, options, limiter, progress)
+        await trio.to_thread.run_sync(decoded.create)
+        analysis, info = await _analyse_any_way(source, info, options, limiter, progress, decoded)
         await writer.write_json("waveform.json", analysis.waveform)
         masters = master_playlists(renditions, options, analysis.frames / SAMPLE_RATE)
         streams = await _encode(
-            source, info, options, limiter, progress, renditions, writer, masters, analysis.gain
+            decoded, options, limiter, progress, renditions, writer, masters, analysis
         )
         await writer.finish()
     except BaseExceptionGroup as group:
         raise single_error(group) from None
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(decoded.remove)
     await progress.done()
     results = []
     for rendition in renditions:
@@ -226,11 +233,12 @@ async def _analyse_any_way(
     options: TranscodeOptions,
     limiter: trio.CapacityLimiter,
     progress: _Progress,
+    decoded: DecodedAudio,
 ) -> tuple[_Analysis, SourceInfo]:
     """The analysis pass, and how the source decodes: a file libsndfile opened but failed to
     decode is given to FFmpeg (when there is one) before the track is failed."""
     try:
-        return await _analyse(source, info, options, limiter, progress), info
+        return await _analyse(source, info, options, limiter, progress, decoded), info
     except BaseExceptionGroup as group:
         failed = single_error(group)
         if not isinstance(failed, LibsndfileFailed) or options.ffmpeg is None:
@@ -242,7 +250,8 @@ async def _analyse_any_way(
         )
     except TranscodeError:
         raise failed from None  # FFmpeg cannot read it either: libsndfile's reason stands
-    return await _analyse(source, info, options, limiter, progress), info
+    await trio.to_thread.run_sync(decoded.restart)
+    return await _analyse(source, info, options, limiter, progress, decoded), info
 
 
 async def _analyse(
@@ -251,8 +260,9 @@ async def _analyse(
     options: TranscodeOptions,
     limiter: trio.CapacityLimiter,
     progress: _Progress,
+    decoded: DecodedAudio,
 ) -> _Analysis:
-    reader = SourceReader(source, info, options, limiter)
+    reader = SourceReader(source, info, options, limiter, keep=decoded.write)
     meter = LoudnessMeter(SAMPLE_RATE)
     waveform = WaveformBuilder(
         SAMPLE_RATE, expected_frames=expected_frames(info), points=options.waveform_points
@@ -287,7 +297,8 @@ async def _analyse(
 
     def conclude() -> _Analysis:
         """The meter's flush, the gated loudness over the whole track and the waveform's
-        rows: one worker-thread call."""
+        rows, and the decoded audio's file closed: one worker-thread call."""
+        decoded.finish_writing()
         meter.finish()
         integrated, peak = meter.integrated(), meter.true_peak_dbtp()
         suggested = track_gain(
@@ -308,29 +319,29 @@ async def _analyse(
 
 
 async def _encode(
-    source: Path,
-    info: SourceInfo,
+    decoded: DecodedAudio,
     options: TranscodeOptions,
     limiter: trio.CapacityLimiter,
     progress: _Progress,
     renditions: tuple[Rendition, ...],
     writer: SegmentWriter,
     masters: list[Master],
-    gain: float,
+    analysis: _Analysis,
 ) -> dict[str, RenditionStream]:
-    reader = SourceReader(source, info, options, limiter, gain=gain)
+    """Every encoder at once on the decoded audio, scaled by the analysis's gain: FFmpeg
+    children read its file themselves; LAME encoders are fed its blocks, read back once."""
     streams = {
         r.name: RenditionStream(
             r.codec, target_s=options.segment_seconds, priming_samples=r.priming_samples
         )
         for r in renditions
     }
+    coded = dict.fromkeys(streams, 0)  # samples of the track in each rendition's segments
     segments_send, segments_receive = trio.open_memory_channel[tuple[str, Segment]](_SEGMENT_BUFFER)
-    blocks_send, blocks_receive = trio.open_memory_channel[Block](2)
 
     async def encode(
         rendition: Rendition,
-        pcm: trio.MemoryReceiveChannel[Block],
+        pcm: trio.MemoryReceiveChannel[Block] | None,
         out: trio.MemorySendChannel[tuple[str, Segment]],
     ) -> None:
         stream = streams[rendition.name]
@@ -338,10 +349,21 @@ async def _encode(
         async def emit(segments: list[Segment]) -> None:
             for segment in segments:
                 await out.send((rendition.name, segment))
+            coded[rendition.name] = stream.samples - stream.priming_samples
+            await progress.report(ANALYSIS_SHARE, 1.0 - ANALYSIS_SHARE, min(coded.values()))
 
         async with out:
-            if options.ffmpeg is not None:
-                await run_ffmpeg_encoder(options.ffmpeg, rendition, pcm, stream, emit, limiter)
+            if pcm is None:
+                assert options.ffmpeg is not None
+                await run_ffmpeg_encoder(
+                    options.ffmpeg,
+                    rendition,
+                    decoded.path,
+                    analysis.gain,
+                    stream,
+                    emit,
+                    limiter,
+                )
             else:
                 await run_lame_encoder(rendition, pcm, stream, emit, limiter)
 
@@ -350,22 +372,44 @@ async def _encode(
         outputs = []
         async with segments_send:
             for rendition in renditions:
-                pcm_send, pcm_receive = trio.open_memory_channel[Block](_PCM_BUFFER)
-                outputs.append(pcm_send)
+                pcm_receive = None
+                if options.ffmpeg is None:
+                    pcm_send, pcm_receive = trio.open_memory_channel[Block](_PCM_BUFFER)
+                    outputs.append(pcm_send)
                 nursery.start_soon(encode, rendition, pcm_receive, segments_send.clone())
-        nursery.start_soon(reader.run, blocks_send)
-        await _fan_out(blocks_receive, outputs, progress)
+        if outputs:
+            blocks_send, blocks_receive = trio.open_memory_channel[Block](2)
+            nursery.start_soon(_read_back, decoded, analysis.gain, blocks_send, limiter)
+            await _fan_out(blocks_receive, outputs)
     return streams
+
+
+async def _read_back(
+    decoded: DecodedAudio,
+    gain: float,
+    send: trio.MemorySendChannel[Block],
+    limiter: trio.CapacityLimiter,
+) -> None:
+    """The decoded audio again, scaled by `gain`, a block at a time (each read in a thread)."""
+    reader = await trio.to_thread.run_sync(decoded.reader, gain, limiter=limiter)
+    try:
+        async with send:
+            while True:
+                block = await trio.to_thread.run_sync(reader.read, limiter=limiter)
+                if block is None:
+                    break
+                await send.send(block)
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(reader.close, limiter=limiter)
 
 
 async def _fan_out(
     blocks: trio.MemoryReceiveChannel[Block],
     outputs: list[trio.MemorySendChannel[Block]],
-    progress: _Progress,
 ) -> None:
-    """Every decoded block (the gain already applied by the reader) to every encoder, with no
-    work on it here: the slowest encoder sets the pace."""
-    frames = 0
+    """Every block to every LAME encoder, with no work on it here: the slowest encoder sets
+    the pace."""
     live = list(outputs)
     try:
         async with blocks:
@@ -375,8 +419,6 @@ async def _fan_out(
                         await channel.send(block)
                     except trio.BrokenResourceError:
                         live.remove(channel)  # that encoder failed and will say why
-                frames += len(block)
-                await progress.report(ANALYSIS_SHARE, 1.0 - ANALYSIS_SHARE, frames)
     finally:
         for channel in outputs:
             await channel.aclose()

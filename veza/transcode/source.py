@@ -156,8 +156,9 @@ async def ffmpeg_probe(
 class SourceReader:
     """Decodes the source once into house-format blocks sent down a channel (one pass).
 
-    Each block is decoded, converted, resampled and scaled by `gain` in one worker-thread call,
-    so the event loop only moves finished blocks; blocks come out as `scaled` makes them.
+    Each block is decoded, converted and resampled in one worker-thread call (and, in that
+    call, handed to `keep`, which keeps the audio for the encoding pass), so the event loop
+    only moves finished blocks; blocks come out as `scaled` makes them.
     """
 
     def __init__(
@@ -167,10 +168,10 @@ class SourceReader:
         options: TranscodeOptions,
         limiter: trio.CapacityLimiter,
         *,
-        gain: float = 1.0,
+        keep: Callable[[Block], None] | None = None,
     ) -> None:
         self.source, self.info, self.options, self.limiter = source, info, options, limiter
-        self.gain = gain
+        self._keep = keep
         self.source_frames = 0  # per channel, at the source rate, once the pass is done
 
     async def run(self, send: trio.MemorySendChannel[Block]) -> None:
@@ -186,6 +187,13 @@ class SourceReader:
 
     async def _in_thread(self, work: Callable[[], _T]) -> _T:
         return await trio.to_thread.run_sync(work, limiter=self.limiter)
+
+    def _house(self, block: Block) -> Block:
+        """A block as sent (and kept): blocking, called in the decoding worker thread."""
+        out = scaled(block)
+        if self._keep is not None and len(out):
+            self._keep(out)
+        return out
 
     async def _from_soundfile(self, send: trio.MemorySendChannel[Block]) -> None:
         def open_source() -> tuple[SoundfileDecoder, Normaliser]:
@@ -204,8 +212,8 @@ class SourceReader:
             if block is None:
                 tail = normaliser.process(np.zeros((0, self.info.channels), np.float32), last=True)
                 decoder.close()
-                return scaled(tail, self.gain), True
-            return scaled(normaliser.process(block), self.gain), False
+                return self._house(tail), True
+            return self._house(normaliser.process(block)), False
 
         try:
             done = False
@@ -250,15 +258,13 @@ class SourceReader:
             chunks.clear()
 
             def convert() -> Block:  # joining the chunks is a copy too: off the loop
-                return scaled(
-                    normaliser.process(assembler.feed(b"".join(raw)), last=last), self.gain
-                )
+                return self._house(normaliser.process(assembler.feed(b"".join(raw)), last=last))
 
             block = await self._in_thread(convert)
             if len(block):
                 await send.send(block)
 
-        async with child_process(argv, stdin=False) as proc, trio.open_nursery() as nursery:
+        async with child_process(argv) as proc, trio.open_nursery() as nursery:
             assert proc.stdout is not None and proc.stderr is not None
             nursery.start_soon(tail.collect, proc.stderr)
             while chunk := await proc.stdout.receive_some(_FFMPEG_READ_BYTES):
