@@ -115,7 +115,7 @@ export async function token() {
  * for 204), rejects with an ApiError whose message speaks to people. A 401 refreshes the token
  * and tries once more.
  */
-export async function api(method, path, { json, query, signal, auth = true, keepalive = false } = {}) {
+export async function api(method, path, { json, query, signal, auth = true, keepalive = false, headers: extra = {} } = {}) {
   let target = path;
   if (query) {
     const params = new URLSearchParams();
@@ -125,7 +125,7 @@ export async function api(method, path, { json, query, signal, auth = true, keep
     if ([...params].length) target += `?${params}`;
   }
   for (let attempt = 0; ; attempt += 1) {
-    const headers = {};
+    const headers = { ...extra };
     if (json !== undefined) headers["Content-Type"] = "application/json";
     if (auth) headers.Authorization = `Bearer ${await token()}`;
     const response = await send(target, {

@@ -13,6 +13,7 @@ export const routes = [
   { pattern: /^tracks\/([0-9a-f]{1,64})$/, page: "track", title: "Track" },
   { pattern: /^upload$/, page: "upload", title: "Upload" },
   { pattern: /^account$/, page: "account", title: "Account" },
+  { pattern: /^playlists(?:\/([0-9a-f]{1,64}))?$/, page: "playlists", title: "Playlists" },
   { pattern: /^stats$/, page: "stats", title: "My stats" },
   { pattern: /^admin$/, page: "admin", title: "Administration" },
   { pattern: /^chat(?:\/([0-9a-f]{1,64}))?$/, page: "chat", title: "Chat" },
@@ -68,6 +69,7 @@ function header(user) {
     ? [
         h("a", { href: "" }, "Library"),
         h("a", { href: "upload" }, "Upload"),
+        h("a", { href: "playlists" }, "Playlists"),
         h("a", { href: "chat" }, "Chat"),
         h("a", { href: "stats" }, "Stats"),
         user.role === "admin" && h("a", { href: "admin" }, "Admin"),
