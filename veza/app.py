@@ -21,6 +21,7 @@ from veza.accounts.resets import PasswordResets
 from veza.chat import Chat, ChatBounds
 from veza.config import Settings
 from veza.events import EventBus
+from veza.events.postgres_relay import PostgresRelay, new_process_id
 from veza.nursery.jobs import Workers
 from veza.nursery.periodic import PeriodicTask
 from veza.services import Health, Services
@@ -30,7 +31,7 @@ from veza.tracks.integrity import MediaCheck
 from veza.tracks.quota import Quotas
 from veza.tracks.scan import Scans
 from veza.tracks.stats import Stats
-from veza.transcode import TranscodeOptions
+from veza.transcode import TranscodeOptions, find_ffmpeg
 from veza.transport import docs, hls
 from veza.transport.api import accounts, admin, conversations, stats, system, tracks
 from veza.transport.context import Edge, install_edge
@@ -87,7 +88,8 @@ def build_services(
     """Every long-lived service, built once per process from settings and the store, all
     reading the time from `clock` (tests pass one they move by hand)."""
     common_passwords()  # loaded now rather than by the first registration's request
-    events = EventBus()
+    relay = event_relay(settings, store)
+    events = EventBus(relay=relay)
     accounts = Accounts(
         settings, store, PasswordHasher.configured(settings), secret, clock, events=events
     )
@@ -98,7 +100,9 @@ def build_services(
     # Shared by every job: CPU-bound work (decode, resample, analysis) never exceeds the cores.
     cpu_limiter = trio.CapacityLimiter(os.cpu_count() or 1)
     options = TranscodeOptions(
-        target_lufs=settings.loudness_target_lufs, apply_gain=settings.loudness_apply_gain
+        target_lufs=settings.loudness_target_lufs,
+        apply_gain=settings.loudness_apply_gain,
+        ffmpeg=find_ffmpeg(settings.ffmpeg_path),
     )
     hls_cache = HlsCache(settings.hls_cache_bytes, settings.hls_check_ttl_seconds)
     jobs = TranscodeJobs(
@@ -154,6 +158,7 @@ def build_services(
         tracks=tracks,
         workers=workers,
         events=events,
+        relay=relay,
         chat=chat,
         scans=scans,
         quotas=Quotas(
@@ -166,6 +171,21 @@ def build_services(
         health=Health(store),
         clock=clock,
     )
+
+
+def event_relay(settings: Settings, store: Store) -> PostgresRelay | None:
+    """With PostgreSQL, the relay that makes the processes sharing the database one hub;
+    with SQLite (one process) none."""
+    if settings.database_backend != "postgresql":
+        return None
+    from veza.store.notify import PostgresNotifications
+
+    process_id = new_process_id()
+    name = f"veza events {socket.gethostname()}:{os.getpid()} {process_id}"
+    notifications = PostgresNotifications(
+        store.database, settings.database_url, application_name=name
+    )
+    return PostgresRelay(notifications, process_id=process_id)
 
 
 def periodic_tasks(services: Services) -> list[PeriodicTask]:

@@ -193,7 +193,9 @@ class Settings:
     port: int = _setting(8080, _port, "an integer from 0 to 65535")
     data_dir: Path = _setting(Path("var"), _path, "a directory path")
     database_url: str = _setting("", _text, "sqlite:///PATH or postgresql://...")
-    log_format: str = _setting("text", _choice("text", "json"), "text or json")
+    log_format: str = _setting(
+        "auto", _choice("auto", "text", "json", "journal"), "auto, text, json or journal"
+    )
     log_level: str = _setting(
         "info", _choice("debug", "info", "warning", "error"), "debug, info, warning or error"
     )
@@ -341,6 +343,10 @@ class Settings:
         104_857_600, _non_negative_integer, "a non-negative integer (bytes; 0: no floor)"
     )
     media_check_interval_seconds: float = _setting(86400.0, _positive_number, "a positive number")
+    # Deployment (docs/deployment.md): which FFmpeg transcodes run.
+    ffmpeg_path: str = _setting(
+        "", _text, "empty (ffmpeg on PATH, else imageio-ffmpeg's), an executable path, or none"
+    )
 
     @property
     def sqlite_path(self) -> Path:

@@ -1,4 +1,4 @@
-"""Logging set-up: human-readable lines or JSON lines, one per event."""
+"""Logging set-up: human-readable lines, JSON lines or journal lines, one per event."""
 
 from __future__ import annotations
 
@@ -43,9 +43,36 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+# syslog priorities (sd-daemon(3)): journald takes a leading `<N>` as the line's priority.
+_PRIORITIES = {"CRITICAL": 2, "ERROR": 3, "WARNING": 4, "INFO": 6, "DEBUG": 7}
+
+
+class JournalFormatter(TextFormatter):
+    """`<N>logger: message key=value`: no time (journald records it), the level as a syslog
+    priority (so `journalctl -p warning` filters), a traceback folded into the one entry."""
+
+    def __init__(self) -> None:
+        logging.Formatter.__init__(self, "%(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record).replace("\n", "\n  ")
+        return f"<{_PRIORITIES.get(record.levelname, 6)}>{line}"
+
+
+def _formatter(log_format: str, stream: TextIO) -> logging.Formatter:
+    if log_format == "auto":
+        log_format = "text" if stream.isatty() else "journal"
+    if log_format == "json":
+        return JSONFormatter()
+    return JournalFormatter() if log_format == "journal" else TextFormatter()
+
+
 def configure_logging(log_format: str, level: str, stream: TextIO | None = None) -> None:
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JSONFormatter() if log_format == "json" else TextFormatter())
+    """Log lines of `log_format` to `stream` (stderr by default); "auto" is text on a terminal
+    and journal lines otherwise."""
+    stream = stream or sys.stderr
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_formatter(log_format, stream))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

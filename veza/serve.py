@@ -4,6 +4,7 @@ root nursery
 ├── store              (opened first, closed last)
 └── services nursery
     ├── signals        (first SIGINT/SIGTERM: graceful shutdown; second: exit at once)
+    ├── event relay    (PostgreSQL only: LISTEN task + NOTIFY sender, veza/events/postgres_relay.py)
     ├── periodic tasks
     ├── job workers    (each job in its own nursery: FFmpeg children, segment writer)
     ├── reset mailer   (works off password-reset requests)
@@ -30,6 +31,7 @@ from veza.nursery.periodic import run_periodic
 from veza.nursery.signals import watch_signals
 from veza.services import Services
 from veza.store import Store, database_runtime, open_store
+from veza.store.migrations import SchemaTooNew
 from veza.transport.http import edge_connections
 from veza.transport.ws import websocket_hub
 
@@ -37,9 +39,12 @@ log = logging.getLogger(__name__)
 
 
 async def _hold_store(settings: Settings, *, task_status: trio.TaskStatus[Store]) -> None:
-    async with open_store(settings) as store:
-        task_status.started(store)
-        await trio.sleep_forever()
+    try:
+        async with open_store(settings) as store:
+            task_status.started(store)
+            await trio.sleep_forever()
+    except SchemaTooNew as error:
+        raise StartupFailed(str(error)) from None
 
 
 def hypercorn_config(settings: Settings) -> HypercornConfig:
@@ -144,6 +149,8 @@ async def _run(
         async with trio.open_nursery() as nursery:
             if handle_signals:
                 await nursery.start(watch_signals, shutdown)
+            if services.relay is not None:
+                await nursery.start(services.relay.run, services.events)
             await nursery.start(run_periodic, periodic_tasks(services))
             await nursery.start(services.workers.run)
             await nursery.start(services.password_resets.run)

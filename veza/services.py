@@ -12,6 +12,7 @@ from veza.accounts.resets import PasswordResets
 from veza.chat import Chat
 from veza.config import Settings
 from veza.events import EventBus
+from veza.events.postgres_relay import PostgresRelay
 from veza.nursery.jobs import Workers
 from veza.store import Store
 from veza.tracks import Tracks
@@ -55,6 +56,8 @@ class Services:
     stats: Stats
     media_check: MediaCheck
     health: Health = field(repr=False)
+    # With PostgreSQL, carries the bus's events to and from the other processes (serve starts it).
+    relay: PostgresRelay | None = field(default=None, repr=False)
     # Wall-clock seconds, read by every service and the edge's rate limits: one clock, so tests
     # can move time for all of them at once.
     clock: Callable[[], float] = field(default=time.time, repr=False)

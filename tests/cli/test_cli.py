@@ -117,9 +117,16 @@ def test_check_says_which_ffmpeg_encodes_and_what_without_one(tmp_path: Path) ->
     assert found.returncode == 0 and "ffmpeg: /" in found.stdout
     # No ffmpeg on PATH: the MP3 entries only, or AAC ones made MP3 at their bit rate.
     mixed = run_veza(
-        "check", "--data-dir", data, PATH="/nonexistent", VEZA_LADDER="aac:128,mp3:128"
+        "check",
+        "--data-dir",
+        data,
+        PATH="/nonexistent",
+        VEZA_FFMPEG_PATH="none",
+        VEZA_LADDER="aac:128,mp3:128",
     )
     assert mixed.returncode == 0, mixed.stderr
     assert "ffmpeg: not found; the ladder is encoded as mp3:128 with" in mixed.stdout
-    aac = run_veza("check", "--data-dir", data, PATH="/nonexistent", VEZA_LADDER="aac:256,aac:64")
+    aac = run_veza(
+        "check", "--data-dir", data, VEZA_FFMPEG_PATH="none", VEZA_LADDER="aac:256,aac:64"
+    )
     assert aac.returncode == 0 and "encoded as mp3:256,mp3:64 with" in aac.stdout

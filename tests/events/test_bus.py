@@ -8,13 +8,16 @@ from typing import Any, ClassVar
 
 import pytest
 import trio
+import trio.testing
 
 from veza.events import (
     DEFAULT_QUEUE_SIZE,
+    MAX_MESSAGE_BYTES,
     BusStats,
     Delivery,
     Event,
     EventBus,
+    EventTooLarge,
     InvalidTopic,
     Subscription,
     SubscriptionLagged,
@@ -435,3 +438,46 @@ async def test_a_relay_carries_events_from_one_bus_to_another_without_echo() -> 
     assert from_b[0].event is not notes[0]  # it crossed as text, not as the object
     assert from_a[0].event is notes[0]  # local subscribers get the object itself
     assert (len(wire_a.messages), len(wire_b.messages)) == (4, 1)
+
+
+async def test_resync_all_drops_every_subscription_even_one_waiting_in_receive() -> None:
+    bus = EventBus()
+    caught: list[str] = []
+
+    async def wait_on(subscription: Subscription) -> None:
+        with pytest.raises(SubscriptionLagged) as lagged:
+            await subscription.receive()
+        caught.append(str(lagged.value))
+
+    async with bus.subscribe(A) as waiting, bus.subscribe(A, B) as holding:
+        publish_ticks(bus, A, 2)
+        async with trio.open_nursery() as nursery:
+            await receive_ticks(waiting, 2)
+            nursery.start_soon(wait_on, waiting)
+            await trio.testing.wait_all_tasks_blocked()
+            assert bus.resync_all() == 2
+        # What was queued is stale: the next receive is the news, not the queued events.
+        with pytest.raises(SubscriptionLagged, match="from other processes"):
+            await holding.receive()
+        assert bus.stats() == BusStats(subscriptions=0, topics=0, published=2, dropped=2)
+        publish_ticks(bus, A, 1)  # reaches nobody, raises nothing
+        async with bus.subscribe(A) as fresh:
+            publish_ticks(bus, A, 1, start=5)
+            assert await receive_ticks(fresh, 1) == [5]
+    assert caught and "events from other processes may have been lost" in caught[0]
+    assert bus.resync_all() == 0
+
+
+def test_an_event_too_large_to_cross_is_refused_at_publish_with_or_without_a_relay() -> None:
+    # The envelope of a note is {"topic":"track:a","type":"test.note","data":{"text":"..."...}}.
+    envelope = len(encode_message(A, Note("")))
+    largest = Note("x" * (MAX_MESSAGE_BYTES - envelope))
+    assert len(encode_message(A, largest)) == MAX_MESSAGE_BYTES
+    wire = Wire()
+    for bus in (EventBus(), EventBus(relay=wire)):
+        bus.publish(A, largest)
+        # JSON escapes what is not ASCII: six bytes for "é", twelve for an emoji.
+        with pytest.raises(EventTooLarge, match="carry ids"):
+            bus.publish(A, Note("é" * (MAX_MESSAGE_BYTES // 6)))
+    assert len(wire.messages) == 1
+    assert issubclass(EventTooLarge, ValueError)

@@ -40,18 +40,30 @@ def run_veza(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 class ServeProcess:
     """`veza serve` on an ephemeral port; `url` is read from its start-up log line."""
 
-    def __init__(self, data_dir: Path, *extra: str, **env: str) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *extra: str,
+        program: list[str] | None = None,
+        environment: dict[str, str] | None = None,
+        **env: str,
+    ) -> None:
+        """`program`: the command instead of this Python's `veza` (the one-file build);
+        `environment`: exactly these variables instead of this process's (`env -i`)."""
         self.log_path = data_dir.parent / f"serve-{time.monotonic_ns()}.log"
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            veza_command("serve", "--port", "0", "--data-dir", str(data_dir), *extra),
-            env=clean_environment(**env),
+            [
+                *(program or veza_command()),
+                *("serve", "--port", "0", "--data-dir", str(data_dir), *extra),
+            ],
+            env=clean_environment(**env) if environment is None else environment,
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
         self.url = self._wait_for_url()
 
-    def _wait_for_url(self, timeout: float = 30) -> str:
+    def _wait_for_url(self, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = _LISTENING.search(self.log())

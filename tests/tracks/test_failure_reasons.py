@@ -5,6 +5,7 @@ to the log, with the job and the track it belongs to."""
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import shutil
 import subprocess
@@ -68,7 +69,12 @@ CASES: dict[str, tuple[Callable[[Path], Path], str, str]] = {
         "the file is damaged: it cannot be decoded past",
         "ffmpeg could not decode the source",
     ),
-    "hls playlist as mp3": (playlist_as_mp3, NOT_AUDIO, "Format not on whitelist"),
+    # Refused by our format whitelist (FFmpeg 5.1), or already by the HLS demuxer (FFmpeg 9).
+    "hls playlist as mp3": (
+        playlist_as_mp3,
+        NOT_AUDIO,
+        "Format not on whitelist|Not detecting m3u8/hls",
+    ),
     "text file": (text_file, NOT_AUDIO, "libsndfile: "),
     # Until libsndfile was told to judge by content alone, and FFmpeg's guesses on one point of
     # evidence were refused, this one became a "ready" track of 0.048 s.
@@ -134,9 +140,9 @@ async def test_a_failed_track_tells_other_users_why_in_words_for_people(
     failure = [line for line in logged if job["id"] in line and "failed" in line]
     assert len(failure) == 1, logged
     assert f"track {track_id}" in failure[0]
-    assert track["error"] in failure[0] and detail in failure[0]
+    assert track["error"] in failure[0] and re.search(detail, failure[0])
     # The job's own record, for the operator, keeps the detail too.
-    assert detail in job["error"]
+    assert re.search(detail, job["error"])
 
 
 def test_the_stored_reason_has_no_path_or_address_whatever_a_raise_site_let_through() -> None:

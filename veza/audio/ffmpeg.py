@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +116,25 @@ def probe_argv(ffprobe: str, source: Path) -> list[str]:
     ]
 
 
+def ffmpeg_probe_argv(ffmpeg: str, source: Path) -> list[str]:
+    """What ffprobe would say, from FFmpeg alone (imageio-ffmpeg ships no ffprobe): with no
+    output named, FFmpeg opens the input, describes it on stderr and exits 1. Each line is
+    prefixed with its level, so errors are told from the description; the probe score is a
+    debug line."""
+    return [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "level+debug",
+        *_UNTRUSTED_INPUT,
+        "-probesize",
+        "5000000",
+        "-i",
+        _file_url(source),
+    ]
+
+
 def _file_url(path: Path) -> str:
     """`file:` keeps a name like `concat:a|b` or `-x` from being read as anything but a path."""
     return f"file:{path}"
@@ -168,6 +188,86 @@ def parse_probe(text: str) -> SourceInfo:
             continue
     name = f"{fmt.get('format_name', '?')}/{stream.get('codec_name', '?')}"
     return SourceInfo(rate, channels, None, duration, name, "ffmpeg")
+
+
+# FFmpeg's named channel layouts (libavutil/channel_layout.c) and their channel counts.
+_LAYOUTS = {
+    "mono": 1, "stereo": 2, "binaural": 2, "downmix": 2, "2.1": 3, "3.0": 3, "3.0(back)": 3,
+    "4.0": 4, "quad": 4, "quad(side)": 4, "3.1": 4, "5.0": 5, "5.0(side)": 5, "4.1": 5,
+    "5.1": 6, "5.1(side)": 6, "6.0": 6, "6.0(front)": 6, "3.1.2": 6, "hexagonal": 6,
+    "6.1": 7, "6.1(back)": 7, "6.1(front)": 7, "7.0": 7, "7.0(front)": 7, "7.1": 8,
+    "7.1(wide)": 8, "7.1(wide-side)": 8, "5.1.2": 8, "5.1.2(back)": 8, "7.1(top)": 8,
+    "octagonal": 8, "cube": 8, "5.1.4": 10, "7.1.2": 10, "7.1.4": 12, "7.2.3": 12,
+    "9.1.4": 14, "9.1.6": 16, "hexadecagonal": 16, "22.2": 24,
+}  # fmt: skip
+_LEVEL = re.compile(r"^(?:\[[^\]]* @ [^\]]*\] )?\[(\w+)\] ?(.*)$")
+_INPUT = re.compile(r"^Input #0, (.+), from ")
+# A debug line names the score; a guess on little evidence is a warning with its score instead.
+_SCORE = re.compile(r"(?:probed with size=\d+ and score=|detected only with low score of )(\d+)")
+_DURATION = re.compile(r"^\s*Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
+_AUDIO = re.compile(r"^\s*Stream #0:\d+\S*.*?: Audio: (\w+)(.*)$")
+_RATE_LAYOUT = re.compile(r", (\d+) Hz, ([^,]+)")
+# FFmpeg says this whenever no output is named: it is how the probe ends, not a fault.
+_NO_OUTPUT = "At least one output file must be specified"
+
+
+def _levelled(text: str) -> list[tuple[str, str]]:
+    lines = []
+    for line in text.splitlines():
+        match = _LEVEL.match(line)
+        lines.append((match[1], match[2]) if match else ("info", line))
+    return lines
+
+
+def ffmpeg_probe_errors(text: str) -> bytes:
+    """The error lines of a probe by FFmpeg, for `stderr_tail`."""
+    errors = [
+        message
+        for level, message in _levelled(text)
+        if level in ("error", "fatal", "panic") and _NO_OUTPUT not in message
+    ]
+    return "\n".join(errors).encode()
+
+
+def _channel_count(layout: str) -> int:
+    layout = layout.strip()
+    counted = re.match(r"^(\d+) channels", layout)
+    if counted:
+        return int(counted[1])
+    if layout in _LAYOUTS:
+        return _LAYOUTS[layout]
+    raise ProbeError(f"channel layout {layout!r} not understood")
+
+
+def parse_ffmpeg_probe(text: str) -> SourceInfo:
+    """SourceInfo from the stderr of `ffmpeg_probe_argv`, like `parse_probe` from ffprobe's."""
+    format_name, score, duration = "", 100, None
+    stream: re.Match[str] | None = None
+    for _, message in _levelled(text):
+        if found := _INPUT.match(message):
+            format_name = found[1]
+        elif found := _SCORE.search(message):
+            score = min(score, int(found[1]))
+        elif (found := _DURATION.match(message)) and duration is None:
+            duration = int(found[1]) * 3600 + int(found[2]) * 60 + float(found[3])
+        elif (found := _AUDIO.match(message)) and stream is None:
+            stream = found
+    if not format_name:
+        raise ProbeError("FFmpeg could not open it")
+    if score < MIN_PROBE_SCORE:
+        raise ProbeError(
+            f"format {format_name} guessed with too little evidence "
+            f"(probe score {score}, at least {MIN_PROBE_SCORE} needed)"
+        )
+    if stream is None:
+        raise NoAudioStream("no audio stream")
+    details = _RATE_LAYOUT.search(stream[2])
+    if details is None:
+        raise ProbeError("audio stream without sample rate or channel count")
+    rate, channels = int(details[1]), _channel_count(details[2])
+    if rate <= 0 or channels <= 0:
+        raise ProbeError(f"invalid audio stream ({rate} Hz, {channels} channels)")
+    return SourceInfo(rate, channels, None, duration, f"{format_name}/{stream[1]}", "ffmpeg")
 
 
 def stderr_tail(data: bytes, *, lines: int = 6, limit: int = 600) -> str:

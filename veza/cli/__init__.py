@@ -1,4 +1,5 @@
-"""The `veza` command: serve, migrate, check, import, scan, transcode, user; one module each."""
+"""The `veza` command: serve, migrate, check, import, scan, transcode, user, backup, restore,
+copy-db; one module each."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 import veza
-from veza.cli import check, imports, migrate, scan, serve, transcode, user
+from veza.cli import backup, check, copydb, imports, migrate, scan, serve, transcode, user
 from veza.cli.options import settings_from
 from veza.config import ConfigError, Settings
 from veza.errors import DatabaseError
@@ -27,6 +28,9 @@ _COMMANDS: dict[str, Run] = {
     "import": imports.run,
     "scan": scan.run,
     "user": user.run,
+    "backup": backup.run_backup,
+    "restore": backup.run_restore,
+    "copy-db": copydb.run,
 }
 
 
@@ -34,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="veza", description=veza.__doc__)
     parser.add_argument("--version", action="version", version=f"veza {veza.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, migrate, check, transcode, imports, scan, user):
+    for module in (serve, migrate, check, transcode, imports, scan, user, backup, copydb):
         module.add_parser(commands)
     return parser
 
@@ -49,7 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"veza: configuration error: {error}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_format, settings.log_level)
+    # `serve` logs to stdout (systemd's journal takes it), journal lines unless on a terminal;
+    # the other commands keep stdout for their results and log text.
+    serving = arguments.command == "serve"
+    log_format = "text" if settings.log_format == "auto" and not serving else settings.log_format
+    configure_logging(log_format, settings.log_level, sys.stdout if serving else sys.stderr)
     if arguments.command not in _SAYS_ITS_DATA_DIR:
         print(f"veza: data in {settings.data_dir.resolve()}", file=sys.stderr)
     try:

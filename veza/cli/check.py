@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+from collections.abc import Callable
 
 import trio
 
@@ -14,6 +16,7 @@ from veza.store import database_runtime, open_database, open_store
 from veza.store.migrations import applied_versions, latest_version
 from veza.tracks.integrity import MediaReport
 from veza.transcode import TranscodeOptions, find_ffmpeg, usable_ladder
+from veza.transcode.options import bundled_ffmpeg
 
 HELP = "validate the settings and the database, and print what was found"
 
@@ -56,6 +59,8 @@ def run(settings: Settings, arguments: argparse.Namespace) -> int:
         if current == latest_version()
         else f"needs `veza migrate` (latest {latest_version()})"
     )
+    if current > latest_version():
+        state = f"newer than this Veza knows ({latest_version()}): it will not start on it"
     print(f"database: ok ({settings.database_backend}, schema version {current}, {state})")
     if arguments.media or arguments.repair:
         return _check_media(settings, repair=arguments.repair)
@@ -93,13 +98,50 @@ def _check_media(settings: Settings, *, repair: bool) -> int:
 
 
 def _say_encoders(settings: Settings) -> None:
-    """Which FFmpeg transcodes use, or what is encoded without one."""
-    ffmpeg = find_ffmpeg()
+    """Which FFmpeg transcodes use (its version and the encoders Veza needs), or what is
+    encoded without one."""
+    ffmpeg = find_ffmpeg(settings.ffmpeg_path)
     if ffmpeg is not None:
-        print(f"ffmpeg: {ffmpeg} (ladder {ladder_spec(settings.ladder)})")
+        origin = "ffmpeg_path"
+        if not settings.ffmpeg_path:
+            origin = "imageio-ffmpeg" if ffmpeg == bundled_ffmpeg() else "on PATH"
+        print(f"ffmpeg: {ffmpeg} ({origin}; ladder {ladder_spec(settings.ladder)})")
+        print(f"ffmpeg version: {_ffmpeg_answer(ffmpeg, '-version', _version_line)}")
+        print(f"ffmpeg encoders: {_ffmpeg_answer(ffmpeg, '-encoders', _encoders_line)}")
         return
     kept, _ = usable_ladder(settings.ladder, TranscodeOptions(ffmpeg=None))
     print(
         f"ffmpeg: not found; the ladder is encoded as {ladder_spec(kept)} with libsndfile's "
         "LAME, into master-mp3.m3u8 (no AAC without FFmpeg)"
     )
+
+
+# The encoders Veza's ladders use (aac, libmp3lame) and others worth knowing about.
+_ENCODERS = ("aac", "libmp3lame", "libopus", "flac")
+
+
+def _version_line(text: str) -> str:
+    first = text.splitlines()[0] if text.strip() else ""
+    return first.removeprefix("ffmpeg version ").split(" Copyright")[0] or "unknown"
+
+
+def _encoders_line(text: str) -> str:
+    names = {line.split()[1] for line in text.splitlines() if len(line.split()) > 1}
+    found = [name for name in _ENCODERS if name in names]
+    missing = [name for name in _ENCODERS if name not in names]
+    return " ".join(found) + (f" (missing: {' '.join(missing)})" if missing else "")
+
+
+def _ffmpeg_answer(ffmpeg: str, option: str, read: Callable[[str], str]) -> str:
+    try:
+        done = subprocess.run(
+            [ffmpeg, "-hide_banner", option],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"cannot run it ({error})"
+    return read(done.stdout)

@@ -8,7 +8,7 @@ import trio
 
 from veza.cli.options import Commands, add_config_options
 from veza.config import Settings
-from veza.store import open_database
+from veza.store import keep_before_migrating, open_database
 from veza.store.migrations import latest_version, migrate
 
 HELP = "bring the database schema up to date"
@@ -21,6 +21,7 @@ def add_parser(commands: Commands) -> None:
 def run(settings: Settings, arguments: argparse.Namespace) -> int:
     async def main() -> list[int]:
         async with open_database(settings) as database:
+            await keep_before_migrating(settings, database)  # as start-up does
             return await migrate(database)
 
     applied = trio.run(main)

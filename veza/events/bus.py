@@ -4,7 +4,8 @@
 `send_nowait` on its own memory channel. A subscription whose queue is full has fallen behind;
 it is dropped on the spot (unregistered, its queue discarded) and its next `receive` raises
 `SubscriptionLagged`, so its owner resynchronises from the store. Nothing is buffered without
-bound and a slow subscriber never slows the publisher or the other subscribers.
+bound and a slow subscriber never slows the publisher or the other subscribers. `resync_all`
+drops every subscription the same way, for a relay that may have lost events of other processes.
 
 A subscription is an async context manager owned by the subscriber's task: it is registered on
 entry and unregistered on exit, whatever ends the block. The bus starts no task of its own.
@@ -79,6 +80,17 @@ class EventBus:
         an event published by another process. Never blocks, never forwards."""
         self._fan_out(check_topic(topic), event)
 
+    def resync_all(self) -> int:
+        """Drop every open subscription, as if each had lagged: its next `receive` raises
+        SubscriptionLagged and its owner resynchronises from the store. What a relay calls when
+        events from other processes may have been lost (its LISTEN connection dropped and came
+        back). Returns how many subscriptions were dropped."""
+        dropped = tuple(self._open)
+        for subscription in dropped:
+            subscription._drop("events from other processes may have been lost")
+        self._dropped += len(dropped)
+        return len(dropped)
+
     def stats(self) -> BusStats:
         return BusStats(len(self._open), len(self._by_topic), self._published, self._dropped)
 
@@ -125,6 +137,7 @@ class Subscription:
         self._size = size
         self._send, self._receive = trio.open_memory_channel[Delivery](size)
         self._state: Literal["new", "open", "lagged", "closed"] = "new"
+        self._lag_reason = ""
 
     @property
     def topics(self) -> frozenset[str]:
@@ -150,7 +163,13 @@ class Subscription:
             raise RuntimeError("enter the subscription (async with) before receiving")
         if self._state == "lagged":
             raise self._lagged()
-        return await self._receive.receive()
+        try:
+            return await self._receive.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            # Dropped while waiting (by `resync_all`): the same news as a drop seen first.
+            if self._lag_reason:
+                raise self._lagged() from None
+            raise
 
     def __aiter__(self) -> Subscription:
         return self
@@ -182,16 +201,18 @@ class Subscription:
         try:
             self._send.send_nowait(delivery)
         except trio.WouldBlock:
-            self._state = "lagged"
-            self._bus._close(self)
-            # Both ends: the queued events are stale now, and memory is freed at once.
-            self._send.close()
-            self._receive.close()
+            self._drop(f"more than {self._size} events were waiting")
             return False
         return True
 
+    def _drop(self, reason: str) -> None:
+        self._state = "lagged"
+        self._lag_reason = reason
+        self._bus._close(self)
+        # Both ends: the queued events are stale now, and memory is freed at once.
+        self._send.close()
+        self._receive.close()
+
     def _lagged(self) -> SubscriptionLagged:
         topics = ", ".join(sorted(self._topics))
-        return SubscriptionLagged(
-            f"dropped: more than {self._size} events were waiting (topics: {topics})"
-        )
+        return SubscriptionLagged(f"dropped: {self._lag_reason} (topics: {topics})")

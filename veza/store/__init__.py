@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+
+import trio
 
 from veza.config import Settings
 from veza.errors import Unavailable
@@ -12,11 +15,20 @@ from veza.store.chat import ChatRepository
 from veza.store.database import Database, DatabaseError, Executor
 from veza.store.folders import FolderRepository
 from veza.store.jobs import JobQueue
-from veza.store.migrations import migrate
+from veza.store.migrations import (
+    MIGRATIONS,
+    applied_versions,
+    latest_version,
+    migrate,
+    refuse_newer,
+)
+from veza.store.snapshot import sqlite_snapshot
 from veza.store.sqlite import open_sqlite
 from veza.store.stats import StatsRepository
 from veza.store.tracks import TrackRepository
 from veza.store.usage import UsageRepository
+
+log = logging.getLogger(__name__)
 
 
 class Repositories:
@@ -117,8 +129,33 @@ async def open_store(settings: Settings, *, apply_migrations: bool = True) -> As
     """Open the configured database, bring its schema up to date, and hand out the Store."""
     async with open_database(settings) as database:
         if apply_migrations:
+            await keep_before_migrating(settings, database)
             await migrate(database)
         yield Store(database)
+
+
+async def keep_before_migrating(settings: Settings, database: Database) -> None:
+    """A SQLite database with a schema that migrations are about to change is first copied
+    (online backup API) to `veza.db.before-vN.bak` beside it, N the version migrated to: the
+    way back if the new Veza disappoints. An existing copy is kept (the earliest is the one
+    worth having)."""
+    if settings.database_backend != "sqlite":
+        return  # PostgreSQL: pg_dump before upgrading (docs/deployment.md)
+    applied = await applied_versions(database)
+    refuse_newer(applied)
+    if not applied or set(applied) >= {m.version for m in MIGRATIONS}:
+        return  # a new database, or one up to date
+    path = settings.sqlite_path
+    kept = path.with_name(f"{path.name}.before-v{latest_version()}.bak")
+    if await trio.to_thread.run_sync(kept.exists):
+        return
+    await trio.to_thread.run_sync(sqlite_snapshot, path, kept)
+    log.warning(
+        "schema version %d -> %d: the database was first copied to %s",
+        max(applied),
+        latest_version(),
+        kept,
+    )
 
 
 __all__ = [
@@ -128,6 +165,7 @@ __all__ = [
     "Store",
     "Transaction",
     "database_runtime",
+    "keep_before_migrating",
     "open_database",
     "open_store",
 ]

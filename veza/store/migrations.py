@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from veza.store import accounts, chat, folders, jobs, stats, tracks, usage
-from veza.store.database import Database, Executor
+from veza.store.database import Database, DatabaseError, Executor
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,25 @@ async def applied_versions(db: Database) -> list[int]:
     return [int(row["version"]) for row in rows]
 
 
+class SchemaTooNew(DatabaseError):
+    """The database was migrated by a newer Veza than this one: starting would misread it."""
+
+
+def refuse_newer(versions: list[int], migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
+    if versions and max(versions) > latest_version(migrations):
+        raise SchemaTooNew(
+            f"the database is at schema version {max(versions)}, newer than this Veza knows "
+            f"({latest_version(migrations)}): run the newer Veza that migrated it, or restore "
+            "a backup taken before"
+        )
+
+
 async def migrate(db: Database, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
-    """Apply every migration not yet recorded, each in its own transaction; return those applied."""
+    """Apply every migration not yet recorded, each in its own transaction; return those applied.
+    Raises SchemaTooNew, changing nothing, when the database knows a migration this Veza
+    does not."""
     done = set(await applied_versions(db))
+    refuse_newer(sorted(done), migrations)
     applied = []
     for migration in sorted(migrations, key=lambda m: m.version):
         if migration.version in done:

@@ -7,21 +7,46 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# `ffmpeg_path = "none"`: transcode without FFmpeg (libsndfile's LAME, MP3 only).
+NO_FFMPEG = "none"
 
-def find_ffmpeg() -> str | None:
-    """The ffmpeg on PATH, or None (MP3 then falls back to libsndfile and AAC is skipped)."""
-    return shutil.which("ffmpeg")
+
+def find_ffmpeg(configured: str = "") -> str | None:
+    """The FFmpeg transcodes run: `configured` (the `ffmpeg_path` setting) when given, else the
+    ffmpeg on PATH, else the one shipped by the `imageio-ffmpeg` package (the `[ffmpeg]` extra,
+    and inside the one-file build), else None (MP3 then falls back to libsndfile, AAC is
+    skipped)."""
+    if configured == NO_FFMPEG:
+        return None
+    if configured:
+        return configured
+    return shutil.which("ffmpeg") or bundled_ffmpeg()
+
+
+@functools.cache
+def bundled_ffmpeg() -> str | None:
+    """imageio-ffmpeg's static FFmpeg, when that package and its binary are installed."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        return None
+    try:
+        # It honours IMAGEIO_FFMPEG_EXE, and raises when its binary is missing.
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except RuntimeError:
+        return None
 
 
 @functools.cache
 def find_ffprobe(ffmpeg: str) -> str | None:
-    """ffprobe next to `ffmpeg`, else on PATH.
+    """The ffprobe of the same FFmpeg build: next to `ffmpeg`, or None (imageio-ffmpeg ships
+    none; probing then asks FFmpeg itself, veza/audio/ffmpeg.py).
 
     Looked up once per process for each `ffmpeg` (the answer is cached, a missing ffprobe
     too); the first lookup touches the filesystem, so async callers run it in a worker thread.
     """
     sibling = Path(ffmpeg).with_name("ffprobe")
-    return str(sibling) if sibling.exists() else shutil.which("ffprobe")
+    return str(sibling) if sibling.exists() else None
 
 
 @dataclass(frozen=True)
@@ -31,6 +56,6 @@ class TranscodeOptions:
     apply_gain: bool = True
     segment_seconds: float = 6.0
     waveform_points: int = 1000
-    # None forces the no-FFmpeg path; the default looks ffmpeg up on PATH once, at creation.
+    # None forces the no-FFmpeg path; the default looks FFmpeg up once, at creation.
     ffmpeg: str | None = field(default_factory=find_ffmpeg)
     probe_timeout_s: float = 30.0

@@ -80,9 +80,9 @@ async def _unreadable(source: Path, reasons: list[str], stderr: str = "") -> Tra
 async def probe(
     source: Path, options: TranscodeOptions, limiter: trio.CapacityLimiter
 ) -> SourceInfo:
-    """How to decode `source`: libsndfile first, then ffprobe when FFmpeg is available. The one
-    check of a file, before it is taken into the library and before it is transcoded; each
-    reader gets `options.probe_timeout_s`."""
+    """How to decode `source`: libsndfile first, then FFmpeg (its ffprobe, or FFmpeg itself)
+    when available. The one check of a file, before it is taken into the library and before it
+    is transcoded; each reader gets `options.probe_timeout_s`."""
     with trio.move_on_after(options.probe_timeout_s) as scope:
         # A thread cannot be stopped: past the deadline it is left to finish on its own.
         found = await trio.to_thread.run_sync(
@@ -114,34 +114,40 @@ async def ffmpeg_probe(
 
     `promised`: what libsndfile read in the header of a file it then failed to decode; its
     frame count, exact in those containers, is kept to tell a truncated file."""
-    ffprobe = None
-    if options.ffmpeg is not None:
-        # Cached per process; the first lookup stats files, so not on the event loop.
-        ffprobe = await trio.to_thread.run_sync(find_ffprobe, options.ffmpeg)
-    if ffprobe is None:
+    if options.ffmpeg is None:
         reasons.append("FFmpeg is not available for other formats")
         raise await _unreadable(source, reasons)
+    # Cached per process; the first lookup stats files, so not on the event loop.
+    ffprobe = await trio.to_thread.run_sync(find_ffprobe, options.ffmpeg)
+    # Without an ffprobe beside it (imageio-ffmpeg's build), FFmpeg describes the input itself.
+    name = "ffprobe" if ffprobe is not None else "ffmpeg"
+    if ffprobe is not None:
+        argv = ffmpeg_args.probe_argv(ffprobe, source)
+    else:
+        argv = ffmpeg_args.ffmpeg_probe_argv(options.ffmpeg, source)
     with trio.move_on_after(options.probe_timeout_s) as scope:
-        done = await trio.run_process(
-            ffmpeg_args.probe_argv(ffprobe, source),
-            check=False,
-            capture_stdout=True,
-            capture_stderr=True,
-        )
+        done = await trio.run_process(argv, check=False, capture_stdout=True, capture_stderr=True)
     if scope.cancelled_caught:
         raise TranscodeError.not_audio(
             f"probing took longer than {options.probe_timeout_s:g} s", TOO_SLOW
         )
-    if done.returncode != 0:
-        stderr = ffmpeg_args.stderr_tail(done.stderr)
-        reasons.append(f"ffprobe: {stderr}")
+    described = done.stderr.decode("utf-8", "replace")
+    errors = done.stderr if ffprobe is not None else ffmpeg_args.ffmpeg_probe_errors(described)
+    # FFmpeg alone always exits 1 (no output named): what it described tells success.
+    opened = done.returncode == 0 if ffprobe is not None else "] Input #0, " in described
+    if not opened:
+        stderr = ffmpeg_args.stderr_tail(errors)
+        reasons.append(f"{name}: {stderr}")
         raise await _unreadable(source, reasons, stderr)
     try:
-        info = ffmpeg_args.parse_probe(done.stdout.decode("utf-8", "replace"))
+        if ffprobe is not None:
+            info = ffmpeg_args.parse_probe(done.stdout.decode("utf-8", "replace"))
+        else:
+            info = ffmpeg_args.parse_ffmpeg_probe(described)
     except ffmpeg_args.NoAudioStream as exc:
-        raise TranscodeError.not_audio(f"ffprobe: {exc}", NO_AUDIO_STREAM) from None
+        raise TranscodeError.not_audio(f"{name}: {exc}", NO_AUDIO_STREAM) from None
     except ffmpeg_args.ProbeError as exc:
-        reasons.append(f"ffprobe: {exc}")
+        reasons.append(f"{name}: {exc}")
         raise await _unreadable(source, reasons) from None
     if info.channels > _MAX_CHANNELS:
         raise TranscodeError.not_audio(

@@ -41,6 +41,21 @@ class Metrics:
             "veza_jobs", "Jobs in the queue, by status", ["status"], registry=self.registry
         )
 
+        self.events = Gauge(
+            "veza_events",
+            "The event bus: open subscriptions, events published or delivered (a running"
+            " total), subscriptions dropped for lagging (a running total)",
+            ["what"],
+            registry=self.registry,
+        )
+        self.relay = Gauge(
+            "veza_event_relay",
+            "The PostgreSQL event relay (running totals): events not sent to other processes,"
+            " times every subscription was told to resynchronise",
+            ["what"],
+            registry=self.registry,
+        )
+
     def observe(self, method: str, route: str | None, status: int, seconds: float) -> None:
         """Count a request answered: `route` is the template of the route that matched, or
         None when none did."""
@@ -51,6 +66,16 @@ class Metrics:
     def set_job_counts(self, counts: dict[str, int]) -> None:
         for status in ("queued", "running", "done", "failed"):
             self.jobs.labels(status).set(counts.get(status, 0))
+
+    def set_events(
+        self, subscriptions: int, published: int, dropped: int, relay: tuple[int, int] | None
+    ) -> None:
+        self.events.labels("subscriptions").set(subscriptions)
+        self.events.labels("published").set(published)
+        self.events.labels("dropped").set(dropped)
+        if relay is not None:
+            self.relay.labels("lost").set(relay[0])
+            self.relay.labels("resyncs").set(relay[1])
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

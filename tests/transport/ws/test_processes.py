@@ -5,14 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.support.accounts import bearer, register
 from tests.support.chat import backend_settings
 from tests.support.server import serving
 from tests.support.ws import connect
-
-pytest.importorskip("veza.events.postgres_relay", reason="the PostgreSQL relay is not built yet")
 
 
 async def test_two_servers_on_one_postgres_are_one_hub(tmp_path: Path) -> None:

@@ -102,6 +102,13 @@ async def metrics() -> Response:
     # Read at scrape time: the queue lives in the database, shared with other processes.
     with contextlib.suppress(DatabaseError):
         metrics.set_job_counts(await services().health.job_counts())
+    bus, relay = services().events.stats(), services().relay
+    metrics.set_events(
+        bus.subscriptions,
+        bus.published,
+        bus.dropped,
+        None if relay is None else (relay.lost_outbound, relay.resyncs),
+    )
     return Response(metrics.render(), content_type="text/plain; version=0.0.4")
 
 
