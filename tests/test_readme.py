@@ -47,7 +47,11 @@ async def test_the_api_walk_through_runs_as_written(server: RunningServer, tmp_p
     assert result.returncode == 0, result.stderr.decode() + output
     assert '"username":"ann"' in output.replace(" ", "")
     assert '"status": "ready"' in output
-    assert abs(float(output.strip().splitlines()[-1]) - 4.0) < 0.1  # ffprobe read the stream
+    numbers = [line for line in output.splitlines() if re.fullmatch(r"[0-9.]+", line)]
+    assert abs(float(numbers[-1]) - 4.0) < 0.1  # ffprobe read the stream
+    assert '"position": 0' in output  # the track went into the playlist
+    exported = (tmp_path / "road-trip.m3u8").read_text()
+    assert exported.startswith("#EXTM3U\n") and "/master.m3u8?token=" in exported
 
 
 def test_the_first_admin_command_creates_an_admin(tmp_path: Path) -> None:

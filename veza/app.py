@@ -24,16 +24,28 @@ from veza.events import EventBus
 from veza.events.postgres_relay import PostgresRelay, new_process_id
 from veza.nursery.jobs import Workers
 from veza.nursery.periodic import PeriodicTask
+from veza.playlists import Playlists
 from veza.services import Health, Services
 from veza.store import Store
 from veza.tracks import HlsCache, MediaLayout, Tracks, TranscodeJobs
+from veza.tracks.albums import Albums
+from veza.tracks.covers import CoverLayout
 from veza.tracks.integrity import MediaCheck
 from veza.tracks.quota import Quotas
 from veza.tracks.scan import Scans
 from veza.tracks.stats import Stats
 from veza.transcode import TranscodeOptions, find_ffmpeg
 from veza.transport import docs, hls
-from veza.transport.api import accounts, admin, conversations, stats, system, tracks
+from veza.transport.api import (
+    accounts,
+    admin,
+    albums,
+    conversations,
+    playlists,
+    stats,
+    system,
+    tracks,
+)
 from veza.transport.context import Edge, install_edge
 from veza.transport.cors import install_cors
 from veza.transport.guard import install_guard
@@ -75,6 +87,8 @@ def create_app(services: Services) -> QuartTrio:
     app.register_blueprint(hls.blueprint)
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(tracks.blueprint)
+    app.register_blueprint(albums.blueprint)
+    app.register_blueprint(playlists.blueprint)
     app.register_blueprint(conversations.blueprint)
     app.register_blueprint(stats.blueprint)
     app.register_blueprint(admin.blueprint)
@@ -128,7 +142,21 @@ def build_services(
         ladder=settings.ladder,
         clock=clock,
         hls_cache=hls_cache,
+        cover_layout=(covers := CoverLayout(settings.media_dir, settings.covers_dir)),
+        default_visibility=settings.default_visibility,
         events=events,
+        # `playlist_service` is made below, with these tracks; called once both exist.
+        removed_from_playlists=lambda removals, by: playlist_service.track_removed(removals, by),
+    )
+    playlist_service = Playlists(
+        store,
+        tracks,
+        events,
+        max_entries=settings.playlist_max_entries,
+        export_token_ttl_s=settings.export_token_ttl_seconds,
+        covers_dir=settings.playlist_covers_dir,
+        cpu_limiter=cpu_limiter,
+        clock=clock,
     )
     chat = Chat(
         store,
@@ -148,6 +176,7 @@ def build_services(
         settings.music_folders,
         max_attempts=settings.job_max_attempts,
         visibility=settings.music_folder_visibility,
+        store_cover=tracks.store_cover,
         clock=clock,
     )
     workers.register(scans.kind())
@@ -156,6 +185,7 @@ def build_services(
         accounts=accounts,
         password_resets=resets,
         tracks=tracks,
+        playlists=playlist_service,
         workers=workers,
         events=events,
         relay=relay,
@@ -170,6 +200,7 @@ def build_services(
         ),
         health=Health(store),
         clock=clock,
+        albums=Albums(store, covers, cpu_limiter),
     )
 
 

@@ -228,6 +228,14 @@ class Settings:
     max_upload_bytes: int = _setting(2_147_483_648, _positive_integer, "a positive integer (bytes)")
     stream_token_ttl_seconds: int = _setting(21_600, _positive_integer, "a positive integer")
     orphan_cleanup_interval_seconds: float = _setting(3600.0, _positive_number, "a positive number")
+    # Playlists (veza/playlists, veza/transport/api/playlists.py).
+    export_token_ttl_seconds: int = _setting(2_592_000, _positive_integer, "a positive integer")
+    playlist_max_entries: int = _setting(
+        10_000, _integer_in(1, 100_000), "an integer from 1 to 100000"
+    )
+    playlist_import_max_bytes: int = _setting(
+        1_048_576, _integer_in(1024, 16_777_216), "an integer from 1024 to 16777216 (bytes)"
+    )
     # Accounts, sessions and tokens (veza/accounts, veza/transport/api/accounts.py).
     registration: str = _setting("open", _choice("open", "closed"), "open or closed")
     access_token_ttl_seconds: int = _setting(900, _positive_integer, "a positive integer")
@@ -343,6 +351,10 @@ class Settings:
         104_857_600, _non_negative_integer, "a non-negative integer (bytes; 0: no floor)"
     )
     media_check_interval_seconds: float = _setting(86400.0, _positive_number, "a positive number")
+    # The catalogue (veza/tracks/visibility.py): who sees a new track unless its owner says.
+    default_visibility: str = _setting(
+        "private", _choice("private", "unlisted", "public"), "private, unlisted or public"
+    )
     # Deployment (docs/deployment.md): which FFmpeg transcodes run.
     ffmpeg_path: str = _setting(
         "", _text, "empty (ffmpeg on PATH, else imageio-ffmpeg's), an executable path, or none"
@@ -358,6 +370,16 @@ class Settings:
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def covers_dir(self) -> Path:
+        """Album covers (a track's live in its media folder)."""
+        return self.data_dir / "covers" / "albums"
+
+    @property
+    def playlist_covers_dir(self) -> Path:
+        """Covers uploaded for playlists, one folder per playlist."""
+        return self.data_dir / "covers" / "playlists"
 
     @property
     def upload_dir(self) -> Path:

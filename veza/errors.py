@@ -71,6 +71,12 @@ class Conflict(VezaError):
     status, code, message = 409, "conflict", "conflict"
 
 
+class PreconditionFailed(VezaError):
+    """An `If-Match` named a version that is no longer the current one."""
+
+    status, code, message = 412, "precondition_failed", "changed since the version you have"
+
+
 class ResyncRequired(Conflict):
     """Too much was missed to replay: refetch the conversation's history instead (a socket
     answers this with a `resync` frame)."""

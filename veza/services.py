@@ -14,8 +14,10 @@ from veza.config import Settings
 from veza.events import EventBus
 from veza.events.postgres_relay import PostgresRelay
 from veza.nursery.jobs import Workers
+from veza.playlists import Playlists
 from veza.store import Store
 from veza.tracks import Tracks
+from veza.tracks.albums import Albums
 from veza.tracks.integrity import MediaCheck
 from veza.tracks.quota import Quotas
 from veza.tracks.scan import Scans
@@ -47,6 +49,8 @@ class Services:
     accounts: Accounts
     password_resets: PasswordResets
     tracks: Tracks
+    albums: Albums  # albums and artists, derived from the tracks' tags
+    playlists: Playlists
     workers: Workers
     events: EventBus
     chat: Chat

@@ -8,15 +8,16 @@ import pytest
 from veza.accounts import PERMISSIONS, Permission, Role, allows
 
 R, S, U, P, C = "read", "stream", "upload", "create_playlists", "chat"
+SU = "see_unlisted"
 HQ, PUB, MOD, MAN = "stream_high_quality", "publish", "moderate", "manage_users"
 
 EXPECTED: dict[str, set[str]] = {
     "guest": {R, S},
-    "user": {R, S, U, P, C},
-    "premium": {R, S, U, P, C, HQ},
-    "artist": {R, S, U, P, C, HQ, PUB},
-    "moderator": {R, S, U, P, C, MOD},
-    "admin": {R, S, U, P, C, HQ, PUB, MOD, MAN},
+    "user": {R, SU, S, U, P, C},
+    "premium": {R, SU, S, U, P, C, HQ},
+    "artist": {R, SU, S, U, P, C, HQ, PUB},
+    "moderator": {R, SU, S, U, P, C, MOD},
+    "admin": {R, SU, S, U, P, C, HQ, PUB, MOD, MAN},
 }
 
 

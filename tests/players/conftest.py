@@ -4,14 +4,17 @@ the test's Trio run (pytest-trio reports a skip raised inside the run without it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.players.browser import chromium_path, require_playwright
 from tests.players.site import require_hls_js, static_site
-from tests.support import require_tool
+from tests.support import require_tool, unavailable
 from tests.support.accounts import fast_settings
 from veza.config import Settings
 
@@ -50,3 +53,24 @@ def hls_js() -> None:
 @pytest.fixture
 def cvlc() -> str:
     return require_tool("cvlc")
+
+
+@pytest.fixture
+def vlc(cvlc: str) -> list[str]:
+    """The command that starts VLC. VLC refuses to run as root ("VLC is not supposed to be run
+    as root"): as root (CI, containers), it runs as nobody through util-linux's setpriv."""
+    if os.geteuid() != 0:
+        return [cvlc]
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        unavailable("VLC refuses to run as root, and setpriv (util-linux) is missing")
+    return [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", cvlc]
+
+
+@pytest.fixture
+def vlc_home() -> Iterator[str]:
+    """VLC's own home (its settings, its cache), writable by the user it may run as: not under
+    pytest's temporary folders, which only root may enter."""
+    with tempfile.TemporaryDirectory(prefix="veza-vlc-") as home:
+        Path(home).chmod(0o777)
+        yield home

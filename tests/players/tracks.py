@@ -31,13 +31,17 @@ async def listener(server: RunningServer, username: str = "listener") -> Listene
 
 
 async def import_music(server: RunningServer, tmp_path: Path, who: Listener, seconds: float) -> str:
-    """A music-like WAV of `seconds`, imported for `who`; its track id (transcode queued)."""
+    """A music-like WAV of `seconds`, imported for `who` as a public track; its track id
+    (transcode queued)."""
     path = tmp_path / f"music-{seconds:g}s.wav"
     piece = music(min(seconds, PIECE_S), RATE)
     frames = round(seconds * RATE)
     audio = np.tile(piece, (math.ceil(frames / len(piece)), 1))[:frames]
     await trio.to_thread.run_sync(partial(sf.write, path, audio, RATE, subtype="PCM_16"))
-    track = await server.services.tracks.import_file(path, owner_id=who.user_id)
+    # Public: other listeners (another user signed in to the web client) play it too.
+    track = await server.services.tracks.import_file(
+        path, owner_id=who.user_id, visibility="public"
+    )
     return track.id
 
 

@@ -36,9 +36,10 @@ async def test_quota_edges_duplicates_and_usage(backend: str, tmp_path: Path) ->
         again = await upload(server, token, first, title="another name")
         assert again.status_code == 200, again.text
         assert again.json()["id"] == created.json()["id"]
-        # Another user's copy is theirs.
+        # Another user's copy is theirs (public, so Alice's list below shows it too).
         bob = await register(server.client, "bob")
-        assert (await upload(server, bob["access_token"], first)).status_code == 202
+        bobs = await upload(server, bob["access_token"], first, visibility="public")
+        assert bobs.status_code == 202
 
         used = (await server.client.get("/api/v1/me", headers=bearer(token))).json()["usage_bytes"]
         assert used > first.stat().st_size  # the renditions count too

@@ -37,7 +37,10 @@ async def test_concurrent_reports_count_one_play_per_listen(backend: str, tmp_pa
         bob = await register(server.client, "bob")
         source = write_music(tmp_path / "song.wav", 70)
         track = (
-            await upload(server, alice["access_token"], source, artist="Ann", album="Al")
+            # Public: Bob listens to Alice's track (a private one would be 404 to him).
+            await upload(
+                server, alice["access_token"], source, artist="Ann", album="Al", visibility="public"
+            )
         ).json()
         token, track_id = bob["access_token"], track["id"]
 

@@ -78,6 +78,26 @@ async def test_route_specific_statuses_are_documented(server: RunningServer) -> 
     assert {"202", "401", "403", "413", "415", "422"} <= statuses("POST /api/v1/tracks")
     assert {"409"} <= statuses("GET /api/v1/tracks/{track_id}/stream")
     assert statuses("GET /status") == {"200", "503"}
+    for label in (
+        "PATCH /api/v1/playlists/{playlist_id}",
+        "DELETE /api/v1/playlists/{playlist_id}",
+        "POST /api/v1/playlists/{playlist_id}/entries",
+        "POST /api/v1/playlists/{playlist_id}/entries/batch",
+        "DELETE /api/v1/playlists/{playlist_id}/entries/{entry_id}",
+        "POST /api/v1/playlists/{playlist_id}/entries/{entry_id}/move",
+        "POST /api/v1/playlists/{playlist_id}/collaborators",
+        "PATCH /api/v1/playlists/{playlist_id}/collaborators/{user_id}",
+        "DELETE /api/v1/playlists/{playlist_id}/collaborators/{user_id}",
+        "POST /api/v1/playlists/{playlist_id}/transfer",
+        "PUT /api/v1/playlists/{playlist_id}/cover",
+        "DELETE /api/v1/playlists/{playlist_id}/cover",
+    ):
+        assert {"401", "403", "404", "412"} <= statuses(label), label
+        headers = [p["name"] for p in found[label].get("parameters", []) if p["in"] == "header"]
+        assert headers == ["if-match"], label
+    assert {"201", "413", "415", "422"} <= statuses("POST /api/v1/playlists/import")
+    assert {"409"} <= statuses("POST /api/v1/playlists/{playlist_id}/collaborators")
+    assert {"200", "422"} <= statuses("PUT /api/v1/me/queue")
     retry_after = found["POST /api/v1/auth/login"]["responses"]["429"]["headers"]
     assert retry_after["Retry-After"]["required"] is True
 

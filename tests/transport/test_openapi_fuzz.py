@@ -32,6 +32,7 @@ from tests.support.accounts import PASSWORD, bearer, fast_settings, make_admin, 
 from tests.support.server import RunningServer
 from tests.support.tracks import wait_for_track, write_music
 from veza.config import Settings
+from veza.tracks import Track
 
 pytestmark = pytest.mark.slow
 
@@ -144,18 +145,21 @@ def run_cases(strategy: st.SearchStrategy[Case], call: Callable[[Case], None]) -
     test()
 
 
-async def ready_track(server: RunningServer, token: str, tmp_path: Path) -> str:
+async def ready_track(server: RunningServer, token: str, tmp_path: Path) -> Track:
+    """A public track on an album, so the user may read and play it and its album and artist
+    routes reach past "not found"."""
     path = write_music(tmp_path / "fuzz.wav", 2)
     with path.open("rb") as file:
         response = await server.client.post(
             "/api/v1/tracks",
             files={"file": (path.name, file, "audio/wav")},
+            data={"visibility": "public", "artist": "Fuzz", "album": "Cases"},
             headers=bearer(token),
         )
     assert response.status_code == 202, response.text
     track = await wait_for_track(server, response.json()["id"])
     assert track.status == "ready", track.error
-    return track.id
+    return track
 
 
 async def test_schemathesis_finds_no_failure_in_any_operation(
@@ -164,10 +168,11 @@ async def test_schemathesis_finds_no_failure_in_any_operation(
     require_tool("ffmpeg")
     admin = await make_admin(server, "root")
     user = await register(server.client, "listener")
-    track_id = await ready_track(server, admin["access_token"], tmp_path)
+    track = await ready_track(server, admin["access_token"], tmp_path)
     # The admin's own track: the user may read and play it, not delete it. The admin goes last,
     # as it may disable the user, and its deletion of the track comes last of all. A group of
-    # the two with one message, so chat cases reach past "not found".
+    # the two with one message, so chat cases reach past "not found"; the user's public
+    # playlist holding the track twice, so playlist cases do.
     conversation = await server.client.post(
         "/api/v1/conversations",
         json={"kind": "group", "member_ids": [user["user"]["id"]], "title": "fuzz"},
@@ -181,11 +186,25 @@ async def test_schemathesis_finds_no_failure_in_any_operation(
         headers=bearer(admin["access_token"]),
     )
     assert message.status_code == 201, message.text
+    playlist = await server.client.post(
+        "/api/v1/playlists",
+        json={"name": "fuzzed", "visibility": "public"},
+        headers=bearer(user["access_token"]),
+    )
+    entries = await server.client.post(
+        f"/api/v1/playlists/{playlist.json()['id']}/entries/batch",
+        json={"track_ids": [track.id, track.id]},
+        headers=bearer(user["access_token"]),
+    )
     known = {
-        "track_id": track_id,
+        "track_id": track.id,
         "user_id": user["user"]["id"],
         "conversation_id": conversation_id,
         "seq": "1",
+        "album_id": track.album_id,
+        "artist_id": track.artist_id,
+        "playlist_id": playlist.json()["id"],
+        "entry_id": entries.json()["entries"][0]["id"],
     }
     identities = [
         Identity("anonymous", known=known),

@@ -16,6 +16,7 @@ class Role(StrEnum):
 
 class Permission(StrEnum):
     READ = "read"  # browse the library, profiles and public playlists
+    SEE_UNLISTED = "see_unlisted"  # open an unlisted track (or playlist) by its id or link
     STREAM = "stream"
     UPLOAD = "upload"
     CREATE_PLAYLISTS = "create_playlists"
@@ -27,7 +28,12 @@ class Permission(StrEnum):
 
 
 _GUEST = frozenset({Permission.READ, Permission.STREAM})
-_USER = _GUEST | {Permission.UPLOAD, Permission.CREATE_PLAYLISTS, Permission.CHAT}
+_USER = _GUEST | {
+    Permission.SEE_UNLISTED,
+    Permission.UPLOAD,
+    Permission.CREATE_PLAYLISTS,
+    Permission.CHAT,
+}
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.GUEST: _GUEST,

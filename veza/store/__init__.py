@@ -11,6 +11,7 @@ import trio
 from veza.config import Settings
 from veza.errors import Unavailable
 from veza.store.accounts import AccountsRepository
+from veza.store.albums import AlbumRepository
 from veza.store.chat import ChatRepository
 from veza.store.database import Database, DatabaseError, Executor
 from veza.store.folders import FolderRepository
@@ -22,6 +23,7 @@ from veza.store.migrations import (
     migrate,
     refuse_newer,
 )
+from veza.store.playlists import PlaylistRepository, QueueRepository
 from veza.store.snapshot import sqlite_snapshot
 from veza.store.sqlite import open_sqlite
 from veza.store.stats import StatsRepository
@@ -34,11 +36,14 @@ log = logging.getLogger(__name__)
 class Repositories:
     """One repository per noun, every one bound to the same executor."""
 
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: Executor, dialect: str) -> None:
         self.accounts = AccountsRepository(executor)
         self.chat = ChatRepository(executor)
         self.jobs = JobQueue(executor)
+        self.playlists = PlaylistRepository(executor, dialect)
+        self.queues = QueueRepository(executor)
         self.tracks = TrackRepository(executor)
+        self.albums = AlbumRepository(executor)
         # The library: music folders, listening stats, storage per user.
         self.folders = FolderRepository(executor)
         self.stats = StatsRepository(executor)
@@ -50,8 +55,8 @@ class Transaction(Repositories):
     Work that must follow the commit (publishing an event) is registered with `on_commit` and
     runs only once the commit succeeded."""
 
-    def __init__(self, executor: Executor) -> None:
-        super().__init__(executor)
+    def __init__(self, executor: Executor, dialect: str) -> None:
+        super().__init__(executor, dialect)
         self.executor = executor
         self._on_commit: list[Callable[[], object]] = []
 
@@ -70,13 +75,13 @@ class Store(Repositories):
     """
 
     def __init__(self, database: Database) -> None:
-        super().__init__(database)
+        super().__init__(database, database.dialect)
         self.database = database
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self.database.transaction() as executor:
-            tx = Transaction(executor)
+            tx = Transaction(executor, self.database.dialect)
             yield tx
         for callback in tx._on_commit:
             callback()

@@ -61,13 +61,6 @@ class FolderRepository:
             (path, size, mtime, content_hash, size, track_id),
         )
 
-    async def set_tags(self, track_id: str, title: str, artist: str, album: str) -> None:
-        """The tags read again from a file that changed."""
-        await self._db.execute(
-            "UPDATE tracks SET title = ?, artist = ?, album = ? WHERE id = ?",
-            (title, artist, album, track_id),
-        )
-
     async def last_scan(self) -> dict[str, Any] | None:
         row = await self._db.fetch_one("SELECT value FROM meta WHERE key = ?", (_LAST_SCAN,))
         return None if row is None else dict(json.loads(row["value"]))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from veza.store import accounts, chat, folders, jobs, stats, tracks, usage
+from veza.store import accounts, chat, folders, jobs, playlists, stats, tracks, usage
 from veza.store.database import Database, DatabaseError, Executor
 
 log = logging.getLogger(__name__)
@@ -17,6 +18,9 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
+    # Run after `statements` on one backend only, by dialect name: what portable DDL cannot say
+    # (a collation, WITHOUT ROWID).
+    dialect_statements: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 # Portable DDL: TEXT ids, INTEGER flags, DOUBLE PRECISION epoch seconds; both SQLite and
@@ -38,11 +42,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "job priority", jobs.PRIORITY),
     Migration(6, "track generations", tracks.GENERATIONS),
     Migration(7, "chat", chat.SCHEMA),
+    Migration(8, "catalogue", tracks.CATALOGUE, tracks.CATALOGUE_BY_DIALECT),
     Migration(
         9,
         "music folders, duplicates, quotas and listening stats",
         (*tracks.LIBRARY, *folders.SCHEMA, *usage.SCHEMA, *stats.SCHEMA),
     ),
+    Migration(10, "playlists, collaborators and play queues", playlists.SCHEMA),
 )
 
 
@@ -104,7 +110,10 @@ async def migrate(db: Database, migrations: tuple[Migration, ...] = MIGRATIONS) 
             )
             if row is not None:
                 continue
-            for statement in migration.statements:
+            for statement in (
+                *migration.statements,
+                *migration.dialect_statements.get(db.dialect, ()),
+            ):
                 await tx.execute(statement)
             await tx.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import trio
 
-from veza.errors import IntegrityError, UnsupportedMediaType, ValidationFailed
+from veza.errors import IntegrityError, UnsupportedMediaType, ValidationFailed, VezaError
 from veza.events import Event, EventBus, topic
 from veza.nursery.jobs import Commit, JobKind, JobProgress, Priority, Workers
 from veza.store import Store, Transaction
@@ -96,10 +96,7 @@ class Scans:
         self._events = events
         self.roots = roots
         self._max_attempts = max_attempts
-        # HOOK(catalogue): tracks found in music folders get this visibility once tracks have
-        # one (migration 8); today every track is visible to every account.
-        self.visibility = visibility
-        # HOOK(catalogue): build_services passes the catalogue's store_cover once it exists.
+        self.visibility = visibility  # of the tracks found in music folders
         self._store_cover = store_cover
         self._clock = clock
 
@@ -201,7 +198,9 @@ class Scans:
             return folders.UNREADABLE
         if source is None:
             try:
-                track = await self._tracks.add_in_place(file.path, file.size, file.mtime, digest)
+                track = await self._tracks.add_in_place(
+                    file.path, file.size, file.mtime, digest, self.visibility
+                )
             except (UnsupportedMediaType, ValidationFailed) as refused:
                 log.info("music folder: %s skipped: %s", file.path, refused.message)
                 return folders.NOT_AUDIO
@@ -223,7 +222,20 @@ class Scans:
             track = await tx.tracks.get(track_id)
             if track is None:
                 return
-            await tx.folders.set_tags(track_id, tags.title or track.title, tags.artist, tags.album)
+            # Through the track repository: the search index and album ids follow the tags.
+            await tx.tracks.edit(
+                track_id,
+                {
+                    "title": tags.title or track.title,
+                    "artist": tags.artist,
+                    "album": tags.album,
+                    "album_artist": tags.album_artist,
+                    "track_number": tags.track_number,
+                    "disc_number": tags.disc_number,
+                    "year": tags.year,
+                    "genre": tags.genre,
+                },
+            )
             await tx.jobs.enqueue(
                 TRANSCODE, track_id, max_attempts=self._max_attempts, priority=Priority.BACKGROUND
             )
@@ -235,4 +247,7 @@ class Scans:
             return
         cover = await trio.to_thread.run_sync(folders.cover_beside, path)
         if cover is not None:
-            await self._store_cover(track_id, cover)
+            try:
+                await self._store_cover(track_id, cover)
+            except VezaError as error:  # a damaged or hostile image: the track stays
+                log.info("music folder: the cover beside %s is not used: %s", path, error.message)

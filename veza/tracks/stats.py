@@ -13,6 +13,7 @@ from veza.store import Store
 from veza.store.stats import Ranked
 from veza.store.tracks import Track
 from veza.tracks.service import Tracks
+from veza.tracks.visibility import is_listed
 
 __all__ = ["PERIODS", "ListenState", "MyStats", "Ranked", "Stats", "TrackStats", "play_threshold"]
 
@@ -71,14 +72,17 @@ class Stats:
 
     async def _readable(self, principal: Principal, track_id: str) -> Track:
         """The track if `principal` may read it, NotFound otherwise: the catalogue's one read
-        rule (today every account reads every track: `Tracks.get`)."""
-        return await self._tracks.get(track_id)
+        rule (veza/tracks/visibility.py)."""
+        return await self._tracks.visible(principal, track_id)
 
-    async def _readable_or_none(self, principal: Principal, track_id: str) -> Track | None:
+    async def _listed_or_none(self, principal: Principal, track_id: str) -> Track | None:
+        """The track if lists may show it to `principal` (public, or theirs): top lists never
+        name an unlisted or private track of someone else."""
         try:
-            return await self._readable(principal, track_id)
+            track = await self._tracks.get(track_id)
         except NotFound:
             return None
+        return track if is_listed(principal, track) else None
 
     def _since(self, period: str) -> float:
         span = PERIODS[period]
@@ -142,7 +146,7 @@ class Stats:
     ) -> list[tuple[Track, Ranked]]:
         found: list[tuple[Track, Ranked]] = []
         for entry in ranked:
-            track = await self._readable_or_none(principal, entry.key)
+            track = await self._listed_or_none(principal, entry.key)
             if track is not None:
                 found.append((track, entry))
             if len(found) == TOP_LIMIT:

@@ -27,8 +27,8 @@ from veza.config import Settings
 
 PREFIXES = ("/api/", "/hls/")
 ALLOW_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE"
-ALLOW_HEADERS = "Authorization, Content-Type, Range, X-Request-ID"
-EXPOSE_HEADERS = "Content-Length, Content-Range, X-Request-ID, Retry-After"
+ALLOW_HEADERS = "Authorization, Content-Type, If-Match, Range, X-Request-ID"
+EXPOSE_HEADERS = "Content-Length, Content-Range, ETag, X-Request-ID, Retry-After"
 MAX_AGE_SECONDS = 3600
 
 

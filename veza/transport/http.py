@@ -37,6 +37,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from veza import errors
 from veza.config import Settings
+from veza.tracks import covers
 from veza.transport.context import edge
 from veza.transport.listeners import install_eager_listeners
 from veza.transport.uploads import Spool, SpoolingFormDataParser, remove_spools
@@ -304,6 +305,8 @@ def _request_class(settings: Settings) -> type[TrioRequest]:
             self.spooled: list[Spool] = []
             is_upload = self.mimetype == "multipart/form-data"
             limit = settings.max_upload_bytes if is_upload else settings.max_json_bytes
+            if self.mimetype.startswith("image/"):  # a cover, sent as the body itself
+                limit = covers.MAX_BYTES
             self.max_content_length = limit
             self.body = self.body_class(self.content_length, limit)
             self.body_timeout = _body_deadline(settings, self.content_length, limit)

@@ -36,12 +36,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _ERRORS = "__veza_errors__"
 _RESPONSES = "__veza_responses__"
+_ACCEPTS = "__veza_accepts__"
 
 REF = "#/components/schemas/{model}"
 
 TAGS = [
     Tag(name="accounts", description="Registration, sign-in, sessions, profiles, users"),
-    Tag(name="tracks", description="Upload, browse, play and remove tracks"),
+    Tag(name="tracks", description="Upload, browse, search, edit, play and remove tracks"),
+    Tag(name="playlists", description="Playlists, their entries and collaborators, the queue"),
+    Tag(name="albums", description="Albums and artists, derived from the tracks' tags"),
     Tag(name="chat", description="Conversations, members, messages and read receipts"),
     Tag(name="stats", description="Listens, plays, likes and top lists"),
     Tag(name="admin", description="The job queue and the scan of the music folders"),
@@ -69,6 +72,7 @@ ERROR_MEANINGS: dict[int, str] = {
     403: "forbidden: the caller's role lacks the permission this needs",
     404: "not_found: nothing by that id, or nothing the caller may see",
     409: "conflict: not possible in the current state",
+    412: "precondition_failed: If-Match names a version that is no longer current; refetch",
     413: "payload_too_large: the body is over the limit; the connection is closed after this",
     415: "unsupported_media_type: the body is not of a type this accepts",
     416: "requested_range_not_satisfiable: the Range is outside the file",
@@ -132,6 +136,18 @@ def responds(
     return declare
 
 
+def accepts(media_types: Iterable[str], description: str) -> Callable[[F], F]:
+    """Document a request body that is a file sent as it is (an image), of one of
+    `media_types`; such a route also answers 400 and 413 (as any body), 415 (another type) and
+    422 (a file it cannot take)."""
+
+    def declare(view: F) -> F:
+        setattr(view, _ACCEPTS, (tuple(media_types), description))
+        return view
+
+    return declare
+
+
 def error_statuses(rule: Rule, view: Callable[..., Any]) -> dict[int, str | None]:
     """Every error status of a route: derived from its guard and schema, plus those it declares;
     each with its route-specific meaning, or None for the general one."""
@@ -147,6 +163,8 @@ def error_statuses(rule: Rule, view: Callable[..., Any]) -> dict[int, str | None
         found[422] = None
     if rule.arguments:
         found[404] = None
+    if getattr(view, _ACCEPTS, None) is not None:
+        found.update({400: None, 413: None, 415: None, 422: None})
     for status, why in getattr(view, _ERRORS, {}).items():
         found[status] = why if why is not None else found.get(status)
     return found
@@ -183,6 +201,13 @@ class VezaOpenAPI(OpenAPIProvider):
                 merged = {str(status): value for status, value in operation["responses"].items()}
                 merged.update(responses)
                 operation["responses"] = dict(sorted(merged.items()))
+                accepted = getattr(view, _ACCEPTS, None)
+                if accepted is not None:
+                    binary = {"type": "string", "format": "binary"}
+                    operation["requestBody"] = {
+                        "description": accepted[1],
+                        "content": {media: {"schema": binary} for media in accepted[0]},
+                    }
                 if "requestBody" in operation:
                     operation["requestBody"] = {**operation["requestBody"], "required": True}
         return paths, components

@@ -180,8 +180,15 @@ async def test_only_the_owner_or_a_moderator_deletes_and_files_go_too(
     other = (await register(server.client, "frank"))["access_token"]
     moderator = await register(server.client, "grace")
     await server.store.accounts.set_role(moderator["user"]["id"], "moderator", 0.0)
-    first = (await upload(server, owner, write_music(tmp_path / "a.wav", 0.5))).json()["id"]
-    second = (await upload(server, owner, write_music(tmp_path / "b.wav", 0.6))).json()["id"]
+    # Public, so the other user sees them and is refused (403); a private track they may not
+    # see would answer 404 (tests/transport/api/test_catalogue_privacy.py). Two files: the
+    # same one twice is the same track.
+    first = (
+        await upload(server, owner, write_music(tmp_path / "a.wav", 0.5), visibility="public")
+    ).json()["id"]
+    second = (
+        await upload(server, owner, write_music(tmp_path / "b.wav", 0.6), visibility="public")
+    ).json()["id"]
     url = "/api/v1/tracks/{}"
     assert (await server.client.delete(url.format(first), headers=bearer(other))).status_code == 403
     assert (await server.client.delete(url.format(first), headers=bearer(owner))).status_code == 204

@@ -10,6 +10,7 @@ import pytest
 
 from tests.support import require_tool
 from tests.support.accounts import bearer, fast_settings, register
+from tests.support.playlists import account, add, create_playlist, read, ready_track
 from tests.support.server import RunningServer, serving
 from tests.support.tracks import write_music
 from tests.support.ws import Client, connect
@@ -132,6 +133,7 @@ async def test_track_events_reach_the_owner_and_a_subscriber_during_a_transcode(
                 response = await server.client.post(
                     "/api/v1/tracks",
                     files={"file": (path.name, file, "audio/wav")},
+                    data={"visibility": "public"},  # bob may see it, so follow it
                     headers=bearer(alice["access_token"]),
                 )
             assert response.status_code == 202, response.text
@@ -178,3 +180,24 @@ async def test_a_socket_follows_the_users_tracks_still_transcoding(tmp_path: Pat
             # Not bob's track: he hears of it only if he subscribes.
             await b.send({"type": "ping"})
             await b.expect("pong")
+
+
+async def test_a_playlist_subscriber_hears_each_change_and_a_private_one_stays_closed(
+    tmp_path: Path,
+) -> None:
+    async with serving(fast_settings(tmp_path)) as server:
+        owner, listener = await account(server, "owner"), await account(server, "listener")
+        track = await ready_track(server, owner, "song")
+        shared = (await create_playlist(server.client, owner, "shared", "public"))["id"]
+        closed = (await create_playlist(server.client, owner, "closed", "private"))["id"]
+        async with connect(server, listener.token, ignore=frozenset({"ping"})) as socket:
+            # A playlist the listener may not read is answered as one that does not exist.
+            await socket.send({"type": "subscribe", "topic": f"playlist:{closed}"})
+            await socket.expect("error", code="not_found")
+            await socket.send({"type": "subscribe", "topic": f"playlist:{shared}"})
+            await socket.expect("subscribed", topic=f"playlist:{shared}")
+            [entry] = await add(server.client, owner, shared, [track])
+            frame = await socket.expect("event", name="playlist.changed")
+            assert frame["data"]["playlist_id"] == shared
+            assert frame["data"]["entry_ids"] == [entry["id"]]
+            assert frame["data"]["version"] == (await read(server.client, owner, shared))["version"]

@@ -117,7 +117,7 @@ async def test_a_configured_origin_is_allowed(tmp_path: Path) -> None:
         ('{"type": "presence", "status": "offline"}', "invalid_frame"),
         ('{"type": "auth", "token": "again"}', "forbidden"),
         ('{"type": "subscribe", "topic": "nonsense"}', "unknown_topic"),
-        ('{"type": "subscribe", "topic": "playlist:abc"}', "unknown_topic"),
+        ('{"type": "subscribe", "topic": "playlist:abc"}', "not_found"),
         ('{"type": "subscribe", "topic": "track:0123456789abcdef01234567"}', "not_found"),
         ('{"type": "typing", "conversation_id": "0123456789abcdef", "active": true}', "not_found"),
         (

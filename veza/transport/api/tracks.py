@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import trio
 from pydantic import BaseModel, Field
@@ -18,6 +18,7 @@ from quart_schema import (
     document_response,
     tag_blueprint,
     validate_querystring,
+    validate_request,
     validate_response,
 )
 from quart_trio.wrappers.response import TrioFileBody
@@ -25,11 +26,14 @@ from quart_trio.wrappers.response import TrioFileBody
 from veza.accounts import Permission
 from veza.errors import UnsupportedMediaType, ValidationFailed
 from veza.tracks import Tags, Track
-from veza.tracks.tags import TAG_MAX_CHARS, checked_tag
+from veza.tracks.covers import CoverFile
+from veza.tracks.search import TrackSearch
+from veza.tracks.tags import NUMBER_MAX, TAG_MAX_CHARS, checked_tag, number
+from veza.tracks.visibility import checked_visibility
 from veza.transport.context import services
 from veza.transport.guard import current_principal, require
 from veza.transport.hls import MP3_MASTER, master_path
-from veza.transport.openapi import errors, responds
+from veza.transport.openapi import accepts, errors, responds
 from veza.transport.pagination import Page, PageQuery, page_of
 from veza.transport.proxy import absolute_url
 from veza.transport.timestamps import utc
@@ -66,10 +70,22 @@ class Rendition(BaseModel):
     )
 
 
+Visibility = Literal["private", "unlisted", "public"]
+
+
 class Loudness(BaseModel):
     integrated_lufs: float | None
     true_peak_dbtp: float | None
     gain_db: float | None
+
+
+class ReplayGain(BaseModel):
+    """ReplayGain as the file stated it (null: not stated)."""
+
+    track_gain_db: float | None
+    track_peak: float | None
+    album_gain_db: float | None
+    album_peak: float | None
 
 
 class TrackOut(BaseModel):
@@ -77,6 +93,16 @@ class TrackOut(BaseModel):
     title: str
     artist: str
     album: str
+    album_artist: str
+    track_number: int | None
+    disc_number: int | None
+    year: int | None
+    genre: str
+    visibility: Visibility
+    album_id: str | None = Field(description="for /api/v1/albums/{id}; null without an album")
+    artist_id: str | None = Field(description="for /api/v1/artists/{id}; null without an artist")
+    cover_url: str | None = Field(description="the cover (`?size=` 64 to 1024); null: none")
+    replaygain: ReplayGain
     duration_s: float | None
     status: str = Field(description="processing, ready or failed")
     error: str | None
@@ -95,6 +121,21 @@ class TrackOut(BaseModel):
             title=track.title,
             artist=track.artist,
             album=track.album,
+            album_artist=track.album_artist,
+            track_number=track.track_number,
+            disc_number=track.disc_number,
+            year=track.year,
+            genre=track.genre,
+            visibility=track.visibility,  # type: ignore[arg-type]  # one of VISIBILITIES
+            album_id=track.album_id or None,
+            artist_id=track.artist_id or None,
+            cover_url=cover_url(track),
+            replaygain=ReplayGain(
+                track_gain_db=track.replaygain_track_gain_db,
+                track_peak=track.replaygain_track_peak,
+                album_gain_db=track.replaygain_album_gain_db,
+                album_peak=track.replaygain_album_peak,
+            ),
             duration_s=track.duration_s,
             status=track.status,
             error=track.error,
@@ -113,7 +154,23 @@ class TrackOut(BaseModel):
 
 
 class TrackQuery(PageQuery):
-    q: str | None = Field(default=None, max_length=200, description="text in title/artist/album")
+    q: str | None = Field(
+        default=None,
+        max_length=200,
+        description="words to find in title, artist, album or album artist, without regard to "
+        "case or accents; each word matches the start of a word (a one-letter word, that word)",
+    )
+    owner: str | None = Field(default=None, max_length=64, description="an owner's user id")
+    artist: str | None = Field(
+        default=None, max_length=64, description="an artist id (as artist or album artist)"
+    )
+    album: str | None = Field(default=None, max_length=64, description="an album id")
+    genre: str | None = Field(default=None, max_length=TAG_MAX_CHARS, description="any case")
+    year: int | None = Field(default=None, ge=1, le=NUMBER_MAX)
+    status: Literal["processing", "ready", "failed"] | None = None
+    sort: Literal["relevance", "newest", "title", "artist", "album", "year"] | None = Field(
+        default=None, description="default: relevance with `q`, newest without"
+    )
 
 
 class UploadForm(BaseModel):
@@ -123,6 +180,40 @@ class UploadForm(BaseModel):
     title: str = Field(default="", max_length=TAG_MAX_CHARS)
     artist: str = Field(default="", max_length=TAG_MAX_CHARS)
     album: str = Field(default="", max_length=TAG_MAX_CHARS)
+    album_artist: str = Field(default="", max_length=TAG_MAX_CHARS)
+    genre: str = Field(default="", max_length=TAG_MAX_CHARS)
+    track_number: str = Field(default="", max_length=8, description="a number from 1 to 9999")
+    disc_number: str = Field(default="", max_length=8, description="a number from 1 to 9999")
+    year: str = Field(default="", max_length=8, description="a number from 1 to 9999")
+    visibility: Visibility | Literal[""] = Field(
+        default="", description="empty: the server's default_visibility"
+    )
+
+
+class TrackEdit(BaseModel):
+    """The fields to change; those left out keep their value. Numbers may be null (unknown)."""
+
+    model_config = {"extra": "forbid"}
+
+    title: str | None = Field(default=None, min_length=1, max_length=TAG_MAX_CHARS)
+    artist: str | None = Field(default=None, max_length=TAG_MAX_CHARS)
+    album: str | None = Field(default=None, max_length=TAG_MAX_CHARS)
+    album_artist: str | None = Field(default=None, max_length=TAG_MAX_CHARS)
+    genre: str | None = Field(default=None, max_length=TAG_MAX_CHARS)
+    track_number: int | None = Field(default=None, ge=1, le=NUMBER_MAX)
+    disc_number: int | None = Field(default=None, ge=1, le=NUMBER_MAX)
+    year: int | None = Field(default=None, ge=1, le=NUMBER_MAX)
+    visibility: Visibility | None = None
+
+
+class CoverQuery(BaseModel):
+    size: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="pixels (64, 128, 256, 512 or 1024; another value gets the next size up, "
+        "past 1024 the 1024 one); default 512",
+    )
 
 
 class Waveform(BaseModel):
@@ -147,17 +238,62 @@ class StreamOut(BaseModel):
     expires_at: datetime
 
 
+COVER_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp")
+_TEXT_TAGS = ("title", "artist", "album", "album_artist", "genre")
+
+
+def cover_url(track: Track) -> str | None:
+    return f"/api/v1/tracks/{track.id}/cover?v={track.cover[:12]}" if track.cover else None
+
+
+def cover_response(cover: CoverFile) -> Response:
+    """A cover with its content ETag; 304 when the client has it. The URL names no version,
+    so caches keep it a day and ask again (a 304) after that."""
+    if request.if_none_match.contains_weak(cover.etag.strip('"')):
+        response = Response("", status=304)
+    else:
+        response = Response(cover.body, content_type=cover.content_type)
+    response.headers["ETag"] = cover.etag
+    response.cache_control.max_age = 86_400
+    if request.args.get("v"):  # a versioned URL (cover_url): it never changes
+        response.cache_control.max_age = 31_536_000
+        response.cache_control.immutable = True
+    response.cache_control.private = True  # a private track's cover stays with its viewer
+    return response
+
+
+async def cover_body() -> bytes:
+    """The image a PUT carries as its body: its type must be one of COVER_TYPES; its size is
+    bounded by the HTTP edge (veza/transport/http.py)."""
+    if request.mimetype not in COVER_TYPES:
+        raise UnsupportedMediaType(f"send the image as the body, typed {', '.join(COVER_TYPES)}")
+    data = await request.get_data(cache=False)
+    assert isinstance(data, bytes)
+    if not data:
+        raise ValidationFailed("the body holds no image")
+    return data
+
+
 # What an original is sent as: its extension's type (some are containers of the video family),
 # or application/octet-stream for an extension we do not know.
 ORIGINAL_TYPES = ("audio/*", "video/*", "application/octet-stream")
 
 
-async def _out(track: Track) -> TrackOut:
+async def track_out(track: Track) -> TrackOut:
     return TrackOut.of(track, await services().tracks.progress(track))
 
 
 def _form_text(form: Any, name: str) -> str:
     return checked_tag(name, str(form.get(name, "")))
+
+
+def _form_number(form: Any, name: str) -> int | None:
+    text = _form_text(form, name)
+    if not text:
+        return None
+    if not text.isdigit() or number(text) is None:
+        raise ValidationFailed(f"{name}: a number from 1 to {NUMBER_MAX}")
+    return number(text)
 
 
 def _spooled(part: FileStorage) -> Path:
@@ -181,7 +317,8 @@ def _spooled(part: FileStorage) -> Path:
 @validate_response(TrackOut, 202)
 @validate_response(TrackOut, 200)
 async def upload_track() -> tuple[TrackOut, int]:
-    """Upload an audio file (multipart field `file`, optional `title`, `artist`, `album`).
+    """Upload an audio file (multipart field `file`; optional tags that override the file's
+    own, and `visibility`).
     Every part is spooled to disk as it arrives; what this route does not take into the library
     is removed when the request ends. A file the caller already has (the same bytes) is not
     stored twice: 200 with that track. Refused (507) while the server is short of disk space,
@@ -194,14 +331,26 @@ async def upload_track() -> tuple[TrackOut, int]:
     upload = files.get("file")
     if upload is None:
         raise ValidationFailed("file: an audio file is required")
-    tags = Tags(*(_form_text(form, name) for name in ("title", "artist", "album")))
+    tags = Tags(
+        title=_form_text(form, "title"),
+        artist=_form_text(form, "artist"),
+        album=_form_text(form, "album"),
+        album_artist=_form_text(form, "album_artist"),
+        genre=_form_text(form, "genre"),
+        track_number=_form_number(form, "track_number"),
+        disc_number=_form_number(form, "disc_number"),
+        year=_form_number(form, "year"),
+    )
+    visibility = _form_text(form, "visibility") or None
+    if visibility is not None:
+        checked_visibility(visibility)  # before a copy the caller has is answered
     upload.close()  # flushed: the spooled file is whole
     spooled = _spooled(upload)
     content_hash = content_hash_of(getattr(request, "spooled", ()), spooled)
     if content_hash is not None:
         existing = await services().tracks.owned_copy(principal.user.id, content_hash)
         if existing is not None:
-            return await _out(existing), 200
+            return await track_out(existing), 200
     size = (await trio.Path(spooled).stat()).st_size
     await services().quotas.check_upload(principal.user, size)
     track = await services().tracks.add_upload(
@@ -209,9 +358,10 @@ async def upload_track() -> tuple[TrackOut, int]:
         upload.filename or "upload",
         owner_id=principal.user.id,
         tags=tags,
+        visibility=visibility,
         content_hash=content_hash,
     )
-    return await _out(track), 202
+    return await track_out(track), 202
 
 
 @blueprint.get("/api/v1/tracks")
@@ -219,22 +369,92 @@ async def upload_track() -> tuple[TrackOut, int]:
 @validate_querystring(TrackQuery)
 @validate_response(Page[TrackOut])
 async def list_tracks(query_args: TrackQuery) -> Page[TrackOut]:
-    """The library, newest first; `q` searches title, artist and album."""
+    """The library as the caller may list it (public tracks and their own; never others'
+    unlisted or private ones), filtered, searched with `q` (ranked: a title starting with the
+    word, then a title word, then the artist, then the album; newest first within each; with
+    several words, the rarest decides) and sorted."""
+    q = query_args.q.strip() if query_args.q else None
+    criteria = TrackSearch(
+        query=q or None,
+        owner_id=query_args.owner,
+        artist_id=query_args.artist,
+        album_id=query_args.album,
+        genre=query_args.genre,
+        year=query_args.year,
+        status=query_args.status,
+        sort=query_args.sort or ("relevance" if q else "newest"),
+    )
+    principal = current_principal()
     items, next_cursor = await page_of(
         query_args,
-        (float, str),
-        lambda after, limit: services().tracks.list(query_args.q, after, limit),
-        lambda track: (track.created_at, track.id),
+        criteria.cursor_shape(),
+        lambda after, limit: services().tracks.search(principal, criteria, after, limit),
+        lambda found: found[1],
     )
-    return Page[TrackOut](items=[await _out(t) for t in items], next_cursor=next_cursor)
+    return Page[TrackOut](items=[await track_out(t) for t, _ in items], next_cursor=next_cursor)
 
 
 @blueprint.get("/api/v1/tracks/<track_id>")
 @require(Permission.READ)
 @validate_response(TrackOut)
 async def get_track(track_id: str) -> TrackOut:
-    """A track, with its transcode progress while it is processing."""
-    return await _out(await services().tracks.get(track_id))
+    """A track, with its transcode progress while it is processing (404 for one the caller
+    may not see)."""
+    return await track_out(await services().tracks.visible(current_principal(), track_id))
+
+
+@blueprint.patch("/api/v1/tracks/<track_id>")
+@require()
+@errors(403, why={403: "forbidden: only the owner, a moderator or an admin may edit it"})
+@validate_request(TrackEdit)
+@validate_response(TrackOut)
+async def edit_track(track_id: str, data: TrackEdit) -> TrackOut:
+    """Change tags and `visibility`: its owner may, and so may a moderator or an admin."""
+    changes: dict[str, Any] = {}
+    for name in data.model_fields_set:
+        value = getattr(data, name)
+        if name in _TEXT_TAGS:
+            if value is None:
+                raise ValidationFailed(f"{name}: text, or leave it out")
+            value = checked_tag(name, value)
+        elif name == "visibility" and value is None:
+            raise ValidationFailed("visibility: one of private, unlisted, public")
+        changes[name] = value
+    track = await services().tracks.edit(current_principal(), track_id, changes)
+    return await track_out(track)
+
+
+@blueprint.get("/api/v1/tracks/<track_id>/cover")
+@require(Permission.READ)
+@validate_querystring(CoverQuery)
+@responds(200, "the cover as JPEG", media_types=("image/jpeg",), headers={"ETag": "content"})
+@responds(304, "not modified since the copy the client has (If-None-Match)")
+async def track_cover(track_id: str, query_args: CoverQuery) -> Response:
+    """The track's cover (its own, else its album's): 404 when it has none."""
+    found = await services().tracks.cover(current_principal(), track_id, query_args.size)
+    return cover_response(found)
+
+
+@blueprint.put("/api/v1/tracks/<track_id>/cover")
+@require()
+@accepts(COVER_TYPES, "the image (at most 16 MB, 40 million pixels), as the body")
+@errors(
+    403,
+    413,
+    415,
+    422,
+    why={
+        403: "forbidden: only the owner, a moderator or an admin may change it",
+        415: "unsupported_media_type: not an image type we take, or not an image we can read",
+        422: "validation_failed: the image is empty, damaged, truncated or too many pixels",
+    },
+)
+@validate_response(TrackOut)
+async def put_track_cover(track_id: str) -> TrackOut:
+    """Set the track's cover: decoded, re-encoded as JPEG in sizes 64 to 1024 (the bytes sent
+    are never served)."""
+    track = await services().tracks.set_cover(current_principal(), track_id, await cover_body())
+    return await track_out(track)
 
 
 @blueprint.delete("/api/v1/tracks/<track_id>")
@@ -253,7 +473,7 @@ async def delete_track(track_id: str) -> tuple[str, int]:
 @validate_response(StreamOut)
 async def stream_track(track_id: str) -> StreamOut:
     """A signed HLS URL, usable by players that send no headers of ours (VLC, Safari)."""
-    grant = await services().tracks.playback(track_id)
+    grant = await services().tracks.playback(current_principal(), track_id)
     urls = [absolute_url(master_path(grant, master)) for master in grant.masters]
     mp3 = next((url for url, m in zip(urls, grant.masters, strict=True) if m == MP3_MASTER), None)
     return StreamOut(hls_url=urls[0], hls_mp3_url=mp3, expires_at=utc(grant.expires_at))
@@ -267,7 +487,7 @@ async def stream_track(track_id: str) -> StreamOut:
 @responds(304, "not modified since the copy the client has (If-None-Match)")
 async def original_file(track_id: str) -> Response:
     """The uploaded file as it came, with HTTP Range support."""
-    path, mimetype = await services().tracks.original(track_id)
+    path, mimetype = await services().tracks.original(current_principal(), track_id)
     response = await send_file(path, mimetype=mimetype, conditional=True)
     # Quart reads 8 KiB per step by default, about ten times slower than 256 KiB steps.
     # (Quart-Trio's send_file gives a TrioFileBody, which is no FileBody.)
@@ -292,4 +512,5 @@ async def original_file(track_id: str) -> Response:
 @document_response(Waveform)
 async def waveform(track_id: str) -> Response:
     """Min/max peaks for drawing (about 1,000 pairs, and per-second summaries)."""
-    return Response(await services().tracks.waveform(track_id), content_type="application/json")
+    peaks = await services().tracks.waveform(current_principal(), track_id)
+    return Response(peaks, content_type="application/json")

@@ -30,6 +30,7 @@ from veza.chat import MemberAdded, MemberRemoved, MessagePosted
 from veza.chat.presence import PresenceChanged
 from veza.errors import (
     Forbidden,
+    NotFound,
     RateLimited,
     ResyncRequired,
     Unauthenticated,
@@ -311,9 +312,12 @@ class Connection:
         if kind == "track":
             if not self.principal.can(Permission.READ):
                 raise Forbidden(f"the {self.principal.role.value} role lacks the read permission")
-            await self._services.tracks.get(ident)  # NotFound for a track that does not exist
+            # NotFound for a track that does not exist or that this user may not see.
+            await self._services.tracks.visible(self.principal, ident)
+        elif kind == "playlist":
+            if not await self._services.playlists.can_read(self.principal, ident):
+                raise NotFound("no such playlist")
         else:
-            # Playlists do not exist yet: their topics join here once they can be read.
             raise FrameError("unknown_topic", "unknown topic")
         if name not in self._subscribed:
             if len(self._subscribed) >= self._settings.ws_max_topics:
