@@ -10,7 +10,8 @@ import pytest
 
 from tests.e2e.browser import Client, client_page
 from tests.players.tracks import import_music, listener
-from tests.support.accounts import register
+from tests.support import eventually
+from tests.support.accounts import bearer, register
 from tests.support.server import RunningServer
 from tests.support.tracks import wait_for_track
 
@@ -74,3 +75,35 @@ async def test_a_playlist_reordered_in_one_browser_changes_in_the_other(
         await one.until(f"() => ({ORDER})() === '{first},{second},{third}'")
         one.assert_clean()
         two.assert_clean()
+
+
+async def test_the_queue_follows_the_account_to_another_device(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    ada = await listener(server, "ada")
+    ids = [await import_music(server, tmp_path, ada, seconds) for seconds in (6, 7)]
+    for track_id in ids:
+        assert (await wait_for_track(server, track_id)).status == "ready"
+    async with client_page(f"{server.url}/signin") as laptop:
+        await laptop.sign_in("ada")
+        await laptop.do(lambda page: page.locator("li.track").nth(1).wait_for())
+        await laptop.do(lambda page: page.locator("li.track button.play").nth(1).click())
+        await laptop.until("() => document.getElementById('audio').currentTime > 2")
+        await laptop.do(lambda page: page.locator("#player #play").click())  # pause: saved
+
+        async def saved() -> bool:
+            response = await server.client.get("/api/v1/me/queue", headers=bearer(ada.token))
+            queue = response.json()
+            return bool(queue["current_track_id"] == ids[0] and queue["position_s"] >= 2)
+
+        await eventually(saved, limit_s=10)
+    async with client_page(f"{server.url}/signin") as phone:
+        await phone.sign_in("ada")
+        # The other device shows the same track, cued where it stopped, and plays on from there.
+        await phone.until("() => window.vezaDebug.player.current()?.id", limit_s=10)
+        assert await phone.js("() => window.vezaDebug.player.current().id") == ids[0]
+        assert await phone.js("() => document.getElementById('audio').paused")
+        await phone.do(lambda page: page.locator("#player #play").click())
+        await phone.until("() => window.vezaDebug.player.position() > 2.5")
+        phone.assert_clean()
+        laptop.assert_clean()

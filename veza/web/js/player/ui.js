@@ -3,6 +3,7 @@ import { stats } from "../api.js";
 import { clock, fill, h, icon, notify } from "../dom.js";
 import { reportListens } from "./listens.js";
 import { Player } from "./player.js";
+import { keepQueue } from "./saved-queue.js";
 
 const SHORTCUTS = [
   ["Space", "play or pause"],
@@ -19,6 +20,7 @@ export function mount(section) {
   const player = new Player(audio);
   window.vezaDebug = { player, engine: player.engine.stats, auth: stats };
   reportListens(player);
+  keepQueue(player);
 
   const button = (label, text, onclick, extra = {}) =>
     h("button", { class: "icon", "aria-label": label, title: label, onclick, ...extra }, text);
