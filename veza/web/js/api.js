@@ -179,9 +179,10 @@ export async function resume() {
 
 /**
  * Upload one file with XMLHttpRequest, whose upload progress fetch does not report.
- * `onProgress(sent, total)`; resolves to the track JSON.
+ * `onProgress(sent, total)`; `fields` are more form fields (visibility, tags); resolves to the
+ * track JSON.
  */
-export function upload(file, onProgress, { signal } = {}) {
+export function upload(file, onProgress, { signal, fields = {} } = {}) {
   const once = (access) =>
     new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
@@ -205,6 +206,7 @@ export function upload(file, onProgress, { signal } = {}) {
       xhr.onabort = () => reject(new DOMException("cancelled", "AbortError"));
       if (signal) signal.addEventListener("abort", () => xhr.abort(), { once: true });
       const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) if (value) form.append(name, value);
       form.append("file", file, file.name);
       xhr.send(form);
     });

@@ -14,6 +14,8 @@ export const routes = [
   { pattern: /^upload$/, page: "upload", title: "Upload" },
   { pattern: /^account$/, page: "account", title: "Account" },
   { pattern: /^playlists(?:\/([0-9a-f]{1,64}))?$/, page: "playlists", title: "Playlists" },
+  { pattern: /^albums(?:\/([0-9a-f]{1,64}))?$/, page: "albums", title: "Albums" },
+  { pattern: /^artists(?:\/([0-9a-f]{1,64}))?$/, page: "albums", title: "Artists" },
   { pattern: /^stats$/, page: "stats", title: "My stats" },
   { pattern: /^admin$/, page: "admin", title: "Administration" },
   { pattern: /^chat(?:\/([0-9a-f]{1,64}))?$/, page: "chat", title: "Chat" },

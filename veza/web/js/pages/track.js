@@ -2,6 +2,7 @@
 import { api, currentUser } from "../api.js";
 import { bytes, clock, fill, h, notify } from "../dom.js";
 import { watchTrack } from "../live.js";
+import { cover } from "../covers.js";
 import { Waveform } from "../waveform.js";
 
 export async function render(main, { params, player }) {
@@ -56,7 +57,8 @@ export async function render(main, { params, player }) {
   player.addEventListener("listen", onListen);
   const actions = h("div", { class: "actions" });
   main.append(
-    h("p", { class: "crumbs" }, h("a", { href: "" }, "Library")),
+    h("p", { class: "crumbs" }, h("a", { href: "" }, "Library"), track.album_id ? [" · ", h("a", { href: `albums/${track.album_id}` }, track.album || "Album")] : null),
+    track.cover_url ? h("div", { class: "track-cover" }, cover(track.cover_url, 192, `Cover of ${track.title}`)) : null,
     h("h1", { id: "track-title" }, track.title || track.original_name),
     state,
     counts,
@@ -97,6 +99,7 @@ export async function render(main, { params, player }) {
     h("button", { onclick: () => player.enqueue(track), disabled: track.status === "failed" }, "Add to queue"),
     h("button", { onclick: () => copyStreamLink(id) }, "Copy stream link"),
     like,
+    owner && visibilityChoice(),
     owner &&
       h(
         "button",
@@ -115,6 +118,27 @@ export async function render(main, { params, player }) {
         "Delete",
       ),
   );
+  function visibilityChoice() {
+    const select = h(
+      "select",
+      { id: "visibility" },
+      [
+        ["private", "Only me"],
+        ["unlisted", "Anyone with the link"],
+        ["public", "Everyone here"],
+      ].map(([value, label]) => h("option", { value, selected: value === track.visibility }, label)),
+    );
+    select.addEventListener("change", async () => {
+      try {
+        track = await api("PATCH", `api/v1/tracks/${id}`, { json: { visibility: select.value } });
+        notify(`Visible to: ${select.selectedOptions[0].textContent.toLowerCase()}.`);
+      } catch (error) {
+        notify(error.message, "error");
+        select.value = track.visibility;
+      }
+    });
+    return h("span", { class: "field inline" }, h("label", { for: "visibility" }, "Who may see it"), select);
+  }
   showTags();
   showState();
   loadStats();
