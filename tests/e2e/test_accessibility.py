@@ -84,6 +84,21 @@ async def test_the_main_pages_have_no_serious_accessibility_violation(
             json={"body": "hello"},
             headers=bearer(who.token),
         )
+        await client.do(lambda page: page.get_by_role("link", name="Library").first.click())
+        await client.do(lambda page: page.get_by_role("link", name="Albums").first.click())
+        await client.do(lambda page: page.locator(".albums li").first.wait_for())
+        found += await violations(client, "albums")
+
+        def playlist(page) -> None:  # type: ignore[no-untyped-def]
+            page.get_by_role("link", name="Playlists").click()
+            page.get_by_label("Name").fill("Evening")
+            page.get_by_role("button", name="Create").click()
+            page.get_by_label("Search tracks to add").fill("music")
+            page.locator(".found button").first.click()
+            page.locator("ol.entries li").first.wait_for()
+
+        await client.do(playlist)
+        found += await violations(client, "playlist")
         await client.do(lambda page: page.get_by_role("link", name="Chat").click())
         await client.do(lambda page: page.locator(".conversations a").first.click())
         await client.do(lambda page: page.locator("li.message").first.wait_for())

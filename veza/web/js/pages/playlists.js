@@ -134,7 +134,7 @@ async function detail(main, id, player) {
     const li = h(
       "li",
       { class: `entry${entry.available ? "" : " unavailable"}`, dataset: { id: entry.id }, draggable: editable ? "true" : null },
-      h("span", { class: "what" }, entry.available ? h("a", { href: `tracks/${entry.track_id}`, class: "title" }, title) : title, t && t.artist ? h("span", { class: "by" }, ` ${t.artist}`) : null),
+      h("span", { class: "what" }, entry.available ? h("a", { href: `tracks/${entry.track_id}`, class: "title" }, title) : title, t && t.artist ? h("span", { class: "by" }, ` · ${t.artist}`) : null),
       h("span", { class: "time" }, t ? clock(t.duration_s) : ""),
       editable
         ? h(
