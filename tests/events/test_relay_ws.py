@@ -1,6 +1,7 @@
 """Two `veza serve` on one PostgreSQL are one hub for WebSocket clients: a chat message sent to
 one reaches sockets held by the other, also across a LISTEN connection dropped by the server,
-and a session revoked through one closes its sockets on the other."""
+a session revoked through one closes its sockets on the other, and a playlist edited through
+one is seen changing by a socket on the other."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from tests.support import eventually, require_postgres
 from tests.support.accounts import FAST, bearer, register
+from tests.support.playlists import account, add, create_playlist, invite, read, ready_track
 from tests.support.postgres import postgres_schema
 from tests.support.server import RunningServer, make_settings, serving
 from tests.support.ws import connect
@@ -127,3 +129,22 @@ async def next_message(client: Any) -> tuple[int, str]:
         frame = await client.next()
         if frame["type"] == "message":
             return frame["message"]["seq"], frame["message"]["body"]
+
+
+async def test_an_edit_made_through_one_process_reaches_a_playlist_open_on_the_other(
+    tmp_path: Path,
+) -> None:
+    async with two_servers(tmp_path) as (a, b):
+        owner, editor = await account(a, "owner"), await account(a, "editor")
+        track = await ready_track(a, owner, "song")
+        playlist = (await create_playlist(a.client, owner, "together", "private"))["id"]
+        await invite(a.client, owner, playlist, editor, "editor")
+        async with connect(b, owner.token, ignore=frozenset({"ping", "presence"})) as on_b:
+            await on_b.send({"type": "subscribe", "topic": f"playlist:{playlist}"})
+            await on_b.expect("subscribed", topic=f"playlist:{playlist}")
+            [entry] = await add(a.client, editor, playlist, [track])  # through the other one
+            frame = await on_b.expect("event", name="playlist.changed")
+            assert frame["data"]["playlist_id"] == playlist
+            assert frame["data"]["by"] == editor.user_id
+            assert frame["data"]["entry_ids"] == [entry["id"]]
+            assert frame["data"]["version"] == (await read(b.client, owner, playlist))["version"]

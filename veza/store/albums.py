@@ -34,26 +34,30 @@ class ArtistRow:
     tracks: int
 
 
-# An album's cursor keys, by sort (column of the grouped rows, descending, type). "played"
-# orders by plays once they are counted; until then it is the newest order.
+# An album's cursor keys, by sort (column of the grouped rows, descending, type); most_played
+# counts the plays of every listener (veza/store/stats.py), ties newest first.
 ALBUM_SORTS: dict[str, tuple[tuple[str, bool, type], ...]] = {
     "newest": (("newest", True, float), ("id", True, str)),
     "name": (("title_key", False, str), ("id", False, str)),
     "artist": (("artist_key", False, str), ("title_key", False, str), ("id", False, str)),
     "year": (("year_key", True, int), ("title_key", False, str), ("id", False, str)),
-    "most_played": (("newest", True, float), ("id", True, str)),
+    "most_played": (("plays", True, int), ("newest", True, float), ("id", True, str)),
 }
 
 # A track's place in its album: disc, then number (unnumbered last), then title.
 ALBUM_ORDER = "COALESCE(disc_number, 1), COALESCE(track_number, 2147483647), title_key, id"
+
+# Plays counted per track, over every listener and all time.
+_PLAYS = "SELECT track_id, SUM(counted) AS plays FROM listens GROUP BY track_id"
 
 _GROUPED = """SELECT album_id AS id, MIN(album) AS title, MIN(album_key) AS title_key,
         MIN(CASE WHEN album_artist <> '' THEN album_artist ELSE artist END) AS artist,
         MIN(album_artist_key) AS artist_key, MIN(album_artist_id) AS artist_id,
         MAX(year) AS year, COALESCE(MAX(year), 0) AS year_key, MAX(genre) AS genre,
         COUNT(*) AS tracks, COALESCE(SUM(duration_s), 0) AS duration_s,
-        MAX(created_at) AS newest
-    FROM tracks WHERE {where} GROUP BY album_id"""
+        MAX(created_at) AS newest, COALESCE(SUM(played.plays), 0) AS plays
+    FROM tracks LEFT JOIN (PLAYS) AS played ON played.track_id = tracks.id
+    WHERE {where} GROUP BY album_id""".replace("PLAYS", _PLAYS)
 
 
 class AlbumRepository:
@@ -156,6 +160,21 @@ class AlbumRepository:
             )
             for row in rows
         ]
+
+    async def top_tracks(self, shown: Shown, artist_id: str, limit: int) -> list[Track]:
+        """The artist's tracks (as artist or album artist) that `shown` includes, most played
+        first, then newest."""
+        conditions, params = shown_condition(shown)
+        rows = await self._db.fetch_all(
+            f"""SELECT tracks.* FROM tracks
+                LEFT JOIN ({_PLAYS}) AS played ON played.track_id = tracks.id
+                WHERE {" AND ".join(conditions)}
+                    AND (tracks.artist_id = ? OR tracks.album_artist_id = ?)
+                ORDER BY COALESCE(played.plays, 0) DESC, tracks.created_at DESC, tracks.id
+                LIMIT ?""",
+            (*params, artist_id, artist_id, limit),
+        )
+        return [Track.from_row(row) for row in rows]
 
     async def artist(self, shown: Shown, artist_id: str) -> ArtistRow | None:
         """One artist, as `artists` counts them; None when no track `shown` includes names it."""

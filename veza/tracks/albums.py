@@ -16,7 +16,7 @@ from veza.accounts import Permission, Principal
 from veza.errors import Forbidden, NotFound
 from veza.store import Store
 from veza.store.albums import ALBUM_SORTS, AlbumRow, ArtistRow
-from veza.store.tracks import VISIBILITIES, Shown, Track, TrackSearch
+from veza.store.tracks import VISIBILITIES, Shown, Track
 from veza.tracks import covers
 from veza.tracks.covers import CoverFile, CoverLayout
 from veza.tracks.visibility import listed_for
@@ -53,7 +53,7 @@ class Albums:
         limit: int,
     ) -> list[tuple[AlbumRow, tuple[Any, ...]]]:
         """Albums with a track the caller's lists show, in `sort` order (newest, name, artist,
-        year, most_played: the newest order until plays are counted), with each one's key."""
+        year, most_played), with each one's key."""
         found = await self._store.albums.albums(listed_for(principal), sort, after, limit)
         rows = await self._with_own_covers([row for row, _ in found])
         return [(row, key) for row, (_, key) in zip(rows, found, strict=True)]
@@ -87,18 +87,16 @@ class Albums:
         return await self._store.albums.artists(listed_for(principal), after, limit)
 
     async def artist(self, principal: Principal | None, artist_id: str) -> Artist:
-        """An artist, its albums (as album artist) and its top tracks: the most played once
-        plays are counted, until then the newest."""
+        """An artist, its albums (as album artist) and its top tracks: the most played, then
+        the newest."""
         shown = listed_for(principal)
         summary = await self._store.albums.artist(shown, artist_id)
         if summary is None:
             raise NotFound("no such artist")
         albums = await self._store.albums.albums(shown, "year", None, 500, artist_id=artist_id)
-        top = await self._store.tracks.search(
-            TrackSearch(artist_id=artist_id, sort="newest"), shown, None, TOP_TRACKS
-        )
+        top = await self._store.albums.top_tracks(shown, artist_id, TOP_TRACKS)
         rows = await self._with_own_covers([row for row, _ in albums])
-        return Artist(summary, rows, [track for track, _ in top])
+        return Artist(summary, rows, top)
 
     async def set_cover(self, principal: Principal, album_id: str, image: bytes) -> None:
         """A cover for the album, by an owner of one of its tracks, a moderator or an admin."""

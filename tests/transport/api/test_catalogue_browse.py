@@ -4,6 +4,7 @@ across discs."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,16 @@ class Library:
         response = await self.server.client.get(path, params=params, headers=bearer(self.token))
         assert response.status_code == 200, response.text
         return response.json()
+
+    async def play(self, track_id: str, times: int) -> None:
+        """`times` listens of the track, each long enough to count as a play."""
+        for _ in range(times):
+            response = await self.server.client.post(
+                f"/api/v1/tracks/{track_id}/plays",
+                json={"listen_id": secrets.token_hex(8), "seconds": 60},
+                headers=bearer(self.token),
+            )
+            assert response.status_code == 200, response.text
 
     async def titles(self, **params: Any) -> list[str]:
         return [t["title"] for t in (await self.get("/api/v1/tracks", **params))["items"]]
@@ -152,8 +163,10 @@ async def test_albums_group_by_album_artist_and_title_in_disc_order(
         album_artist="various artists",
     )
     # The same title by another album artist: another album.
-    await library.add("Elsewhere", artist="Z", album="Früchte", album_artist="Someone Else")
-    await library.add("Single", artist="A")  # no album
+    elsewhere = await library.add(
+        "Elsewhere", artist="Z", album="Früchte", album_artist="Someone Else"
+    )
+    single = await library.add("Single", artist="A")  # no album
 
     albums = (await library.get("/api/v1/albums", sort="artist"))["items"]
     assert [(a["artist"], a["track_count"]) for a in albums] == [
@@ -182,6 +195,17 @@ async def test_albums_group_by_album_artist_and_title_in_disc_order(
     assert {by_name["items"][0]["id"], rest["items"][0]["id"]} == {a["id"] for a in albums}
     for sort in ("newest", "year", "most_played"):
         assert len((await library.get("/api/v1/albums", sort=sort))["items"]) == 2
+    # Played albums come first; before any play, the newest order.
+    newest = [a["id"] for a in (await library.get("/api/v1/albums", sort="newest"))["items"]]
+    assert newest == [elsewhere["album_id"], various["id"]]
+    assert [
+        a["id"] for a in (await library.get("/api/v1/albums", sort="most_played"))["items"]
+    ] == (newest)
+    one_one = detail["tracks"][0]
+    await library.play(one_one["id"], 2)
+    await library.play(single["id"], 1)
+    played = (await library.get("/api/v1/albums", sort="most_played"))["items"]
+    assert [a["id"] for a in played] == [various["id"], elsewhere["album_id"]]
 
     artists = (await library.get("/api/v1/artists"))["items"]
     names = [a["name"] for a in artists]
@@ -193,14 +217,9 @@ async def test_albums_group_by_album_artist_and_title_in_disc_order(
     assert [a["id"] for a in page["albums"]] == [various["id"]]
     assert len(page["top_tracks"]) == 5
     a = next(x for x in artists if x["name"] in ("A", "Ä"))
-    assert {
-        t["title"] for t in (await library.get(f"/api/v1/artists/{a['id']}"))["top_tracks"]
-    } == {
-        "One-Two",
-        "Unnumbered",
-        "One-One",
-        "Single",
-    }
+    top = [t["title"] for t in (await library.get(f"/api/v1/artists/{a['id']}"))["top_tracks"]]
+    assert top[:2] == ["One-One", "Single"]  # played twice, once; then the others
+    assert set(top) == {"One-Two", "Unnumbered", "One-One", "Single"}
 
     # Album covers: from a track until the album gets its own.
     one_one = detail["tracks"][0]

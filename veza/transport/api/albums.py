@@ -56,13 +56,13 @@ class ArtistOut(BaseModel):
 class ArtistDetail(ArtistOut):
     albums: list[AlbumOut] = Field(description="as album artist, newest year first")
     top_tracks: list[TrackOut] = Field(
-        description="the most played once plays are counted; until then the newest"
+        description="the most played (plays of every listener), then the newest"
     )
 
 
 class AlbumQuery(PageQuery):
     sort: Literal["newest", "name", "artist", "year", "most_played"] = Field(
-        default="name", description="most_played: the newest order until plays are counted"
+        default="name", description="most_played: by plays of every listener, then the newest"
     )
 
 
