@@ -11,6 +11,7 @@ import pytest
 from tests.e2e.browser import Client, client_page
 from tests.players.tracks import import_music, listener
 from tests.support import unavailable
+from tests.support.accounts import bearer, make_admin
 from tests.support.server import RunningServer
 from tests.support.tracks import wait_for_track
 
@@ -48,7 +49,8 @@ async def test_the_main_pages_have_no_serious_accessibility_violation(
     async with client_page(server.url + "/") as client:
         await client.js(axe)  # evaluated by the test's driver: the page's CSP does not apply
         found = await violations(client, "sign in")
-        await client.sign_up("ada")
+        ada = await make_admin(server, "ada")  # so that the admin page is seen too
+        await client.sign_in("ada")
         who = await listener(server, "bob")
         track_id = await import_music(server, tmp_path, who, 4)
         assert (await wait_for_track(server, track_id)).status == "ready"
@@ -65,6 +67,42 @@ async def test_the_main_pages_have_no_serious_accessibility_violation(
         await client.do(lambda page: page.get_by_role("link", name="ada").click())
         await client.do(lambda page: page.locator(".sessions li").first.wait_for())
         found += await violations(client, "account")
+        await client.do(lambda page: page.get_by_role("link", name="Stats").click())
+        await client.do(lambda page: page.locator("#summary").wait_for())
+        found += await violations(client, "stats")
+        await client.do(lambda page: page.get_by_role("link", name="Admin").click())
+        await client.do(lambda page: page.locator("ul.jobs li").first.wait_for())
+        await client.do(lambda page: page.locator("#scan-state:not(:empty)").wait_for())
+        found += await violations(client, "admin")
+        chat = await server.client.post(
+            "/api/v1/conversations",
+            json={"kind": "direct", "member_ids": [ada["user"]["id"]]},
+            headers=bearer(who.token),
+        )
+        await server.client.post(
+            f"/api/v1/conversations/{chat.json()['id']}/messages",
+            json={"body": "hello"},
+            headers=bearer(who.token),
+        )
+        await client.do(lambda page: page.get_by_role("link", name="Library").first.click())
+        await client.do(lambda page: page.get_by_role("link", name="Albums").first.click())
+        await client.do(lambda page: page.locator(".albums li").first.wait_for())
+        found += await violations(client, "albums")
+
+        def playlist(page) -> None:  # type: ignore[no-untyped-def]
+            page.get_by_role("link", name="Playlists").click()
+            page.get_by_label("Name").fill("Evening")
+            page.get_by_role("button", name="Create").click()
+            page.get_by_label("Search tracks to add").fill("music")
+            page.locator(".found button").first.click()
+            page.locator("ol.entries li").first.wait_for()
+
+        await client.do(playlist)
+        found += await violations(client, "playlist")
+        await client.do(lambda page: page.get_by_role("link", name="Chat").click())
+        await client.do(lambda page: page.locator(".conversations a").first.click())
+        await client.do(lambda page: page.locator("li.message").first.wait_for())
+        found += await violations(client, "chat")
         await client.do(lambda page: page.keyboard.press("?"))
         found += await violations(client, "keyboard help")
         assert found == [], "\n".join(map(str, found))

@@ -160,6 +160,14 @@ class Accounts:
             raise NotFound("no such user")
         return user
 
+    async def user_by_username(self, username: str) -> UserRow | None:
+        """The account of that exact username (case and Unicode forms folded as at sign-in),
+        None when there is none or it is disabled."""
+        if "@" in username or not username.isprintable():
+            return None
+        user = await self._store.accounts.user_by_username_key(policy.username_key(username))
+        return None if user is None or user.disabled else user
+
     # Sessions
 
     async def login(

@@ -155,6 +155,25 @@ async def test_public_profile_hides_the_email(server: RunningServer) -> None:
     assert_error(missing, 404, "not_found")
 
 
+async def test_a_user_is_found_by_exact_username_only(server: RunningServer) -> None:
+    alice = await register(server.client, "alice")
+    bob = await register(server.client, "Bob.B")
+    headers = bearer(alice["access_token"])
+    found = await server.client.get("/api/v1/users", params={"username": "bob.b"}, headers=headers)
+    assert found.status_code == 200, found.text
+    assert [user["id"] for user in found.json()["items"]] == [bob["user"]["id"]]
+    assert "email" not in found.json()["items"][0]
+    # A prefix, an email address, nobody: no one (accounts cannot be listed this way).
+    for name in ("bob", "bob@example.org", "nobody"):
+        none = await server.client.get("/api/v1/users", params={"username": name}, headers=headers)
+        assert none.json() == {"items": []}, name
+    assert_error(
+        await server.client.get("/api/v1/users", headers=headers), 422, "validation_failed"
+    )
+    unsigned = await server.client.get("/api/v1/users", params={"username": "alice"})
+    assert unsigned.status_code == 401
+
+
 async def test_display_name_can_be_set_and_cleared(server: RunningServer) -> None:
     alice = await register(server.client, "alice")
     headers = bearer(alice["access_token"])

@@ -432,6 +432,25 @@ async def revoke_my_session(session_id: str) -> tuple[str, int]:
     return "", 204
 
 
+class UserLookup(BaseModel):
+    username: str = Field(min_length=1, max_length=64, description="an exact username")
+
+
+class UsersFound(BaseModel):
+    items: list[PublicUser] = Field(description="the user of that username, or none")
+
+
+@blueprint.get("/api/v1/users")
+@require(Permission.READ)
+@validate_querystring(UserLookup)
+@validate_response(UsersFound)
+async def find_users(query_args: UserLookup) -> UsersFound:
+    """The user of an exact username (to start a conversation or share with them): an empty
+    list when there is none. Exact, not a prefix, so the accounts cannot be listed."""
+    user = await services().accounts.user_by_username(query_args.username)
+    return UsersFound(items=[] if user is None else [PublicUser.of(user)])
+
+
 @blueprint.get("/api/v1/users/<user_id>")
 @require(Permission.READ)
 @validate_response(PublicUser)

@@ -115,7 +115,7 @@ export async function token() {
  * for 204), rejects with an ApiError whose message speaks to people. A 401 refreshes the token
  * and tries once more.
  */
-export async function api(method, path, { json, query, signal, auth = true } = {}) {
+export async function api(method, path, { json, query, signal, auth = true, keepalive = false, headers: extra = {} } = {}) {
   let target = path;
   if (query) {
     const params = new URLSearchParams();
@@ -125,7 +125,7 @@ export async function api(method, path, { json, query, signal, auth = true } = {
     if ([...params].length) target += `?${params}`;
   }
   for (let attempt = 0; ; attempt += 1) {
-    const headers = {};
+    const headers = { ...extra };
     if (json !== undefined) headers["Content-Type"] = "application/json";
     if (auth) headers.Authorization = `Bearer ${await token()}`;
     const response = await send(target, {
@@ -133,6 +133,7 @@ export async function api(method, path, { json, query, signal, auth = true } = {
       headers,
       body: json === undefined ? undefined : JSON.stringify(json),
       signal,
+      keepalive,
       credentials: "same-origin",
     });
     if (response.status === 401 && auth && attempt === 0) {
@@ -178,9 +179,10 @@ export async function resume() {
 
 /**
  * Upload one file with XMLHttpRequest, whose upload progress fetch does not report.
- * `onProgress(sent, total)`; resolves to the track JSON.
+ * `onProgress(sent, total)`; `fields` are more form fields (visibility, tags); resolves to the
+ * track JSON.
  */
-export function upload(file, onProgress, { signal } = {}) {
+export function upload(file, onProgress, { signal, fields = {} } = {}) {
   const once = (access) =>
     new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
@@ -204,6 +206,7 @@ export function upload(file, onProgress, { signal } = {}) {
       xhr.onabort = () => reject(new DOMException("cancelled", "AbortError"));
       if (signal) signal.addEventListener("abort", () => xhr.abort(), { once: true });
       const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) if (value) form.append(name, value);
       form.append("file", file, file.name);
       xhr.send(form);
     });

@@ -1,6 +1,7 @@
 // The client's shell: the header, the router (pages load on demand), the player once signed in.
 import { api, currentUser, onAuthChange, resume, signOut } from "./api.js";
 import { fill, h, notify } from "./dom.js";
+import "./live.js"; // the live connection follows sign-in and sign-out
 
 /**
  * Client-side routes, relative to the page's base. A page module exports
@@ -12,6 +13,12 @@ export const routes = [
   { pattern: /^tracks\/([0-9a-f]{1,64})$/, page: "track", title: "Track" },
   { pattern: /^upload$/, page: "upload", title: "Upload" },
   { pattern: /^account$/, page: "account", title: "Account" },
+  { pattern: /^playlists(?:\/([0-9a-f]{1,64}))?$/, page: "playlists", title: "Playlists" },
+  { pattern: /^albums(?:\/([0-9a-f]{1,64}))?$/, page: "albums", title: "Albums" },
+  { pattern: /^artists(?:\/([0-9a-f]{1,64}))?$/, page: "albums", title: "Artists" },
+  { pattern: /^stats$/, page: "stats", title: "My stats" },
+  { pattern: /^admin$/, page: "admin", title: "Administration" },
+  { pattern: /^chat(?:\/([0-9a-f]{1,64}))?$/, page: "chat", title: "Chat" },
   { pattern: /^signin$/, page: "auth", title: "Sign in", public: true },
   { pattern: /^signup$/, page: "auth", title: "Create an account", public: true },
 ];
@@ -64,6 +71,10 @@ function header(user) {
     ? [
         h("a", { href: "" }, "Library"),
         h("a", { href: "upload" }, "Upload"),
+        h("a", { href: "playlists" }, "Playlists"),
+        h("a", { href: "chat" }, "Chat"),
+        h("a", { href: "stats" }, "Stats"),
+        user.role === "admin" && h("a", { href: "admin" }, "Admin"),
         h("a", { href: "account", title: "Account and sessions" }, user.display_name || user.username),
         h("button", { class: "link", onclick: () => signOut().catch((e) => notify(e.message, "error")) }, "Sign out"),
       ]

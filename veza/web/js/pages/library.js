@@ -20,6 +20,7 @@ export function render(main, { query, player }) {
   const sentinel = h("div", { class: "sentinel", "aria-hidden": "true" });
   main.append(
     h("div", { class: "bar" }, h("h1", {}, "Library"), h("a", { class: "button", href: "upload" }, "Upload")),
+    h("p", { class: "crumbs" }, h("a", { href: "albums" }, "Albums"), " · ", h("a", { href: "artists" }, "Artists")),
     h("p", { class: "field search" }, h("label", { for: "search" }, "Search tracks"), search),
     list,
     empty,

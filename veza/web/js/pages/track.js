@@ -2,6 +2,7 @@
 import { api, currentUser } from "../api.js";
 import { bytes, clock, fill, h, notify } from "../dom.js";
 import { watchTrack } from "../live.js";
+import { cover } from "../covers.js";
 import { Waveform } from "../waveform.js";
 
 export async function render(main, { params, player }) {
@@ -23,11 +24,44 @@ export async function render(main, { params, player }) {
     },
   });
   const tags = h("dl", { class: "tags" });
+  const counts = h("p", { class: "counts muted", id: "counts" });
+  const like = h("button", { "aria-pressed": "false", "aria-label": "Like", id: "like", onclick: () => toggleLike() }, "♡ Like");
+  let stats = null;
+  const showStats = () => {
+    if (!stats) return;
+    const n = (count, word) => `${count} ${word}${count === 1 ? "" : "s"}`;
+    counts.textContent = `${n(stats.plays, "play")} · ${n(stats.listeners, "listener")} · ${n(stats.likes, "like")}`;
+    like.setAttribute("aria-pressed", String(stats.liked));
+    like.textContent = stats.liked ? "♥ Liked" : "♡ Like";
+  };
+  const loadStats = async () => {
+    try {
+      stats = await api("GET", `api/v1/tracks/${id}/stats`);
+      showStats();
+    } catch (error) {
+      counts.textContent = error.message;
+    }
+  };
+  async function toggleLike() {
+    if (!stats) return;
+    const liked = !stats.liked;
+    try {
+      await api(liked ? "PUT" : "DELETE", `api/v1/tracks/${id}/like`);
+      stats = { ...stats, liked, likes: stats.likes + (liked ? 1 : -1) };
+      showStats();
+    } catch (error) {
+      notify(error.message, "error");
+    }
+  }
+  const onListen = ({ detail }) => detail.track_id === id && detail.counted && loadStats();
+  player.addEventListener("listen", onListen);
   const actions = h("div", { class: "actions" });
   main.append(
-    h("p", { class: "crumbs" }, h("a", { href: "" }, "Library")),
+    h("p", { class: "crumbs" }, h("a", { href: "" }, "Library"), track.album_id ? [" · ", h("a", { href: `albums/${track.album_id}` }, track.album || "Album")] : null),
+    track.cover_url ? h("div", { class: "track-cover" }, cover(track.cover_url, 192, `Cover of ${track.title}`)) : null,
     h("h1", { id: "track-title" }, track.title || track.original_name),
     state,
+    counts,
     canvas,
     actions,
     tags,
@@ -64,6 +98,8 @@ export async function render(main, { params, player }) {
     h("button", { class: "primary", onclick: () => player.playList([track], 0), disabled: track.status === "failed" }, "Play"),
     h("button", { onclick: () => player.enqueue(track), disabled: track.status === "failed" }, "Add to queue"),
     h("button", { onclick: () => copyStreamLink(id) }, "Copy stream link"),
+    like,
+    owner && visibilityChoice(),
     owner &&
       h(
         "button",
@@ -82,8 +118,30 @@ export async function render(main, { params, player }) {
         "Delete",
       ),
   );
+  function visibilityChoice() {
+    const select = h(
+      "select",
+      { id: "visibility" },
+      [
+        ["private", "Only me"],
+        ["unlisted", "Anyone with the link"],
+        ["public", "Everyone here"],
+      ].map(([value, label]) => h("option", { value, selected: value === track.visibility }, label)),
+    );
+    select.addEventListener("change", async () => {
+      try {
+        track = await api("PATCH", `api/v1/tracks/${id}`, { json: { visibility: select.value } });
+        notify(`Visible to: ${select.selectedOptions[0].textContent.toLowerCase()}.`);
+      } catch (error) {
+        notify(error.message, "error");
+        select.value = track.visibility;
+      }
+    });
+    return h("span", { class: "field inline" }, h("label", { for: "visibility" }, "Who may see it"), select);
+  }
   showTags();
   showState();
+  loadStats();
   if (track.status === "ready") loadWaveform();
   const stopWatching =
     track.status === "processing"
@@ -102,6 +160,7 @@ export async function render(main, { params, player }) {
   onTime();
   return () => {
     player.removeEventListener("time", onTime);
+    player.removeEventListener("listen", onListen);
     stopWatching();
     wave.destroy();
   };

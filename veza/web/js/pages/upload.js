@@ -15,8 +15,21 @@ export function render(main) {
     picker,
     h("label", { for: "files", class: "button" }, "Choose files"),
   );
+  const visibility = h(
+    "select",
+    { id: "upload-visibility" },
+    h("option", { value: "" }, "The server's default"),
+    h("option", { value: "private" }, "Only me"),
+    h("option", { value: "unlisted" }, "Anyone with the link"),
+    h("option", { value: "public" }, "Everyone here"),
+  );
   const list = h("ul", { class: "uploads", "aria-label": "Uploads", "aria-live": "polite" });
-  main.append(h("h1", {}, "Upload"), zone, list);
+  main.append(
+    h("h1", {}, "Upload"),
+    h("p", { class: "field" }, h("label", { for: "upload-visibility" }, "Who may see the tracks"), visibility),
+    zone,
+    list,
+  );
 
   const waiting = [];
   let active = 0;
@@ -57,6 +70,7 @@ export function render(main) {
     try {
       const track = await upload(file, (sent, total) => (transfer.value = total ? sent / total : 0), {
         signal: controller.signal,
+        fields: { visibility: visibility.value },
       });
       transfer.value = 1;
       row.dataset.id = track.id;

@@ -10,6 +10,7 @@ export class Player extends EventTarget {
     this.audio = audio;
     this.queue = [];
     this.index = -1;
+    this.cued = null; // restored, not started yet: where the first play begins
     this.engine = new Engine(audio);
     const saved = Number(localStorage.getItem(VOLUME_KEY));
     audio.volume = Number.isFinite(saved) && localStorage.getItem(VOLUME_KEY) !== null ? saved : 1;
@@ -39,6 +40,7 @@ export class Player extends EventTarget {
   }
 
   position() {
+    if (this.cued !== null) return this.cued;
     return this.engine.position();
   }
 
@@ -60,8 +62,19 @@ export class Player extends EventTarget {
   playList(tracks, index, offset = 0) {
     this.queue = tracks.filter((track) => track.status !== "failed" || track === tracks[index]);
     this.index = this.queue.indexOf(tracks[index]);
+    this.cued = null;
     this.engine.nextTrack = this.following();
     this.engine.start(this.current(), offset);
+    this.emit("queue");
+    this.emit("track");
+  }
+
+  /** Show `tracks` as the queue with the one at `index` cued at `offset` seconds, without
+   * playing (a queue saved on another device): the first play starts there. */
+  restore(tracks, index, offset = 0) {
+    this.queue = tracks;
+    this.index = index;
+    this.cued = offset;
     this.emit("queue");
     this.emit("track");
   }
@@ -84,6 +97,7 @@ export class Player extends EventTarget {
   jump(i) {
     if (i < 0 || i >= this.queue.length) return;
     this.index = i;
+    this.cued = null;
     this.engine.nextTrack = this.following();
     this.engine.start(this.current(), 0);
     this.emit("track");
@@ -101,12 +115,20 @@ export class Player extends EventTarget {
 
   toggle() {
     if (!this.current()) return;
+    if (this.cued !== null) {
+      const offset = this.cued;
+      this.cued = null;
+      this.engine.nextTrack = this.following();
+      this.engine.start(this.current(), offset);
+      return;
+    }
     if (this.audio.paused) this.audio.play().catch((error) => this.emit("error", error.message));
     else this.audio.pause();
   }
 
   seek(seconds) {
-    if (this.current()) this.engine.seek(seconds);
+    if (this.cued !== null) this.cued = Math.max(0, seconds);
+    else if (this.current()) this.engine.seek(seconds);
   }
 
   skip(seconds) {
@@ -118,6 +140,7 @@ export class Player extends EventTarget {
   }
 
   stop() {
+    this.cued = null;
     this.engine.stop();
     this.queue = [];
     this.index = -1;

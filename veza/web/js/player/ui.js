@@ -1,7 +1,9 @@
 // The player bar: controls, the queue, keyboard shortcuts and the system's media keys.
 import { stats } from "../api.js";
 import { clock, fill, h, icon, notify } from "../dom.js";
+import { reportListens } from "./listens.js";
 import { Player } from "./player.js";
+import { keepQueue } from "./saved-queue.js";
 
 const SHORTCUTS = [
   ["Space", "play or pause"],
@@ -17,6 +19,8 @@ export function mount(section) {
   const audio = h("audio", { id: "audio", preload: "auto" });
   const player = new Player(audio);
   window.vezaDebug = { player, engine: player.engine.stats, auth: stats };
+  reportListens(player);
+  keepQueue(player);
 
   const button = (label, text, onclick, extra = {}) =>
     h("button", { class: "icon", "aria-label": label, title: label, onclick, ...extra }, text);
