@@ -119,6 +119,11 @@ export async function render(main, { params }) {
       presence.set(user_id, status);
       showPresence(main);
     }),
+    // Several changes gathered by the server in one interval (docs/websocket.md).
+    live.on("presences", ({ users }) => {
+      for (const { user_id, status } of users) presence.set(user_id, status);
+      showPresence(main);
+    }),
     live.on("message", ({ message }) => {
       const known = rows.get(message.conversation_id);
       if (!known) return place({ id: message.conversation_id, peer_id: null, title: "New conversation", unread_count: 1, last_message: message }).then(() => refreshList(message.conversation_id));
