@@ -203,3 +203,21 @@ async def test_a_playlist_subscriber_hears_each_change_and_a_private_one_stays_c
             assert frame["data"]["playlist_id"] == shared
             assert frame["data"]["entry_ids"] == [entry["id"]]
             assert frame["data"]["version"] == (await read(server.client, owner, shared))["version"]
+
+
+async def test_ready_names_the_peers_present_now_and_no_stranger(tmp_path: Path) -> None:
+    async with serving(fast_settings(tmp_path)) as server:
+        alice, bob, carol, dave = [
+            await register(server.client, n) for n in ("alice", "bob", "carol", "dave")
+        ]
+        await group(server, alice, bob, carol)  # dave shares nothing with them
+        quiet = frozenset({"ping", "presence", "presences"})
+        async with (
+            connect(server, alice["access_token"], ignore=quiet),
+            connect(server, dave["access_token"], ignore=quiet),
+        ):
+            async with connect(server, bob["access_token"], ignore=quiet) as b:
+                # Alice is online, carol has no socket, dave is a stranger: only alice named.
+                assert b.ready["present"] == [{"user_id": alice["user"]["id"], "status": "online"}]
+            async with connect(server, dave["access_token"], ignore=quiet) as d:
+                assert d.ready["present"] == []

@@ -56,6 +56,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("veza.ws")
 
+# Bounds of the presence told with `ready`: the conversations looked at, the peers named.
+PRESENT_CONVERSATIONS = 200
+PRESENT_PEERS = 1000
+
 NORMAL = 1000
 POLICY_VIOLATION = 1008
 INTERNAL_ERROR = 1011
@@ -167,6 +171,7 @@ class Connection:
                             session_id=self.principal.session_id,
                             ping_interval_s=self._settings.ws_ping_interval_seconds,
                             idle_timeout_s=self._settings.ws_idle_timeout_seconds,
+                            present=await self._present_peers(),
                         ).encode()
                     )
                     nursery.start_soon(self._read)
@@ -175,6 +180,21 @@ class Connection:
                 finally:
                     with trio.CancelScope(shield=True), trio.move_on_after(1):
                         await presence.disconnected(self.user_id)
+
+    async def _present_peers(self) -> list[protocol.Presence]:
+        """Who shares a conversation with the user and is online or away, as this process
+        knows it (its own sockets, and what other processes said of users known here), so a
+        client shows presence at once rather than at each peer's next change."""
+        peers: set[str] = set()
+        for conversation_id in sorted(self.conversations)[:PRESENT_CONVERSATIONS]:
+            peers.update(await self._services.chat.member_ids(conversation_id))
+        peers.discard(self.user_id)
+        statuses = ((peer, self._hub.presence.status(peer)) for peer in sorted(peers))
+        return [
+            protocol.Presence(user_id=peer, status=status)
+            for peer, status in statuses
+            if status != "offline"
+        ][:PRESENT_PEERS]
 
     async def _write(self) -> None:
         delivered = self._hub.delivered

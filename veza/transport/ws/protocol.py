@@ -188,13 +188,16 @@ class ServerFrame(Frame):
 
 
 class Ready(ServerFrame):
-    """Authenticated: the socket now carries the user's events."""
+    """Authenticated: the socket now carries the user's events. `present`: the people who
+    share a conversation with the user and are online or away now (changes follow as
+    `presence` and `presences` frames)."""
 
     type: ClassVar[str] = "ready"
     user_id: str
     session_id: str
     ping_interval_s: float
     idle_timeout_s: float
+    present: list[Presence] = []
 
 
 class Ack(ServerFrame):

@@ -18,6 +18,7 @@ class Live extends EventTarget {
     this.timer = 0;
     this.topics = new Map(); // topic -> number of pages following it
     this.conversations = new Map(); // open conversation id -> last seq seen
+    this.presence = new Map(); // user id -> online / away / offline: `ready` tells, changes follow
     this.stats = { readies: 0, closes: 0, events: 0, frames: 0 };
   }
 
@@ -89,11 +90,18 @@ class Live extends EventTarget {
   received(frame) {
     switch (frame.type) {
       case "ready":
+        this.presence = new Map((frame.present || []).map(({ user_id, status }) => [user_id, status]));
         this.failures = 0;
         this.stats.readies += 1;
         for (const topic of this.topics.keys()) this.send({ type: "subscribe", topic });
         for (const [id, seq] of this.conversations) this.send({ type: "resume", conversation_id: id, after_seq: seq });
         this.setUp(true);
+        break;
+      case "presence":
+        this.presence.set(frame.user_id, frame.status);
+        break;
+      case "presences":
+        for (const { user_id, status } of frame.users) this.presence.set(user_id, status);
         break;
       case "ping":
         this.send({ type: "pong" });

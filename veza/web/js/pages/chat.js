@@ -9,7 +9,6 @@ const PAGE = 30;
 const TYPING_REFRESH_MS = 3000; // below the server's 6 s expiry
 const TYPING_IDLE_MS = 4000;
 const names = new Map(); // user id -> Promise of the display name
-const presence = new Map(); // user id -> online / away / offline, as last told
 
 /** A user's name, asked once per tab. */
 function nameOf(id) {
@@ -27,11 +26,11 @@ function nameOf(id) {
 }
 
 const dot = (userId) =>
-  h("span", { class: "dot", dataset: { user: userId, status: presence.get(userId) || "unknown" }, role: "img", "aria-label": presence.get(userId) || "presence unknown" });
+  h("span", { class: "dot", dataset: { user: userId, status: live.presence.get(userId) || "unknown" }, role: "img", "aria-label": live.presence.get(userId) || "presence unknown" });
 
 function showPresence(root) {
   for (const el of root.querySelectorAll(".dot[data-user]")) {
-    const status = presence.get(el.dataset.user) || "unknown";
+    const status = live.presence.get(el.dataset.user) || "unknown";
     el.dataset.status = status;
     el.setAttribute("aria-label", status === "unknown" ? "presence unknown" : status);
   }
@@ -115,15 +114,10 @@ export async function render(main, { params }) {
   list.setAttribute("aria-busy", "false");
 
   stops.push(
-    live.on("presence", ({ user_id, status }) => {
-      presence.set(user_id, status);
-      showPresence(main);
-    }),
-    // Several changes gathered by the server in one interval (docs/websocket.md).
-    live.on("presences", ({ users }) => {
-      for (const { user_id, status } of users) presence.set(user_id, status);
-      showPresence(main);
-    }),
+    // live.js keeps who is present (told at `ready`, then each change); the dots follow it.
+    live.on("ready", () => showPresence(main)),
+    live.on("presence", () => showPresence(main)),
+    live.on("presences", () => showPresence(main)),
     live.on("message", ({ message }) => {
       const known = rows.get(message.conversation_id);
       if (!known) return place({ id: message.conversation_id, peer_id: null, title: "New conversation", unread_count: 1, last_message: message }).then(() => refreshList(message.conversation_id));
