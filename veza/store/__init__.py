@@ -111,7 +111,10 @@ async def database_runtime(settings: Settings) -> AsyncIterator[None]:
     if trio_asyncio.current_loop.get() is not None:
         yield
         return
-    async with trio_asyncio.open_loop():
+    from veza.store.postgres import log_asyncio_errors
+
+    async with trio_asyncio.open_loop() as loop:
+        log_asyncio_errors(loop)
         yield
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,8 @@ import trio
 from trio_asyncio import aio_as_trio
 
 from veza.store.database import DatabaseError, Executor, IntegrityError, Params, Row
+
+log = logging.getLogger(__name__)
 
 try:
     import asyncpg
@@ -93,8 +96,9 @@ class PostgresDatabase:
         connection = await _call(functools.partial(self._pool.acquire, timeout=ACQUIRE_TIMEOUT_S))
         try:
             transaction = connection.transaction()
-            await _call(transaction.start)
             try:
+                # Inside: a start cancelled once PostgreSQL began the transaction is undone too.
+                await _call(transaction.start)
                 yield _Connection(connection)
                 with _shielded() as deadline:
                     await _call(transaction.commit)
@@ -102,6 +106,7 @@ class PostgresDatabase:
                     raise DatabaseError("PostgreSQL did not confirm the commit in time")
             except BaseException:
                 # A broken connection has nothing to roll back; the first error is the news.
+                # (One that cannot roll back now is rolled back by the pool on release.)
                 with _shielded(), contextlib.suppress(DatabaseError):
                     await _call(transaction.rollback)
                 raise
@@ -151,3 +156,17 @@ async def open_postgres(
         yield database
     finally:
         await database.aclose()
+
+
+def log_asyncio_errors(loop: Any) -> None:
+    """Make `loop` (trio-asyncio's) log what asyncio code reports to its loop, as plain
+    asyncio does. trio-asyncio's default raises each report into the loop's nursery, which
+    would end every task under it, the whole server, for one notice: asyncpg reports this way
+    that it rolled back a connection released inside a transaction (a request cancelled
+    mid-transaction), which is what it should do."""
+    loop.set_exception_handler(_log_asyncio_report)
+
+
+def _log_asyncio_report(loop: Any, context: dict[str, Any]) -> None:
+    error = context.get("exception")
+    log.warning("asyncio: %s", context.get("message") or error, exc_info=error)
