@@ -41,7 +41,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -52,10 +51,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _children import ROOT, child, clean_env, cpu_ns, free_port, pinned, wait_for_url
 from websockets.exceptions import ConnectionClosed
 
-ROOT = Path(__file__).resolve().parents[1]
-_LISTENING = re.compile(r"listening on (http://[^\s;]+)")
 _TYPE = re.compile(r'"type":\s*"(\w+)"')
 PASSWORD = "bench password, long enough"
 
@@ -72,53 +70,6 @@ VEZA_ENV = {
     "VEZA_CHAT_GROUP_MAX_MEMBERS": "100000",
     "VEZA_HTTP_LISTEN_BACKLOG": "4096",
 }
-
-
-def pinned(cpu: str | None, command: list[str]) -> list[str]:
-    return ["taskset", "-c", cpu, *command] if cpu else command
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VEZA_")}
-    env.update(extra)
-    return env
-
-
-@contextmanager
-def child(command: list[str], log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def wait_for_url(process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = _LISTENING.search(log.read_text(errors="replace"))
-        if found:
-            return found.group(1)
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()}")
-        time.sleep(0.05)
-    raise TimeoutError(f"server did not start:\n{log.read_text()}")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -235,16 +186,6 @@ def rss_bytes(pids: list[int]) -> int:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) * 1024
-    return total
-
-
-def cpu_ns(pids: list[int]) -> int:
-    """CPU time of every thread of these processes so far (schedstat, ns)."""
-    total = 0
-    for pid in pids:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            with suppress(OSError, ValueError, IndexError):
-                total += int((task / "schedstat").read_text().split()[0])
     return total
 
 

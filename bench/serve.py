@@ -28,7 +28,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -42,14 +41,13 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from _children import ROOT, child, clean_env, cpu_ns, free_port, pinned, wait_for_url
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from veza.tracks.playback import sign  # noqa: E402
+from veza.tracks.playback import sign
 
 RATE = 44100
-_LISTENING = re.compile(r"listening on (http://[^\s;]+)")
 
 
 def write_music(path: Path, seconds: float, seed: int) -> None:
@@ -69,48 +67,6 @@ def veza_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "veza", *args]
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VEZA_")}
-    env.update(extra)
-    return env
-
-
-def pinned(cpu: str | None, command: list[str]) -> list[str]:
-    return ["taskset", "-c", cpu, *command] if cpu else command
-
-
-@contextmanager
-def child(
-    command: list[str], log: Path, env: dict[str, str], cwd: Path = ROOT
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A child process, its output in `log`. `python -m veza` imports the package from `cwd`
-    (it comes first on sys.path, before PYTHONPATH)."""
-    with log.open("wb") as out:  # a fresh log: its "listening on" line is this run's
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def wait_for_url(process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = _LISTENING.search(log.read_text(errors="replace"))
-        if found:
-            return found.group(1)
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()}")
-        time.sleep(0.05)
-    raise TimeoutError(f"server did not start:\n{log.read_text()}")
-
-
 def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -122,13 +78,6 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {port}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
@@ -298,21 +247,6 @@ class Result:
     load: float
     cpu_us: float  # the server's CPU time per request (all its threads)
     cpu_share: float  # the part of its core the server had (1.0: all of it)
-
-
-def cpu_ns(pids: list[int]) -> int:
-    """CPU time used so far by every thread of these processes and their children
-    (schedstat: time on a CPU, in ns)."""
-    total = 0
-    for pid in pids:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            try:
-                total += int((task / "schedstat").read_text().split()[0])
-                children = [int(c) for c in (task / "children").read_text().split()]
-            except (OSError, ValueError, IndexError):
-                continue  # a thread that ended meanwhile
-            total += cpu_ns(children)
-    return total
 
 
 def run_wrk(
