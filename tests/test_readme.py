@@ -54,6 +54,7 @@ async def test_the_api_walk_through_runs_as_written(server: RunningServer, tmp_p
     assert exported.startswith("#EXTM3U\n") and "/master.m3u8?token=" in exported
 
 
+@pytest.mark.slow
 def test_the_first_admin_command_creates_an_admin(tmp_path: Path) -> None:
     blocks = [block for block in shell_blocks("Running") if "user create" in block]
     line = blocks[0].strip()

@@ -18,6 +18,7 @@ from veza.nursery.signals import watch_signals
 from veza.serve import run_veza
 
 
+@pytest.mark.slow
 async def test_shutdown_lets_a_short_request_finish_and_cancels_a_stuck_one(
     tmp_path: Path,
 ) -> None:
@@ -73,6 +74,7 @@ async def test_shutdown_lets_a_short_request_finish_and_cancels_a_stuck_one(
     assert stuck_cancelled.is_set()
 
 
+@pytest.mark.slow
 async def test_run_veza_returns_within_the_grace_period(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, shutdown_grace_seconds=0.5)
     shutdown = trio.Event()

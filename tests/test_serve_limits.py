@@ -43,6 +43,7 @@ async def read_until_closed(stream: trio.SocketStream, limit_s: float = 5) -> by
     return received
 
 
+@pytest.mark.slow
 async def test_a_stalled_request_is_closed_after_the_read_timeout(tmp_path: Path) -> None:
     settings = make_settings(
         tmp_path, http_read_timeout_seconds=1, http_keep_alive_timeout_seconds=30

@@ -42,6 +42,7 @@ def test_filter_matches_the_bs1770_table_at_48khz() -> None:
         ([(-26.0, 20.0), (-20.0, 20.1), (-26.0, 20.0)], -23.0),  # case 5
     ],
 )
+@pytest.mark.slow
 def test_ebu_tech_3341_cases(rate: int, parts: list[tuple[float, float]], expected: float) -> None:
     meter = measure(tone_sequence(rate, parts), rate)
     integrated = meter.integrated()

@@ -124,6 +124,7 @@ SIGNALS: dict[str, Callable[[float, int], F32]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rate", [44100, 48000])
 @pytest.mark.parametrize("name", list(SIGNALS))
 def test_integrated_loudness_matches_pyloudnorm(tmp_path: Path, name: str, rate: int) -> None:
@@ -137,6 +138,7 @@ def test_integrated_loudness_matches_pyloudnorm(tmp_path: Path, name: str, rate:
     assert got == pytest.approx(reference_lufs(house, SAMPLE_RATE, "DeMan"), abs=0.005)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["tones", "music-like", "5.1"])
 def test_band_limited_48khz_sources_read_as_at_their_own_rate(tmp_path: Path, name: str) -> None:
     """The downmix and the resampling to 44.1 kHz leave the loudness of audio below 20 kHz

@@ -115,6 +115,7 @@ def test_a_backup_taken_during_uploads_restores_the_same_instance(tmp_path: Path
         again.kill()
 
 
+@pytest.mark.slow
 def test_restore_refuses_a_damaged_backup_and_a_data_dir_in_use(tmp_path: Path) -> None:
     data, backup = tmp_path / "data", tmp_path / "backup"
     assert run_veza("migrate", "--data-dir", str(data)).returncode == 0

@@ -23,6 +23,7 @@ def test_version_and_help() -> None:
         assert "--data-dir" in result.stdout
 
 
+@pytest.mark.slow
 def test_bad_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
     result = run_veza("serve", "--data-dir", str(tmp_path), VEZA_PORT="eighty")
     assert result.returncode == 2
@@ -45,6 +46,7 @@ def test_migrate_records_each_migration_once_and_check_reports_it(tmp_path: Path
     assert "up to date" in check.stdout
 
 
+@pytest.mark.slow
 def test_check_fails_clearly_on_an_unusable_database(tmp_path: Path) -> None:
     (tmp_path / "veza.db").write_bytes(b"this is not a database" * 100)
     result = run_veza("check", "--data-dir", str(tmp_path))
@@ -83,6 +85,7 @@ def test_serve_logs_json_lines_when_asked(tmp_path: Path) -> None:
     assert request["message"].startswith("GET /health 200")
 
 
+@pytest.mark.slow
 def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -44,6 +44,7 @@ def settings(tmp_path: Path) -> Settings:
     return fast_settings(tmp_path)
 
 
+@pytest.mark.slow
 async def test_the_created_admin_can_log_in_and_administer(server: RunningServer) -> None:
     login = await server.client.post(
         "/api/v1/auth/login", json={"login": "root", "password": PASSWORD}

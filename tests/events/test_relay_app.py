@@ -76,6 +76,7 @@ class Pulse(Event):
     n: int
 
 
+@pytest.mark.slow
 async def test_two_servers_are_one_bus_across_a_dropped_listen_connection(tmp_path: Path) -> None:
     async with shared_database() as (database, url):
         shutdown = trio.Event()
@@ -129,6 +130,7 @@ async def test_one_process_on_sqlite_has_a_bus_and_no_relay(server: RunningServe
     assert "veza_event_relay{" not in metrics
 
 
+@pytest.mark.slow
 async def test_a_track_transcoded_by_the_server_is_ready_for_a_subscriber_elsewhere(
     tmp_path: Path,
 ) -> None:

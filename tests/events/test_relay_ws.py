@@ -10,6 +10,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support import eventually, require_postgres
 from tests.support.accounts import FAST, bearer, register
 from tests.support.playlists import account, add, create_playlist, invite, read, ready_track
@@ -74,6 +76,7 @@ async def test_a_message_sent_to_one_process_reaches_sockets_on_the_other(tmp_pa
             assert bodies == [(n + 1, f"m{n}") for n in range(5)]
 
 
+@pytest.mark.slow
 async def test_a_logout_through_one_process_closes_the_sessions_sockets_on_the_other(
     tmp_path: Path,
 ) -> None:
@@ -87,6 +90,7 @@ async def test_a_logout_through_one_process_closes_the_sessions_sockets_on_the_o
             assert await on_b.closed() == 1008
 
 
+@pytest.mark.slow
 async def test_sockets_on_a_process_whose_listen_connection_dropped_catch_up(
     tmp_path: Path,
 ) -> None:
@@ -131,6 +135,7 @@ async def next_message(client: Any) -> tuple[int, str]:
             return frame["message"]["seq"], frame["message"]["body"]
 
 
+@pytest.mark.slow
 async def test_an_edit_made_through_one_process_reaches_a_playlist_open_on_the_other(
     tmp_path: Path,
 ) -> None:

@@ -44,6 +44,7 @@ async def start(page: Page, url: str) -> dict[str, Any]:
     return report
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("ffmpeg", "chromium", "hls_js")
 async def test_hls_js_plays_every_level_then_seeks_to_the_middle_and_ends(
     server: RunningServer, site: str, tmp_path: Path

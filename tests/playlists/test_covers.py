@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from PIL import Image
 
 from tests.support.playlists import account, add, create_playlist, invite, read, ready_track
@@ -19,6 +20,7 @@ def size_of(body: bytes) -> tuple[int, int]:
         return image.size
 
 
+@pytest.mark.slow
 async def test_covers_come_from_the_tracks_or_an_upload(server: RunningServer) -> None:
     client = server.client
     owner = await account(server, "owner")

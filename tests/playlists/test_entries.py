@@ -28,6 +28,7 @@ async def library(server: RunningServer, owner: Account, *names: str) -> dict[st
     return {name: await ready_track(server, owner, name, duration_s=10.0) for name in names}
 
 
+@pytest.mark.slow
 async def test_create_read_change_and_list(server: RunningServer) -> None:
     alice = await account(server, "alice")
     bob = await account(server, "bob")
@@ -85,6 +86,7 @@ async def test_create_read_change_and_list(server: RunningServer) -> None:
     )
 
 
+@pytest.mark.slow
 async def test_entries_are_added_removed_and_moved_in_order(server: RunningServer) -> None:
     alice = await account(server, "alice")
     client = server.client
@@ -156,6 +158,7 @@ async def test_entries_are_added_removed_and_moved_in_order(server: RunningServe
     assert_error(unknown, 422, "validation_failed")
 
 
+@pytest.mark.slow
 async def test_if_match_refuses_a_stale_version(server: RunningServer) -> None:
     alice = await account(server, "alice")
     client = server.client
@@ -190,6 +193,7 @@ async def test_if_match_refuses_a_stale_version(server: RunningServer) -> None:
     )
 
 
+@pytest.mark.slow
 async def test_a_deleted_track_leaves_every_playlist(server: RunningServer) -> None:
     alice = await account(server, "alice")
     bob = await account(server, "bob")
@@ -227,6 +231,7 @@ def track_visibility() -> None:
         pytest.skip("track visibility comes with the catalogue work (PATCH /api/v1/tracks/{id})")
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("track_visibility")
 async def test_a_track_that_became_private_shows_as_unavailable(server: RunningServer) -> None:
     alice = await account(server, "alice")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.playlists import Account, account, ready_track
 from tests.support.server import RunningServer, assert_error
@@ -64,6 +65,7 @@ def track_ids(body: dict[str, Any]) -> list[str]:
     return [e["track_id"] for e in body["playlist"]["entries"]]
 
 
+@pytest.mark.slow
 async def test_an_xspf_is_matched_by_title_artist_and_file_name(server: RunningServer) -> None:
     _, tracks = await library(server)
     importer = await account(server, "importer")
@@ -84,6 +86,7 @@ async def test_an_xspf_is_matched_by_title_artist_and_file_name(server: RunningS
     ]
 
 
+@pytest.mark.slow
 async def test_an_m3u_is_matched_and_what_is_left_is_reported(server: RunningServer) -> None:
     _, tracks = await library(server)
     importer = await account(server, "importer")
@@ -102,6 +105,7 @@ async def test_an_m3u_is_matched_and_what_is_left_is_reported(server: RunningSer
     assert latin.status_code == 201 and latin.json()["matched"] == 2
 
 
+@pytest.mark.slow
 async def test_bad_files_are_refused(server: RunningServer) -> None:
     importer = await account(server, "importer")
     client = server.client
@@ -129,6 +133,7 @@ async def test_bad_files_are_refused(server: RunningServer) -> None:
     assert_error(await send(client, importer, many), 422, "validation_failed")
 
 
+@pytest.mark.slow
 async def test_the_queue_round_trip(server: RunningServer) -> None:
     owner, tracks = await library(server)
     client = server.client

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import trio
 
 from tests.support.playlists import account, add, create_playlist, invite, read, ready_track
@@ -27,6 +28,7 @@ def summary(event: PlaylistChanged) -> dict[str, Any]:
     return {"version": event.version, "change": event.change, "by": event.by}
 
 
+@pytest.mark.slow
 async def test_changes_reach_the_playlist_and_its_members(server: RunningServer) -> None:
     client, bus = server.client, server.services.events
     owner = await account(server, "owner")
@@ -103,6 +105,7 @@ async def test_changes_reach_the_playlist_and_its_members(server: RunningServer)
         assert (event.change, event.version) == ("deleted", 8)
 
 
+@pytest.mark.slow
 async def test_a_big_batch_stays_within_notify_size(server: RunningServer) -> None:
     client, bus = server.client, server.services.events
     owner = await account(server, "owner")
@@ -131,6 +134,7 @@ async def test_saving_the_queue_tells_the_other_devices(server: RunningServer) -
     assert delivery.event.changed_by == "phone"
 
 
+@pytest.mark.slow
 async def test_can_read_answers_the_socket_subscribe_check(server: RunningServer) -> None:
     client, accounts = server.client, server.services.accounts
     owner = await account(server, "owner")

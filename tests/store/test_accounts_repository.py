@@ -66,6 +66,7 @@ async def test_an_upgraded_hash_never_overwrites_a_changed_password(
     assert found is not None and found.password_hash == "changed"
 
 
+@pytest.mark.slow
 async def test_tokens_are_spent_once_and_sessions_revoked(
     store: Store, repo: AccountsRepository
 ) -> None:

@@ -100,6 +100,7 @@ async def test_sqlite_to_postgresql_and_back_keeps_every_row(tmp_path: Path) -> 
         assert returned[table] == original[table], table
 
 
+@pytest.mark.slow
 async def test_copy_db_refuses_a_source_that_is_missing_or_behind(tmp_path: Path) -> None:
     missing = await trio.to_thread.run_sync(
         run_veza, "copy-db", str(tmp_path / "none.db"), str(tmp_path / "to.db")

@@ -7,6 +7,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 import trio
 
 from tests.support.accounts import PASSWORD
@@ -47,6 +48,7 @@ async def test_an_older_data_dir_is_copied_then_migrated_at_start_up(tmp_path: P
     assert not kept.exists()
 
 
+@pytest.mark.slow
 async def test_veza_migrate_copies_an_older_database_first(tmp_path: Path) -> None:
     data = old_data_dir(tmp_path / "data")
     done = await trio.to_thread.run_sync(run_veza, "migrate", "--data-dir", str(data))
@@ -56,6 +58,7 @@ async def test_veza_migrate_copies_an_older_database_first(tmp_path: Path) -> No
     assert sqlite_schema_version(data / "veza.db") == latest_version()
 
 
+@pytest.mark.slow
 async def test_a_newer_schema_is_refused_in_one_line(tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert (

@@ -108,6 +108,7 @@ def assert_for_people(error: str) -> None:
         assert raw not in error.lower()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 async def test_a_failed_track_tells_other_users_why_in_words_for_people(
     server: RunningServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, case: str

@@ -64,6 +64,7 @@ def test_a_folder_with_files_is_refused_unless_forced(tmp_path: Path) -> None:
     assert abs(decoded_frames(out / "master.m3u8") - 3 * RATE) < 2 * 1024
 
 
+@pytest.mark.slow
 def test_force_never_removes_the_source(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -74,6 +75,7 @@ def test_force_never_removes_the_source(tmp_path: Path) -> None:
     assert source.exists() and files_in(out) == ["song.wav"]
 
 
+@pytest.mark.slow
 def test_an_unreadable_file_is_an_error_with_its_reason(tmp_path: Path) -> None:
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"nope")

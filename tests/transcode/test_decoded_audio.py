@@ -58,6 +58,7 @@ def test_the_decoded_audio_reads_back_as_written_times_the_gain(tmp_path: Path) 
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rendition", [AAC_128, Rendition("mp3_128", "mp3", 128)])
 def test_ffmpeg_codes_the_kept_audio_into_the_bytes_of_the_scaled_samples(
     tmp_path: Path, rendition: Rendition

@@ -57,6 +57,7 @@ async def probed(source: Path, ffmpeg: str) -> SourceInfo:
     return await ffmpeg_probe(source, options, trio.CapacityLimiter(1), [])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SOURCES))
 async def test_ffmpeg_alone_reads_what_ffprobe_reads(tmp_path: Path, name: str) -> None:
     source = make(tmp_path, name, *SOURCES[name])

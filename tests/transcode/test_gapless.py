@@ -64,6 +64,7 @@ def assert_is_the_source(audio: np.ndarray, source: np.ndarray, codec: str) -> N
     assert lag == 0 and quality > 12
 
 
+@pytest.mark.slow
 async def test_the_track_json_tells_how_to_play_each_rendition_gaplessly(
     server: RunningServer, tmp_path: Path
 ) -> None:
@@ -101,6 +102,7 @@ async def test_the_track_json_tells_how_to_play_each_rendition_gaplessly(
         assert_is_the_source(audio, signal * np.float32(gain), rendition["codec"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("encoder", ["ffmpeg", "lame"])
 async def test_mp3_delay_and_padding_trim_to_the_track(tmp_path: Path, encoder: str) -> None:
     ffmpeg = require_tool("ffmpeg")

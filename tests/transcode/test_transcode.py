@@ -185,6 +185,7 @@ async def test_default_ladder_end_to_end(tmp_path: Path) -> None:
         ("lame.mp3", 2.0, 44100, 2, {"format": "MP3"}),
     ],
 )
+@pytest.mark.slow
 async def test_sources_of_every_shape(
     tmp_path: Path, name: str, seconds: float, rate: int, channels: int, kwargs: dict[str, object]
 ) -> None:
@@ -432,6 +433,7 @@ BAD_INPUTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BAD_INPUTS))
 async def test_bad_inputs_fail_with_a_reason(tmp_path: Path, name: str) -> None:
     require_tool("ffmpeg")

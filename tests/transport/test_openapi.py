@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import pytest
 from openapi_spec_validator import validate
 from quart import Blueprint
 
@@ -33,6 +34,7 @@ def operations(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+@pytest.mark.slow
 async def test_the_served_document_passes_openapi_spec_validator(server: RunningServer) -> None:
     validate(await spec_of(server))
 
@@ -102,6 +104,7 @@ async def test_route_specific_statuses_are_documented(server: RunningServer) -> 
     assert retry_after["Retry-After"]["required"] is True
 
 
+@pytest.mark.slow
 async def test_the_upload_documents_its_multipart_body(server: RunningServer) -> None:
     upload = operations(await spec_of(server))["POST /api/v1/tracks"]
     assert upload["requestBody"]["required"] is True

@@ -40,6 +40,7 @@ async def hls_url(server: RunningServer, track_id: str, **headers: str) -> str:
     return url
 
 
+@pytest.mark.slow
 async def test_public_url_decides_the_url_whatever_the_request_says(
     tmp_path: Path, track_id: str
 ) -> None:

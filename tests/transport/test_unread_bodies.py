@@ -128,6 +128,7 @@ async def test_a_refusal_that_comes_once_the_body_fills_every_buffer_still_close
     assert open_descriptors() <= before + 3, (before, open_descriptors())
 
 
+@pytest.mark.slow
 async def test_a_body_the_route_never_reads_closes_the_connection(server: RunningServer) -> None:
     async with await connect(server) as stream:
         # /health takes no body; this one is announced longer than what is sent.

@@ -188,6 +188,7 @@ async def test_a_multi_mib_upload_is_spooled_byte_for_byte(
     assert list(server.settings.upload_dir.iterdir()) == []
 
 
+@pytest.mark.slow
 async def test_a_large_upload_does_not_block_the_event_loop(server: RunningServer) -> None:
     token = (await register(server.client, "bea"))["access_token"]
     size = 64 * MiB
@@ -251,6 +252,7 @@ async def test_no_spool_file_is_opened_written_or_closed_on_the_event_loop(
     assert seen == probed
 
 
+@pytest.mark.slow
 async def test_the_body_is_read_no_faster_than_it_is_consumed(server: RunningServer) -> None:
     """A reader slower than the network (a slow disk) must hold the client back, not let the
     body pile up in memory."""

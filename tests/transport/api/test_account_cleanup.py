@@ -42,6 +42,7 @@ async def test_purge_is_one_of_the_periodic_tasks(server: RunningServer) -> None
     assert any("sessions" in name for name in names)
 
 
+@pytest.mark.slow
 async def test_revoked_sessions_and_expired_reset_tokens_are_purged(
     server: RunningServer, clock: Clock
 ) -> None:

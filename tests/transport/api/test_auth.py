@@ -69,6 +69,7 @@ async def test_usernames_unique_without_case_and_emails_after_normalising(
         ("password", "newcomer", "username"),  # the username itself
     ],
 )
+@pytest.mark.slow
 async def test_registration_rules_give_422_naming_the_field(
     server: RunningServer, field: str, value: str, mentions: str
 ) -> None:

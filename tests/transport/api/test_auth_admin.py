@@ -73,6 +73,7 @@ async def test_a_route_under_api_v1_without_an_access_rule_is_denied(
         assert_error(response, 403, "forbidden")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("role", [r.value for r in Role if r != Role.ADMIN])
 async def test_admin_routes_refuse_every_other_role(server: RunningServer, role: str) -> None:
     admin = await make_admin(server)
@@ -176,6 +177,7 @@ async def test_admin_lists_users_with_cursor_pagination(server: RunningServer) -
         {"limit": 201},
     ],
 )
+@pytest.mark.slow
 async def test_bad_pagination_parameters_are_422(
     server: RunningServer, params: dict[str, Any]
 ) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 import trio
 
 from tests.support import require_postgres
@@ -16,6 +17,7 @@ from tests.support.server import make_settings
 from veza.serve import run_veza
 
 
+@pytest.mark.slow
 async def test_two_servers_on_one_postgres_share_sessions(tmp_path: Path) -> None:
     url = require_postgres()
     async with postgres_schema(url) as database:

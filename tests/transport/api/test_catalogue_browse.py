@@ -81,6 +81,7 @@ class Library:
         return [t["title"] for t in (await self.get("/api/v1/tracks", **params))["items"]]
 
 
+@pytest.mark.slow
 async def test_search_folds_case_and_accents_and_ranks(
     server: RunningServer, tmp_path: Path
 ) -> None:
@@ -143,6 +144,7 @@ async def test_search_folds_case_and_accents_and_ranks(
     assert_error(response, 422, "validation_failed")
 
 
+@pytest.mark.slow
 async def test_albums_group_by_album_artist_and_title_in_disc_order(
     server: RunningServer, tmp_path: Path
 ) -> None:

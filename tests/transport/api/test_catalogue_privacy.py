@@ -111,6 +111,7 @@ async def listed_in(server: RunningServer, token: str, track: dict[str, Any]) ->
     }
 
 
+@pytest.mark.slow
 async def test_the_privacy_matrix(server: RunningServer, tmp_path: Path) -> None:
     tokens = await accounts(server)
     tracks = {

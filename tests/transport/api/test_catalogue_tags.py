@@ -61,6 +61,7 @@ WRITERS: dict[str, Callable[..., Path]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", list(WRITERS))
 async def test_tags_and_the_embedded_cover_come_through(
     server: RunningServer, tmp_path: Path, kind: str
@@ -212,6 +213,7 @@ async def test_an_uploaded_cover_comes_in_every_size_with_etags(
     ],
     ids=["bomb", "truncated", "not-an-image", "empty", "wrong-type", "too-large"],
 )
+@pytest.mark.slow
 async def test_hostile_images_are_refused(
     server: RunningServer, tmp_path: Path, body: bytes, content_type: str, status: int, code: str
 ) -> None:

@@ -69,6 +69,7 @@ async def mine(server: RunningServer, who: User, **params: Any) -> dict[str, Any
     return body
 
 
+@pytest.mark.slow
 async def test_a_direct_conversation_is_one_per_pair(
     server: RunningServer, trio_users: tuple[User, User, User]
 ) -> None:
@@ -123,6 +124,7 @@ async def test_concurrent_creations_of_one_direct_conversation_give_one(
     assert len({cid for _, cid in answers}) == 1
 
 
+@pytest.mark.slow
 async def test_group_admins_manage_members(
     server: RunningServer, trio_users: tuple[User, User, User]
 ) -> None:
@@ -198,6 +200,7 @@ async def test_a_direct_conversation_keeps_its_two_members(
     assert_error(left, 409, "conflict")
 
 
+@pytest.mark.slow
 async def test_only_members_read_or_post_and_unknown_ids_are_404(
     server: RunningServer, trio_users: tuple[User, User, User]
 ) -> None:
@@ -280,6 +283,7 @@ async def test_sequence_numbers_and_idempotent_retries(
     assert [(m["seq"], m["body"]) for m in items] == [(3, "three"), (2, "two"), (1, "one")]
 
 
+@pytest.mark.slow
 async def test_concurrent_retries_of_one_send_make_one_message(
     server: RunningServer, trio_users: tuple[User, User, User]
 ) -> None:
@@ -325,6 +329,7 @@ async def test_history_is_newest_first_in_pages_of_at_most_100(
         assert_error(refused, 422, "validation_failed")
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("clock")
 async def test_the_sender_edits_within_the_window(
     server: RunningServer, clock: Clock, trio_users: tuple[User, User, User]
@@ -433,6 +438,7 @@ async def test_bodies_that_are_accepted_and_a_lone_surrogate(
     assert bodies == accepted
 
 
+@pytest.mark.slow
 async def test_read_receipts_and_unread_counts(
     server: RunningServer, trio_users: tuple[User, User, User]
 ) -> None:
@@ -482,6 +488,7 @@ async def test_read_receipts_and_unread_counts(
     assert item["unread_count"] == 0 and item["read_seq"] == 4
 
 
+@pytest.mark.slow
 async def test_my_conversations_most_recent_first_in_pages(
     server: RunningServer, trio_users: tuple[User, User, User]
 ) -> None:

@@ -71,6 +71,7 @@ REFUSED: dict[str, tuple[Callable[[Path], Path], int, str, str]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(REFUSED))
 async def test_what_is_not_audio_is_refused_at_upload_and_leaves_nothing(
     server: RunningServer, tmp_path: Path, case: str

@@ -79,6 +79,7 @@ async def messages(client: Client, count: int) -> list[dict[str, Any]]:
     return found
 
 
+@pytest.mark.slow
 async def test_a_send_is_acked_and_reaches_every_member(
     server: RunningServer, people: dict[str, dict[str, Any]]
 ) -> None:
@@ -99,6 +100,7 @@ async def test_a_send_is_acked_and_reaches_every_member(
         assert own == ack["message"]
 
 
+@pytest.mark.slow
 async def test_a_retried_send_gets_the_original_and_no_second_broadcast(
     server: RunningServer, people: dict[str, dict[str, Any]]
 ) -> None:
@@ -120,6 +122,7 @@ async def test_a_retried_send_gets_the_original_and_no_second_broadcast(
         assert [m["body"] for m in seen] == ["once", "next"]
 
 
+@pytest.mark.slow
 async def test_concurrent_senders_are_seen_in_seq_order_by_a_third_socket(
     server: RunningServer, people: dict[str, dict[str, Any]]
 ) -> None:
@@ -146,6 +149,7 @@ async def test_concurrent_senders_are_seen_in_seq_order_by_a_third_socket(
         assert bodies == [f"{name} {n}" for n in range(per_sender)]
 
 
+@pytest.mark.slow
 async def test_reconnect_and_resume_gets_the_missed_messages_in_order_or_a_resync(
     server: RunningServer, people: dict[str, dict[str, Any]]
 ) -> None:
@@ -175,6 +179,7 @@ async def test_reconnect_and_resume_gets_the_missed_messages_in_order_or_a_resyn
             await b.expect("resync", conversation_id=chat)
 
 
+@pytest.mark.slow
 async def test_edit_and_delete_frames_broadcast_the_changed_message(
     server: RunningServer, people: dict[str, dict[str, Any]]
 ) -> None:
@@ -196,6 +201,7 @@ async def test_edit_and_delete_frames_broadcast_the_changed_message(
         assert deleted["deleted"] is True and deleted["body"] == ""
 
 
+@pytest.mark.slow
 async def test_delivered_receipts_are_coalesced_and_read_receipts_broadcast(
     server: RunningServer, people: dict[str, dict[str, Any]]
 ) -> None:
@@ -227,6 +233,7 @@ async def test_delivered_receipts_are_coalesced_and_read_receipts_broadcast(
     assert (mine["delivered_seq"], mine["read_seq"], mine["unread_count"]) == (10, 8, 2)
 
 
+@pytest.mark.slow
 async def test_delivered_receipts_reach_the_sender_gathered_and_no_one_else(
     server: RunningServer, people: dict[str, dict[str, Any]]
 ) -> None:
@@ -256,6 +263,7 @@ async def test_delivered_receipts_reach_the_sender_gathered_and_no_one_else(
     assert others == {bob["user"]["id"]: 1, carol["user"]["id"]: 1}
 
 
+@pytest.mark.slow
 async def test_a_removed_member_stops_receiving_at_once(
     server: RunningServer, people: dict[str, dict[str, Any]]
 ) -> None:
@@ -302,6 +310,7 @@ async def test_sends_over_the_rate_limit_get_an_error_with_retry_after(tmp_path:
             assert error["retry_after"] >= 1
 
 
+@pytest.mark.slow
 async def test_a_conversation_made_after_connecting_reaches_the_socket(
     server: RunningServer, people: dict[str, dict[str, Any]]
 ) -> None:

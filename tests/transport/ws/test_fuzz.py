@@ -118,6 +118,7 @@ async def exchange(live: Live, sent: list[str | bytes]) -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
+@pytest.mark.slow
 @given(sent=st.lists(frames, min_size=1, max_size=5))
 def test_generated_frames_never_kill_a_connection_or_leave_a_task(
     live: Live, sent: list[str | bytes]

@@ -83,6 +83,7 @@ async def test_typing_over_the_rate_limit_gets_an_error(tmp_path: Path) -> None:
             assert error["retry_after"] >= 1
 
 
+@pytest.mark.slow
 async def test_presence_online_away_and_offline_reach_those_who_share_a_conversation(
     tmp_path: Path,
 ) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.support.accounts import bearer, register
 from tests.support.chat import backend_settings
 from tests.support.server import serving
@@ -51,6 +53,7 @@ async def test_two_servers_on_one_postgres_are_one_hub(tmp_path: Path) -> None:
             assert await a.closed() == 1008
 
 
+@pytest.mark.slow
 async def test_presence_crosses_servers(tmp_path: Path) -> None:
     """The two owners' settling is tested on one bus (tests/chat/test_presence.py); here, that
     their words cross the relay both ways."""

@@ -127,6 +127,7 @@ async def test_a_configured_origin_is_allowed(tmp_path: Path) -> None:
         ('{"type": "resume", "conversation_id": "nope", "after_seq": 0}', "not_found"),
     ],
 )
+@pytest.mark.slow
 async def test_a_bad_frame_gets_an_error_and_the_socket_stays_open(
     server: RunningServer, alice: dict[str, Any], frame: str | bytes, code: str
 ) -> None:
@@ -148,6 +149,7 @@ async def test_an_oversized_frame_closes_with_1009(tmp_path: Path) -> None:
             assert await client.closed() == 1009
 
 
+@pytest.mark.slow
 async def test_the_server_pings_and_closes_a_silent_client(tmp_path: Path) -> None:
     settings = fast_settings(tmp_path, ws_ping_interval_seconds=0.1, ws_idle_timeout_seconds=1.0)
     async with serving(settings) as server:
