@@ -17,7 +17,7 @@ from tests.support.accounts import FAST, bearer, register
 from tests.support.playlists import account, add, create_playlist, invite, read, ready_track
 from tests.support.postgres import postgres_schema
 from tests.support.server import RunningServer, make_settings, serving
-from tests.support.ws import connect
+from tests.support.ws import connect, group
 
 SECRET = "one deployment, one signing secret for every process"
 
@@ -38,17 +38,6 @@ async def two_servers(tmp_path: Path) -> AsyncIterator[tuple[RunningServer, Runn
             for name in ("a", "b")
         ]
         yield servers[0], servers[1]
-
-
-async def group(server: RunningServer, owner: dict[str, Any], *members: dict[str, Any]) -> str:
-    response = await server.client.post(
-        "/api/v1/conversations",
-        json={"kind": "group", "title": "two", "member_ids": [m["user"]["id"] for m in members]},
-        headers=bearer(owner["access_token"]),
-    )
-    assert response.status_code == 201, response.text
-    conversation_id: str = response.json()["id"]
-    return conversation_id
 
 
 async def test_a_message_sent_to_one_process_reaches_sockets_on_the_other(tmp_path: Path) -> None:

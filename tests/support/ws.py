@@ -11,9 +11,22 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
+from tests.support.accounts import bearer
 from tests.support.server import RunningServer
 
 WAIT_S = 10  # no frame expected takes this long; a test that waits longer has failed
+
+
+async def group(server: RunningServer, owner: dict[str, Any], *members: dict[str, Any]) -> str:
+    """A group conversation made by `owner` over REST with `members` (registration bodies)."""
+    response = await server.client.post(
+        "/api/v1/conversations",
+        json={"kind": "group", "title": "band", "member_ids": [m["user"]["id"] for m in members]},
+        headers=bearer(owner["access_token"]),
+    )
+    assert response.status_code == 201, response.text
+    conversation_id: str = response.json()["id"]
+    return conversation_id
 
 
 def ws_url(server: RunningServer) -> str:

@@ -13,7 +13,7 @@ import trio
 from tests.support.accounts import bearer, fast_settings, register
 from tests.support.chat import BACKENDS, backend_settings
 from tests.support.server import RunningServer, serving
-from tests.support.ws import Client, connect
+from tests.support.ws import Client, connect, group
 
 # What chat tests do not look at.
 QUIET = frozenset({"ping", "presence", "presences", "receipt", "typing"})
@@ -34,17 +34,6 @@ async def server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
 @pytest.fixture
 async def people(server: RunningServer) -> dict[str, dict[str, Any]]:
     return {name: await register(server.client, name) for name in ("alice", "bob", "carol")}
-
-
-async def group(server: RunningServer, owner: dict[str, Any], *members: dict[str, Any]) -> str:
-    response = await server.client.post(
-        "/api/v1/conversations",
-        json={"kind": "group", "title": "band", "member_ids": [m["user"]["id"] for m in members]},
-        headers=bearer(owner["access_token"]),
-    )
-    assert response.status_code == 201, response.text
-    conversation_id: str = response.json()["id"]
-    return conversation_id
 
 
 async def direct(server: RunningServer, owner: dict[str, Any], other: dict[str, Any]) -> str:

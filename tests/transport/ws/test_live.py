@@ -11,22 +11,11 @@ import pytest
 from tests.support import require_tool
 from tests.support.accounts import bearer, fast_settings, register
 from tests.support.playlists import account, add, create_playlist, read, ready_track
-from tests.support.server import RunningServer, serving
+from tests.support.server import serving
 from tests.support.tracks import write_music
-from tests.support.ws import Client, connect
+from tests.support.ws import Client, connect, group
 from veza.store.tracks import NewTrack
 from veza.tracks.events import TrackProgress, track_topic
-
-
-async def group(server: RunningServer, owner: dict[str, Any], *members: dict[str, Any]) -> str:
-    response = await server.client.post(
-        "/api/v1/conversations",
-        json={"kind": "group", "title": "t", "member_ids": [m["user"]["id"] for m in members]},
-        headers=bearer(owner["access_token"]),
-    )
-    assert response.status_code == 201, response.text
-    conversation_id: str = response.json()["id"]
-    return conversation_id
 
 
 def typing(conversation_id: str, active: bool) -> dict[str, Any]:
