@@ -47,17 +47,26 @@ ALBUM_SORTS: dict[str, tuple[tuple[str, bool, type], ...]] = {
 # A track's place in its album: disc, then number (unnumbered last), then title.
 ALBUM_ORDER = "COALESCE(disc_number, 1), COALESCE(track_number, 2147483647), title_key, id"
 
-# Plays counted per track, over every listener and all time.
-_PLAYS = "SELECT track_id, SUM(counted) AS plays FROM listens GROUP BY track_id"
-
 _GROUPED = """SELECT album_id AS id, MIN(album) AS title, MIN(album_key) AS title_key,
         MIN(CASE WHEN album_artist <> '' THEN album_artist ELSE artist END) AS artist,
         MIN(album_artist_key) AS artist_key, MIN(album_artist_id) AS artist_id,
         MAX(year) AS year, COALESCE(MAX(year), 0) AS year_key, MAX(genre) AS genre,
         COUNT(*) AS tracks, COALESCE(SUM(duration_s), 0) AS duration_s,
-        MAX(created_at) AS newest, COALESCE(SUM(played.plays), 0) AS plays
-    FROM tracks LEFT JOIN (PLAYS) AS played ON played.track_id = tracks.id
-    WHERE {where} GROUP BY album_id""".replace("PLAYS", _PLAYS)
+        MAX(created_at) AS newest, {plays} AS plays
+    FROM tracks {join} WHERE {where} GROUP BY album_id"""
+
+# Plays counted per track, over every listener and all time: read only for the sorts by plays.
+_PLAYS = "SELECT track_id, SUM(counted) AS plays FROM listens GROUP BY track_id"
+_PLAYS_JOIN = f"LEFT JOIN ({_PLAYS}) AS played ON played.track_id = tracks.id"
+
+
+def _grouped(where: str, *, plays: bool = False) -> str:
+    """Albums as groups of the track rows matching `where`; with `plays`, their play counts."""
+    if plays:
+        return _GROUPED.format(
+            plays="COALESCE(SUM(played.plays), 0)", join=_PLAYS_JOIN, where=where
+        )
+    return _GROUPED.format(plays="0", join="", where=where)
 
 
 class AlbumRepository:
@@ -82,8 +91,9 @@ class AlbumRepository:
         keys = ALBUM_SORTS[sort]
         outer, outer_params = after_condition([(c, d) for c, d, _ in keys], after)
         order = ", ".join(f"{c} {'DESC' if d else 'ASC'}" for c, d, _ in keys)
+        grouped = _grouped(" AND ".join(conditions), plays=sort == "most_played")
         rows = await self._db.fetch_all(
-            f"""SELECT * FROM ({_GROUPED.format(where=" AND ".join(conditions))}) AS albums
+            f"""SELECT * FROM ({grouped}) AS albums
                 WHERE {outer} ORDER BY {order} LIMIT ?""",
             (*params, *outer_params, limit),
         )
@@ -103,7 +113,7 @@ class AlbumRepository:
         )
         if not rows:
             return None
-        summary = await self._db.fetch_one(_GROUPED.format(where=where), (*params, album_id))
+        summary = await self._db.fetch_one(_grouped(where), (*params, album_id))
         assert summary is not None
         tracks = [Track.from_row(row) for row in rows]
         cover = next((t.id for t in tracks if t.cover is not None), None)
