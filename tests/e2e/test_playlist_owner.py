@@ -81,7 +81,12 @@ async def test_the_owner_changes_everything_and_the_collaborator_sees_it_live(
         await two.do(lambda page: page.locator(ABOUT, has_text="you are its viewer").wait_for())
         assert await two.js("() => document.querySelector('[aria-labelledby=add-title]').hidden")
 
-        # A file that is no image is refused, in words; a cover is shown in both browsers.
+        # A file that is no image is refused, in words; a cover is shown in both browsers, and
+        # only an uploaded one may be removed.
+        remove_cover = "Remove the cover"
+        await one.do(
+            lambda page: page.get_by_role("button", name=remove_cover).wait_for(state="hidden")
+        )
         await one.do(
             lambda page: page.get_by_label("Upload a cover image").set_input_files(not_an_image)
         )
@@ -97,6 +102,12 @@ async def test_the_owner_changes_everything_and_the_collaborator_sees_it_live(
             )
         await one.do(lambda page: page.get_by_role("button", name="Remove the cover").click())
         await two.until("() => !document.querySelector('.playlist-cover img')")
+        # Nothing uploaded any more: nothing to remove.
+        await one.do(
+            lambda page: page.get_by_role("button", name="Remove the cover").wait_for(
+                state="hidden"
+            )
+        )
 
         # Handed over to Bob (asked first): he gets the settings, Ada becomes an editor.
         def hand_over(page: Any) -> None:
