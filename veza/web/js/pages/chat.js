@@ -440,7 +440,7 @@ async function conversation(pane, id, rows) {
       h("label", { for: "add-member" }, "Add a member"),
       h("span", { class: "row" }, who, h("button", { type: "submit" }, "Add")),
     );
-    const leave = h("button", { type: "button", class: "danger", onclick: () => confirmLeave(leave.parentNode) }, "Leave the group");
+    const leave = h("button", { type: "button", class: "danger leave", onclick: () => confirmLeave(leave.parentNode) }, "Leave the group");
     fill(
       membersPanel,
       h("h3", { id: "members-title" }, "Members"),
@@ -464,7 +464,7 @@ async function conversation(pane, id, rows) {
     );
   }
   function confirmLeave(where) {
-    const stay = h("button", { type: "button", onclick: () => showMembers() }, "Stay");
+    const stay = h("button", { type: "button", onclick: () => (showMembers(), membersPanel.querySelector("button.leave")?.focus()) }, "Stay");
     fill(
       where,
       "Leave “", title, "”? Its messages will no longer reach you. ",
