@@ -159,6 +159,9 @@ async def moderate(server: RunningServer) -> None:
 
         await client.do(delete)
         await client.until(SHOWN, TOMBSTONE)
+        # A new message of mine offers Edit for a second, then no more.
+        await say(client, "fresh")
+        await client.until("() => !document.querySelector('.actions button:not(.danger)')")
         history = await server.client.get(path, headers=bearer(bob["access_token"]))
         first = history.json()["items"][-1]
         assert first["deleted"] and first["body"] == "", first

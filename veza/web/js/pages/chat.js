@@ -296,6 +296,18 @@ async function conversation(pane, id, rows) {
     }
     showReceipts();
     if (stick) log.scrollTop = log.scrollHeight;
+    windowEnds();
+  }
+  // When the edit window of the first of my messages still editable ends, its Edit goes.
+  let windowTimer = 0;
+  function windowEnds() {
+    clearTimeout(windowTimer);
+    const ends = [...shown.values()].filter(({ m }) => editable(m)).map(({ m }) => Date.parse(m.created_at) + detail.edit_window_seconds * 1000);
+    if (!ends.length) return;
+    windowTimer = setTimeout(() => {
+      for (const [seq, { m, li }] of shown) if (!editable(m) && editing !== seq && li.querySelector(".actions button:first-child:not(.danger)")) shown.delete(seq);
+      render();
+    }, Math.min(...ends) - Date.now() + 100);
   }
   /** Build a message's element again (its buttons or editor changed), then focus in it. */
   function redraw(seq, focus) {
@@ -666,6 +678,7 @@ async function conversation(pane, id, rows) {
   ];
   let stopped = false;
   function stopAll() {
+    clearTimeout(windowTimer);
     if (!stopped) stops.forEach((stop) => stop());
     stopped = true;
   }
