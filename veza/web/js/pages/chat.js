@@ -428,8 +428,9 @@ async function conversation(pane, id, rows) {
     if (open) showMembers();
   }
   function showMembers() {
+    if (!group) return;
     count.textContent = ` · ${detail.members.length} members`;
-    if (!group || membersPanel.hidden) return;
+    if (membersPanel.hidden) return;
     const admin = detail.role === "admin";
     const who = h("input", { id: "add-member", autocomplete: "off", required: true, placeholder: "a username" });
     const adding = h(
