@@ -1,5 +1,7 @@
 """axe-core (from the npm registry, tests/e2e/package.json) finds no serious or critical
-violation of WCAG 2.1 A/AA on the client's pages, in the light and the dark colour scheme."""
+violation of WCAG 2.1 A/AA on the client's pages, in the light and the dark colour scheme; and
+on each of them nothing marked `hidden` is displayed (a display rule of the style sheet, such
+as the buttons' inline-block, beats the attribute unless app.css says otherwise)."""
 
 from __future__ import annotations
 
@@ -34,8 +36,16 @@ def axe() -> str:
     return AXE.read_text()
 
 
+# Elements marked hidden that are displayed all the same.
+SHOWN_HIDDEN = """() => [...document.querySelectorAll('[hidden]')]
+    .filter(e => getComputedStyle(e).display !== 'none')
+    .map(e => e.outerHTML.slice(0, 80))"""
+
+
 async def violations(client: Client, where: str) -> list[Any]:
     found: list[Any] = []
+    for shown in await client.js(SHOWN_HIDDEN):
+        found.append({"page": where, "id": "hidden-but-shown", "where": shown})
     for scheme in ("light", "dark"):
         await client.do(lambda page, scheme=scheme: page.emulate_media(color_scheme=scheme))
         for violation in await client.js(RUN):
