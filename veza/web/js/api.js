@@ -41,6 +41,9 @@ function granted(body) {
   const lifetime = body.expires_in * 1000;
   state.expiresAt = Date.now() + lifetime;
   clearTimeout(state.timer);
+  // Nothing to say when this early refresh fails: a refused one has signed the tab out (the
+  // sign-in page shows), and after a network failure the next request refreshes again through
+  // token(), and that request's failure is shown by its page.
   state.timer = setTimeout(() => refresh().catch(() => {}), lifetime - Math.min(60000, lifetime / 4));
   if (changed) for (const fn of listeners) fn(state.user);
 }

@@ -62,6 +62,24 @@ export function notify(message, kind = "info") {
   if (kind !== "error") setTimeout(() => item.remove(), 4000);
 }
 
+/**
+ * A failure that may repeat (a background save, a read mark): said once, `${what}: ${reason}`,
+ * and not again until a success (`fine()`) ends the streak, so a lost connection is one
+ * message rather than one per attempt.
+ */
+export function onceUntilFine(what) {
+  let told = false;
+  return {
+    failed(error) {
+      if (!told) notify(`${what}: ${error.message}`, "error");
+      told = true;
+    },
+    fine() {
+      told = false;
+    },
+  };
+}
+
 const ICONS = {
   play: "M8 5v14l11-7z",
   pause: "M6 5h4v14H6zM14 5h4v14h-4z",

@@ -74,7 +74,8 @@ class Live extends EventTarget {
       if (!this.wanted) return;
       // 1008: the token or the session ended. A refresh tells which: a new token tries again,
       // a refused one signs the tab out (and onAuthChange stops this).
-      if (close.code === 1008) refresh().then(() => this.retry(), () => {});
+      // A refresh that failed for want of a network tries again with the backoff.
+      if (close.code === 1008) refresh().then(() => this.retry(), () => this.retry());
       else this.retry();
     };
   }

@@ -3,27 +3,41 @@
 // duplicates), editing and deleting messages, the typing indicator and read receipts, a group's
 // members (added, removed, leaving), all live over the socket (js/live.js).
 import { api, currentUser } from "../api.js";
-import { fill, h, notify } from "../dom.js";
+import { fill, h, notify, onceUntilFine } from "../dom.js";
 import { live } from "../live.js";
 
 const PAGE = 30;
 const TYPING_REFRESH_MS = 3000; // below the server's 6 s expiry
 const TYPING_IDLE_MS = 4000;
-const names = new Map(); // user id -> Promise of the display name
+const users = new Map(); // user id -> Promise of the user, or null when it cannot be read
+// A read mark that failed is said once, not again at each message, until one succeeds.
+const readMarks = onceUntilFine("Messages are not marked as read");
 
-/** A user's name, asked once per tab. */
-function nameOf(id) {
-  if (id === currentUser().id) return Promise.resolve("you");
-  if (!names.has(id)) {
-    names.set(
-      id,
-      api("GET", `api/v1/users/${id}`).then(
-        (user) => user.display_name || user.username,
-        () => "someone",
-      ),
-    );
+/** A user, asked once per tab (again after a failure). */
+function userOf(id) {
+  if (!users.has(id)) {
+    const asked = api("GET", `api/v1/users/${id}`).catch(() => (users.delete(id), null));
+    users.set(id, asked);
   }
-  return names.get(id);
+  return users.get(id);
+}
+
+/** A user's name; "someone" for an account that cannot be read (deleted, or offline). */
+async function nameOf(id) {
+  if (id === currentUser().id) return "you";
+  const user = await userOf(id);
+  return user ? user.display_name || user.username : "someone";
+}
+
+/** A group's members in the order of their usernames, without regard to case. */
+async function byName(members) {
+  const named = await Promise.all(
+    members.map(async (m) => {
+      const user = m.user_id === currentUser().id ? currentUser() : await userOf(m.user_id);
+      return { m, key: (user ? user.username : "").toLowerCase(), name: m.user_id === currentUser().id ? "you" : user ? user.display_name || user.username : "someone" };
+    }),
+  );
+  return named.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 const dot = (userId) =>
@@ -172,8 +186,9 @@ export async function render(main, { params }) {
   async function refreshList(id) {
     try {
       place(await api("GET", `api/v1/conversations/${id}`));
-    } catch {
-      // it was left meanwhile
+    } catch (error) {
+      if (error.status !== 403 && error.status !== 404) notify(`The conversations may be out of date: ${error.message}`, "error");
+      // 403, 404: it was left meanwhile, and is rightly not listed
     }
   }
 
@@ -427,7 +442,8 @@ async function conversation(pane, id, rows) {
     membersButton.setAttribute("aria-expanded", String(open));
     if (open) showMembers();
   }
-  function showMembers() {
+  let membersShown = 0; // the latest showing wins when several overlap (names are asked for)
+  async function showMembers() {
     if (!group) return;
     count.textContent = ` · ${detail.members.length} members`;
     if (membersPanel.hidden) return;
@@ -454,30 +470,33 @@ async function conversation(pane, id, rows) {
       h("span", { class: "row" }, who, h("button", { type: "submit" }, "Add")),
     );
     const leave = h("button", { type: "button", class: "danger leave", onclick: () => confirmLeave(leave.parentNode) }, "Leave the group");
+    const showing = ++membersShown;
+    const members = await byName(detail.members);
+    if (showing !== membersShown || membersPanel.hidden) return;
     fill(
       membersPanel,
       h("h3", { id: "members-title" }, "Members"),
       h(
         "ul",
         { class: "member-list" },
-        detail.members.map((m) => {
-          const name = h("span", { class: "name" }, m.user_id === me ? "you" : "…");
-          const drop = admin && m.user_id !== me ? h("button", { type: "button", class: "link danger", onclick: () => removeMember(m.user_id, name.textContent) }, "Remove") : null;
-          if (m.user_id !== me) {
-            nameOf(m.user_id).then((n) => {
-              name.textContent = n;
-              drop?.setAttribute("aria-label", `Remove ${n} from the group`);
-            });
-          }
-          return h("li", { dataset: { user: m.user_id } }, name, m.role === "admin" ? h("span", { class: "badge" }, "admin") : null, drop);
-        }),
+        members.map(({ m, name }) =>
+          h(
+            "li",
+            { dataset: { user: m.user_id } },
+            h("span", { class: "name" }, name),
+            m.role === "admin" ? h("span", { class: "badge" }, "admin") : null,
+            admin && m.user_id !== me
+              ? h("button", { type: "button", class: "link danger", "aria-label": `Remove ${name} from the group`, onclick: () => removeMember(m.user_id, name) }, "Remove")
+              : null,
+          ),
+        ),
       ),
       admin ? adding : null,
       h("p", {}, leave),
     );
   }
   function confirmLeave(where) {
-    const stay = h("button", { type: "button", onclick: () => (showMembers(), membersPanel.querySelector("button.leave")?.focus()) }, "Stay");
+    const stay = h("button", { type: "button", onclick: () => showMembers().then(() => membersPanel.querySelector("button.leave")?.focus()) }, "Stay");
     fill(
       where,
       "Leave “", title, "”? Its messages will no longer reach you. ",
@@ -517,8 +536,8 @@ async function conversation(pane, id, rows) {
     }
     others = detail.members.filter((m) => m.user_id !== me);
     for (const m of detail.members) readOf.set(m.user_id, Math.max(m.read_seq, readOf.get(m.user_id) || 0));
-    showMembers();
     showReceipts();
+    await showMembers();
   }
   /** No longer a member: the conversation's view gives way to a sentence that says so. */
   let closed = false;
@@ -535,9 +554,13 @@ async function conversation(pane, id, rows) {
 
   function markRead() {
     if (closed || document.hidden || lastSeq <= readSent) return;
-    readSent = lastSeq;
-    if (!live.send({ type: "read", conversation_id: id, seq: lastSeq })) {
-      api("POST", `api/v1/conversations/${id}/read`, { json: { seq: lastSeq } }).catch(() => {});
+    const before = readSent;
+    const seq = (readSent = lastSeq);
+    if (!live.send({ type: "read", conversation_id: id, seq })) {
+      api("POST", `api/v1/conversations/${id}/read`, { json: { seq } }).then(readMarks.fine, (error) => {
+        if (readSent === seq) readSent = before; // tried again at the next message, or the next `ready`
+        readMarks.failed(error);
+      });
     }
     const row = rows.get(id);
     if (row) row.li.querySelector(".unread")?.remove();
@@ -661,12 +684,16 @@ async function conversation(pane, id, rows) {
       if (frame.conversation_id !== id) return;
       messages.clear();
       shown.clear();
-      older = await loadPage().catch(() => older);
+      try {
+        older = await loadPage();
+      } catch (error) {
+        notify(`The conversation could not be read again: ${error.message}`, "error");
+      }
       render();
     }),
     // After a reconnection: the socket resumed after the last seq (live.js); what was still
-    // pending goes again with its client_id.
-    live.on("ready", () => [...pending.keys()].forEach(sendPending)),
+    // pending goes again with its client_id, and a read mark that failed over REST goes too.
+    live.on("ready", () => ([...pending.keys()].forEach(sendPending), markRead())),
     // Members joining or leaving; me removed: the server sends nothing more of it, and says so.
     live.on("event", ({ name, data }) => {
       if (data.conversation_id !== id || (name !== "member.added" && name !== "member.removed")) return;

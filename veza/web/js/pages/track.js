@@ -1,6 +1,6 @@
 // A track: its tags and state, its waveform with the play position, and what can be done with it.
 import { api, currentUser } from "../api.js";
-import { bytes, clock, fill, h, notify } from "../dom.js";
+import { bytes, clock, fill, h, notify, onceUntilFine } from "../dom.js";
 import { watchTrack } from "../live.js";
 import { cover } from "../covers.js";
 import { Waveform } from "../waveform.js";
@@ -143,14 +143,21 @@ export async function render(main, { params, player }) {
   showState();
   loadStats();
   if (track.status === "ready") loadWaveform();
+  // While the socket is down it is read every second: a failure is said once, until one works.
+  const watching = onceUntilFine("The transcode's progress is not being followed");
   const stopWatching =
     track.status === "processing"
-      ? watchTrack(id, (fresh) => {
-          track = fresh;
-          showState();
-          showTags();
-          if (fresh.status === "ready") loadWaveform();
-        })
+      ? watchTrack(
+          id,
+          (fresh) => {
+            watching.fine();
+            track = fresh;
+            showState();
+            showTags();
+            if (fresh.status === "ready") loadWaveform();
+          },
+          watching.failed,
+        )
       : () => {};
   const onTime = () => {
     const current = player.current();

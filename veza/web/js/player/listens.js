@@ -2,8 +2,11 @@
 // goes on (every 10 s of progress, at a pause, at the next track, when the page goes away); the
 // server counts it as a play once it reached 30 s or half the track (docs/library.md).
 import { api } from "../api.js";
+import { onceUntilFine } from "../dom.js";
 
 const STEP_S = 10;
+// Reports fail together when the server is out of reach: said once, until one gets through.
+const reports = onceUntilFine("Plays are not being counted");
 
 /** Report the listens of `player`; emits "listen" on it with each answer. */
 export function reportListens(player) {
@@ -14,8 +17,8 @@ export function reportListens(player) {
     listen.reported = listen.furthest;
     const json = { listen_id: id, seconds: Math.round(listen.furthest * 1000) / 1000 };
     api("POST", `api/v1/tracks/${trackId}/plays`, { json, keepalive: true }).then(
-      (answer) => player.emit("listen", answer),
-      () => {}, // a lost report is a lost statistic, not the person's concern
+      (answer) => (reports.fine(), player.emit("listen", answer)),
+      reports.failed,
     );
   };
   player.addEventListener("track", () => {
