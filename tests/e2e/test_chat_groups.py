@@ -77,10 +77,10 @@ async def test_a_group_made_changed_and_left(server: RunningServer) -> None:
             page.get_by_role("heading", name="Members", exact=True).wait_for()
 
         await ada.do(members)
-        await ada.until(f"() => ({MEMBERS})().join() === 'you*,bob,cleo'")
+        await ada.until(f"() => ({MEMBERS})().join() === 'ada (you)*,bob,cleo'")
         # Bob is no admin: he sees the members, may leave, but adds and removes nobody.
         await bob.do(members)
-        await bob.until(f"() => ({MEMBERS})().join() === 'ada*,you,cleo'")
+        await bob.until(f"() => ({MEMBERS})().join() === 'ada*,bob (you),cleo'")
         assert await bob.do(lambda page: page.get_by_label("Add a member").count()) == 0
         assert await bob.do(lambda page: page.locator(".member-list button").count()) == 0
 
@@ -91,8 +91,8 @@ async def test_a_group_made_changed_and_left(server: RunningServer) -> None:
 
         await ada.do(add)
         # By username without regard to case: Dan after cleo (a plain sort puts him first).
-        await ada.until(f"() => ({MEMBERS})().join() === 'you*,bob,cleo,Dan'")
-        await bob.until(f"() => ({MEMBERS})().join() === 'ada*,you,cleo,Dan'")
+        await ada.until(f"() => ({MEMBERS})().join() === 'ada (you)*,bob,cleo,Dan'")
+        await bob.until(f"() => ({MEMBERS})().join() === 'ada*,bob (you),cleo,Dan'")
         assert "4 members" in await ada.js(
             "() => document.querySelector('.chat-pane h2').textContent"
         )
@@ -127,6 +127,6 @@ async def test_a_group_made_changed_and_left(server: RunningServer) -> None:
 
         await bob.do(leave)
         await bob.until(f"() => {GONE} === 'You left “Band”.'")
-        await ada.until(f"() => ({MEMBERS})().join() === 'you*,Dan'")
+        await ada.until(f"() => ({MEMBERS})().join() === 'ada (you)*,Dan'")
         for client in (ada, bob, cleo):
             client.assert_clean()

@@ -5,13 +5,14 @@ the Content-Security-Policy; the first-load byte budget; no console errors."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from tests.e2e.browser import Client, client_page
-from tests.support.accounts import fast_settings
+from tests.support.accounts import fast_settings, register
 from tests.support.server import RunningServer, serving
 from tests.support.tracks import text_file
 
@@ -110,7 +111,9 @@ async def test_sign_up_upload_play_seek(server: RunningServer, tmp_path: Path) -
 
 async def test_phone_width_and_a_short_lived_access_token(tmp_path: Path) -> None:
     """Access tokens live 2 s: the client refreshes them through the cookie, unnoticed, while
-    the person searches; all at 360 px wide."""
+    the person searches; all at 360 px wide, where every view (the chat's new group form, a
+    group's members, a message being edited, a playlist's owner settings, the confirmation
+    dialog, the admin's new account form) fits without scrolling sideways."""
     settings = fast_settings(tmp_path, access_token_ttl_seconds=2)
     async with (
         serving(settings) as server,
@@ -143,4 +146,81 @@ async def test_phone_width_and_a_short_lived_access_token(tmp_path: Path) -> Non
             assert name, "every control has a label"
             assert left >= 0 and right <= 360 and top >= 0 and bottom <= 740, name
             assert height >= 24 or name in ("Seek", "Volume"), name  # big enough to tap
+        await fits(client, "account")
+
+        # Chat: a new group, its members (by username without regard to case), an edit.
+        await register(server.client, "amy")
+        await register(server.client, "Zed")
+        await client.do(lambda page: page.get_by_role("link", name="Chat").click())
+        await client.do(lambda page: page.get_by_text("New group").click())
+        await client.do(lambda page: page.get_by_label("Group title").wait_for())
+        await fits(client, "new group form")
+
+        def group(page: Any) -> None:
+            page.get_by_label("Group title").fill("Band of three with a long name")
+            page.get_by_label("Members").fill("Zed, amy")
+            page.get_by_role("button", name="Create the group").click()
+            page.get_by_role("button", name="Members").click()
+            page.get_by_label("Add a member").wait_for()
+
+        await client.do(group)
+        await client.until(
+            "() => [...document.querySelectorAll('.member-list .name')]"
+            ".map(e => e.textContent).join() === 'amy,grace (you),Zed'"
+        )
+        await fits(client, "members panel")
+
+        def edit(page: Any) -> None:
+            page.get_by_role("button", name="Members").click()
+            page.get_by_label("Message", exact=True).fill("a message to edit, long enough to wrap")
+            page.get_by_label("Message", exact=True).press("Enter")
+            page.get_by_role("button", name="Edit “a message to edit, long enough to wrap”").click()
+            page.get_by_label("Edit the message").wait_for()
+
+        await client.do(edit)
+        await fits(client, "message edit form")
+        await client.do(lambda page: page.get_by_label("Edit the message").press("Escape"))
+
+        # A playlist: the owner's settings, the confirmation dialog.
+        def playlist(page: Any) -> None:
+            page.get_by_role("link", name="Playlists").first.click()
+            page.get_by_label("Name").fill("Evening")
+            page.get_by_role("button", name="Create").click()
+            page.get_by_role("button", name="Delete this playlist").wait_for()
+
+        await client.do(playlist)
+        await fits(client, "playlist owner settings")
+        await client.do(
+            lambda page: page.get_by_role("button", name="Delete this playlist").click()
+        )
+        await client.do(lambda page: page.get_by_role("dialog").wait_for())
+        await fits(client, "confirmation dialog")
+        await client.do(lambda page: page.get_by_role("button", name="Cancel").click())
+
+        # Administration, once Grace is an admin (a reload reads her role): the new account form.
+        grace = await server.store.accounts.user_by_username_key("grace")
+        assert grace is not None
+        await server.store.accounts.set_role(grace.id, "admin", 0.0)
+        await client.do(lambda page: page.reload())
+        await client.do(lambda page: page.get_by_role("link", name="Admin").click())
+        await client.do(lambda page: page.locator("form.new-account").wait_for())
+        await fits(client, "admin")
         client.assert_clean()
+
+
+# What sticks out of the screen sideways: the page's scroll width, and the visible elements
+# whose box passes the right or left edge (the skip link waits off screen on purpose).
+OVERFLOW = """() => {
+    const width = document.documentElement.clientWidth;
+    const out = [...document.querySelectorAll('body *:not(.skip)')]
+        .filter(e => e.getClientRects().length)
+        .filter(e => { const r = e.getBoundingClientRect();
+                       return r.width && (r.right > width + 0.5 || r.left < -0.5); })
+        .map(e => `${e.tagName.toLowerCase()}.${e.className}`);
+    return {scroll: document.documentElement.scrollWidth, width, out: out.slice(0, 8)};
+}"""
+
+
+async def fits(client: Client, where: str) -> None:
+    seen = await client.js(OVERFLOW)
+    assert seen["scroll"] <= 360 and seen["out"] == [], (where, seen)

@@ -29,12 +29,15 @@ async function nameOf(id) {
   return user ? user.display_name || user.username : "someone";
 }
 
-/** A group's members in the order of their usernames, without regard to case. */
+/** A group's members in the order of their usernames, without regard to case ("ada (you)"
+ * among them, so the order is plain to see). */
 async function byName(members) {
   const named = await Promise.all(
     members.map(async (m) => {
-      const user = m.user_id === currentUser().id ? currentUser() : await userOf(m.user_id);
-      return { m, key: (user ? user.username : "").toLowerCase(), name: m.user_id === currentUser().id ? "you" : user ? user.display_name || user.username : "someone" };
+      const mine = m.user_id === currentUser().id;
+      const user = mine ? currentUser() : await userOf(m.user_id);
+      const name = user ? user.display_name || user.username : "someone";
+      return { m, key: (user ? user.username : "").toLowerCase(), name: mine ? `${name} (you)` : name };
     }),
   );
   return named.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
