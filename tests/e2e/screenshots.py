@@ -61,6 +61,12 @@ async def pages(server: RunningServer, folder: Path, size: str) -> None:
         await client.do(lambda page: page.locator(".conversations a").first.click())
         await client.do(lambda page: page.locator("li.message").first.wait_for())
         await shoot(client, folder, "chat", size)
+        await client.do(lambda page: page.get_by_role("link", name="Chat").click())
+        await client.do(lambda page: page.locator(".conversations a", has_text=GROUP).click())
+        await client.do(lambda page: page.locator("li.message").first.wait_for())
+        await client.do(lambda page: page.get_by_role("button", name="Members").click())
+        await client.until("() => document.querySelectorAll('.member-list li').length === 3")
+        await shoot(client, folder, "group", size)
         await client.do(lambda page: page.get_by_role("link", name="Library").first.click())
         await client.do(lambda page: page.get_by_role("link", name="Albums").first.click())
         await client.until(
@@ -68,9 +74,10 @@ async def pages(server: RunningServer, folder: Path, size: str) -> None:
             ".length === 2"
         )
         await shoot(client, folder, "albums", size)
-        await client.do(lambda page: page.get_by_role("link", name="Playlists").click())
+        await client.do(lambda page: page.get_by_role("link", name="Playlists").first.click())
         await client.do(lambda page: page.get_by_role("link", name="Evening").click())
         await client.do(lambda page: page.locator("ol.entries li").nth(3).wait_for())
+        await client.until("() => document.querySelector('.playlist-cover img')?.naturalWidth > 0")
         await shoot(client, folder, "playlist", size)
 
 
@@ -119,6 +126,31 @@ async def conversation(server: RunningServer, ana: Listener) -> dict[str, Any]:
     return ada
 
 
+GROUP = "Night walks crew"
+
+
+async def group(server: RunningServer, ana: Listener, ada: dict[str, Any]) -> None:
+    """A group of three that Ana made: its members panel is shown open."""
+    cleo = await register(server.client, "cleo")
+    made = await server.client.post(
+        "/api/v1/conversations",
+        json={
+            "kind": "group",
+            "title": GROUP,
+            "member_ids": [ada["user"]["id"], cleo["user"]["id"]],
+        },
+        headers=bearer(ana.token),
+    )
+    assert made.status_code == 201, made.text
+    path = f"/api/v1/conversations/{made.json()['id']}/messages"
+    for token, body in [
+        (ana.token, "Rehearsal on Thursday? I'd like to try Glass bells live."),
+        (cleo["access_token"], "Thursday works. I'll bring the second keyboard."),
+        (ada["access_token"], "I'll be there to listen."),
+    ]:
+        await server.client.post(path, json={"body": body}, headers=bearer(token))
+
+
 async def main(folder: Path) -> None:
     await trio.Path(folder).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -135,6 +167,7 @@ async def main(folder: Path) -> None:
                 tracks.append(track)
             await covers(server, who, tracks)
             ada = await conversation(server, who)
+            await group(server, who, ada)
             await playlist(server, ada, tracks)
             for size in SIZES:
                 await pages(server, folder, size)
