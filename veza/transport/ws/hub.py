@@ -39,6 +39,7 @@ GOING_AWAY = 1001
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 _STATUSES = ("online", "away", "offline")
 _FRAME_CACHE = 1024  # events whose frame is kept, most recent first
+FLUSH_LIMIT_S = 10.0  # one write of the gathered delivered receipts, at most
 
 
 class Origins:
@@ -125,7 +126,13 @@ class DeliveredReceipts:
             await self._waiting.wait()
             await trio.sleep(self._interval)
             self._waiting = trio.Event()
-            pending, self._pending = self._pending, {}
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write the marks gathered so far. Shielded, within `FLUSH_LIMIT_S`: the cancellation
+        that ends the process neither drops the marks taken nor cuts their write short."""
+        pending, self._pending = self._pending, {}
+        with trio.CancelScope(shield=True), trio.move_on_after(FLUSH_LIMIT_S) as limit:
             for conversation_id, (marks, senders) in pending.items():
                 try:
                     await self._mark(conversation_id, marks, senders)
@@ -136,6 +143,8 @@ class DeliveredReceipts:
                     log.exception(
                         "delivered receipts of conversation %s not written", conversation_id
                     )
+        if limit.cancelled_caught:
+            log.warning("delivered receipts not all written within %g s", FLUSH_LIMIT_S)
 
 
 class Hub:
@@ -188,6 +197,13 @@ class Hub:
             for socket in list(self.sockets):
                 socket.close(GOING_AWAY, "the server is shutting down")
             log.info("shutdown: %d WebSocket(s) closed", len(self.sockets))
+            # The delivered receipts still gathering are written before the process goes: once
+            # the sockets have ended (a frame being written as the close came is noted), and
+            # shielded, since Hypercorn ends as soon as they have and everything is cancelled.
+            with trio.CancelScope(shield=True):
+                with trio.move_on_after(self.settings.shutdown_grace_seconds):
+                    await self.wait_idle()
+                await self.delivered.flush()
 
     def encoded(self, event: Event) -> _Frame | None:
         """The frame of an event already built (or being built), without waiting: what every
