@@ -27,7 +27,7 @@ from veza.errors import VezaError
 from veza.events import Event, topic
 from veza.transport.api.conversations import MessageOut
 from veza.transport.context import Edge
-from veza.transport.ws import protocol
+from veza.transport.ws import protocol, route
 from veza.transport.ws.connection import Connection, authenticate
 from veza.transport.ws.outbound import Delivered
 
@@ -331,6 +331,7 @@ def install_websocket(app: QuartTrio, edge: Edge) -> Hub:
     outcome: the client's scheme and host for the same-origin check)."""
     hub = Hub(edge)
     app.asgi_app = WebSocketEndpoint(app.asgi_app, hub)  # type: ignore[method-assign]
+    app.register_blueprint(route.blueprint)  # a plain GET /ws, and the OpenAPI description
     app.extensions[_KEY] = hub
     return hub
 
