@@ -183,9 +183,9 @@ class Connection:
                         await presence.disconnected(self.user_id)
 
     async def _present_peers(self) -> list[protocol.Presence]:
-        """Who shares a conversation with the user and is online or away, as this process
-        knows it (its own sockets, and what other processes said of users known here), so a
-        client shows presence at once rather than at each peer's next change."""
+        """Who shares a conversation with the user and is online or away (through the sockets
+        of any process), so a client shows presence at once rather than at each peer's next
+        change."""
         peers = await self._services.chat.peer_ids_of(self.user_id, PRESENT_SCANNED)
         statuses = ((peer, self._hub.presence.status(peer)) for peer in peers)
         return [

@@ -194,6 +194,10 @@ class Hub:
             task_status.started()
             await shutdown.wait()
             self.closing = True
+            # The other processes stop counting this one's sockets at once (their users are
+            # shown as the rest say); the disconnects that follow are not told.
+            with trio.move_on_after(self.settings.shutdown_grace_seconds):
+                await self.presence.leave()
             for socket in list(self.sockets):
                 socket.close(GOING_AWAY, "the server is shutting down")
             log.info("shutdown: %d WebSocket(s) closed", len(self.sockets))
