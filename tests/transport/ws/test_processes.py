@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import eventually
 from tests.support.accounts import bearer, register
 from tests.support.chat import backend_settings
 from tests.support.server import serving
 from tests.support.ws import Client, connect
+from veza.transport.ws.hub import websocket_hub
 
 
 async def test_two_servers_on_one_postgres_are_one_hub(tmp_path: Path) -> None:
@@ -96,23 +98,27 @@ async def test_presence_of_a_user_held_by_the_other_server(tmp_path: Path) -> No
             headers=bearer(alice["access_token"]),
         )
         only_presence = frozenset({"ping", "event", "typing", "message", "receipt", "ack"})
-        async with (
-            connect(one, alice["access_token"]) as a,
-            serving(settings) as two,
-            connect(two, bob["access_token"], ignore=only_presence) as b,
-        ):
-            assert b.ready["present"] == [{"user_id": alice_id, "status": "online"}]
-            await a.send({"type": "presence", "status": "away"})
-            await becomes(b, alice_id, "away", "online")
-            await a.send({"type": "presence", "status": "online"})
-            await becomes(b, alice_id, "online", "away")
-            await a.socket.aclose()
-            await becomes(b, alice_id, "offline", "online")  # once her grace is over
-            async with connect(one, alice["access_token"]) as again:
-                await becomes(b, alice_id, "online", "offline")
-                one.shutdown.set()  # server one stops: its sockets' word goes with it
-                assert await again.closed() == 1001
-                await becomes(b, alice_id, "offline", "online")
+        async with connect(one, alice["access_token"]) as a, serving(settings) as two:
+
+            async def answered() -> bool:
+                return websocket_hub(two.app).presence.status(alice_id) == "online"
+
+            # Server two asked server one as it started; a socket opened before the answer came
+            # would hear her in a presence frame just after ready instead.
+            await eventually(answered)
+            async with connect(two, bob["access_token"], ignore=only_presence) as b:
+                assert b.ready["present"] == [{"user_id": alice_id, "status": "online"}]
+                await a.send({"type": "presence", "status": "away"})
+                await becomes(b, alice_id, "away", "online")
+                await a.send({"type": "presence", "status": "online"})
+                await becomes(b, alice_id, "online", "away")
+                await a.socket.aclose()
+                await becomes(b, alice_id, "offline", "online")  # once her grace is over
+                async with connect(one, alice["access_token"]) as again:
+                    await becomes(b, alice_id, "online", "offline")
+                    one.shutdown.set()  # server one stops: its sockets' word goes with it
+                    assert await again.closed() == 1001
+                    await becomes(b, alice_id, "offline", "online")
 
 
 async def becomes(client: Client, user_id: str, status: str, before: str) -> None:
