@@ -101,7 +101,7 @@ async def test_a_group_made_changed_and_left(server: RunningServer) -> None:
         await ada.do(
             lambda page: page.get_by_role("button", name="Remove cleo from the group").click()
         )
-        await cleo.until(f"() => {GONE}")
+        await cleo.until(GONE)
         assert (
             await cleo.js(GONE)
             == "You were removed from “Band”: its new messages no longer reach you."
@@ -126,7 +126,7 @@ async def test_a_group_made_changed_and_left(server: RunningServer) -> None:
             page.get_by_role("button", name="Yes, leave").click()
 
         await bob.do(leave)
-        await bob.until(f"() => {GONE} === 'You left “Band”.'")
+        await bob.until(f"() => ({GONE})() === 'You left “Band”.'")
         await ada.until(f"() => ({MEMBERS})().join() === 'ada (you)*,Dan'")
         for client in (ada, bob, cleo):
             client.assert_clean()
