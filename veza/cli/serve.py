@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
-from functools import partial
 
 import trio
 
@@ -30,13 +29,19 @@ def add_parser(commands: Commands) -> None:
 GC_THRESHOLDS = (20_000, 20, 20)
 
 
+class _FreezeOnceStarted:
+    """What start-up built (modules, the app, schemas) lives as long as the process: once
+    Veza serves, out of the collector's sight, so full collections scan only what came after."""
+
+    def started(self, value: object = None) -> None:
+        gc.freeze()
+
+
 def run(settings: Settings, arguments: argparse.Namespace) -> int:
     async def main() -> None:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(partial(run_veza, settings, trio.Event(), handle_signals=True))
-            # What start-up built (modules, the app, schemas) lives as long as the process:
-            # out of the collector's sight, so full collections scan only what came after.
-            gc.freeze()
+        await run_veza(
+            settings, trio.Event(), handle_signals=True, task_status=_FreezeOnceStarted()
+        )
 
     gc.set_threshold(*GC_THRESHOLDS)
 
