@@ -326,9 +326,7 @@ class Connection:
             self._join(conversation_id)
             for message in missed:
                 self._put_message(
-                    conversation_id,
-                    message.seq,
-                    message.sender_id,
+                    Delivered(conversation_id, message.seq, message.sender_id),
                     message_text(message),
                     replay=True,
                 )
@@ -440,27 +438,21 @@ class Connection:
                     continue
                 for message in missed:
                     self._put_message(
-                        conversation_id,
-                        message.seq,
-                        message.sender_id,
+                        Delivered(conversation_id, message.seq, message.sender_id),
                         message_text(message),
                         replay=True,
                     )
 
-    def _put_message(
-        self, conversation_id: str, seq: int, sender_id: str, text: str, *, replay: bool = False
-    ) -> None:
+    def _put_message(self, message: Delivered, text: str, *, replay: bool = False) -> None:
         """A message frame, unless a live one this socket already sent (in a replay: a resume
         or a resync); a replay sends what it was asked for (the client keeps the first copy of
-        each seq)."""
+        each seq). Once written, it counts as delivered unless the user sent it."""
+        conversation_id, seq = message.conversation_id, message.seq
         last = self._last_seq.get(conversation_id, 0)
         if seq <= last and not replay:
             return
         self._last_seq[conversation_id] = max(seq, last)
-        delivered = (
-            None if sender_id == self.user_id else Delivered(conversation_id, seq, sender_id)
-        )
-        self._put(text, delivered)
+        self._put(text, None if message.sender_id == self.user_id else message)
 
     def _take(self, delivery: Delivery) -> bool:
         """The bus' direct path (veza/events/bus.py): while the forwarder waits with nothing
@@ -528,10 +520,8 @@ class Connection:
         return True
 
     def _emit(self, event: Event, encoded: Encoded) -> None:
-        if isinstance(event, MessagePosted):
-            self._put_message(
-                event.conversation_id, event.seq, encoded.sender_id or "", encoded.text
-            )
+        if isinstance(event, MessagePosted) and encoded.message is not None:
+            self._put_message(encoded.message, encoded.text)
         else:
             self._put(encoded.text)
 

@@ -80,10 +80,11 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 @dataclass(frozen=True)
 class Encoded:
-    """The frame of one event as every socket sends it; `sender_id` for a message."""
+    """The frame of one event as every socket sends it; for a message, which one (shared by
+    every socket's delivered note)."""
 
     text: str
-    sender_id: str | None = None
+    message: Delivered | None = None
 
 
 @dataclass
@@ -113,7 +114,10 @@ class DeliveredReceipts:
         self._waiting = trio.Event()
 
     def note(self, user_id: str, delivered: Delivered) -> None:
-        marks, senders = self._pending.setdefault(delivered.conversation_id, ({}, set()))
+        pending = self._pending.get(delivered.conversation_id)  # once per frame: no allocation
+        if pending is None:
+            pending = self._pending[delivered.conversation_id] = ({}, set())
+        marks, senders = pending
         if marks.get(user_id, -1) < delivered.seq:
             marks[user_id] = delivered.seq
         senders.add(delivered.sender_id)
@@ -240,7 +244,9 @@ class Hub:
         frame: protocol.ServerFrame
         if message is not None:
             frame = protocol.MessageFrame(message=MessageOut.of(message).model_dump(mode="json"))
-            return Encoded(frame.encode(), message.sender_id)
+            return Encoded(
+                frame.encode(), Delivered(message.conversation_id, message.seq, message.sender_id)
+            )
         elif isinstance(event, ReceiptMoved):
             kind: Literal["delivered", "read"] = "read" if event.kind == "read" else "delivered"
             frame = protocol.Receipt(
