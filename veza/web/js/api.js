@@ -22,7 +22,7 @@ export class ApiError extends Error {
 const state = { access: null, expiresAt: 0, timer: 0, refreshing: null, user: null };
 const listeners = new Set();
 /** Counters the browser tests read. */
-export const stats = { refreshes: 0, failedRefreshes: 0 };
+export const stats = { refreshes: 0, failedRefreshes: 0, retried: 0 }; // retried: after a 401
 
 export const currentUser = () => state.user;
 
@@ -104,6 +104,17 @@ export function refresh() {
   return state.refreshing;
 }
 
+/**
+ * After a 401 answered to a request sent with `sent`: the token to try again with. However many
+ * requests fail together, one refresh serves them all: one in flight is awaited, and a token
+ * already replaced since `sent` is used as it is (its refresh spent the cookie once).
+ */
+function renewed(sent) {
+  if (state.refreshing) return state.refreshing;
+  if (state.access && state.access !== sent) return Promise.resolve(state.access);
+  return refresh();
+}
+
 /** The access token, refreshed first when it is about to expire. */
 export async function token() {
   if (!state.access || Date.now() > state.expiresAt - 2000) await refresh();
@@ -113,9 +124,10 @@ export async function token() {
 /**
  * Call the API: `api("GET", "api/v1/tracks", {query: {q}})`. Resolves to the JSON body (null
  * for 204), rejects with an ApiError whose message speaks to people. A 401 refreshes the token
- * and tries once more.
+ * and tries once more. `body` (a Blob, a FormData) is sent as it is, with `type` as its
+ * Content-Type when given (a FormData sets its own).
  */
-export async function api(method, path, { json, query, signal, auth = true, keepalive = false, headers: extra = {} } = {}) {
+export async function api(method, path, { json, body, type, query, signal, auth = true, keepalive = false, headers: extra = {} } = {}) {
   let target = path;
   if (query) {
     const params = new URLSearchParams();
@@ -127,17 +139,20 @@ export async function api(method, path, { json, query, signal, auth = true, keep
   for (let attempt = 0; ; attempt += 1) {
     const headers = { ...extra };
     if (json !== undefined) headers["Content-Type"] = "application/json";
-    if (auth) headers.Authorization = `Bearer ${await token()}`;
+    else if (type) headers["Content-Type"] = type;
+    const sent = auth ? await token() : null;
+    if (auth) headers.Authorization = `Bearer ${sent}`;
     const response = await send(target, {
       method,
       headers,
-      body: json === undefined ? undefined : JSON.stringify(json),
+      body: json === undefined ? body : JSON.stringify(json),
       signal,
       keepalive,
       credentials: "same-origin",
     });
     if (response.status === 401 && auth && attempt === 0) {
-      await refresh();
+      stats.retried += 1;
+      await renewed(sent);
       continue;
     }
     if (!response.ok) throw await errorOf(response);
@@ -215,7 +230,8 @@ export function upload(file, onProgress, { signal, fields = {} } = {}) {
       return await once(access);
     } catch (error) {
       if (error.status !== 401) throw error;
-      return once(await refresh());
+      stats.retried += 1;
+      return once(await renewed(access));
     }
   });
 }
