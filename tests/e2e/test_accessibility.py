@@ -103,6 +103,29 @@ async def test_the_main_pages_have_no_serious_accessibility_violation(
         await client.do(lambda page: page.locator(".conversations a").first.click())
         await client.do(lambda page: page.locator("li.message").first.wait_for())
         found += await violations(client, "chat")
+
+        def edit_and_open_a_group(page) -> None:  # type: ignore[no-untyped-def]
+            page.get_by_label("Message", exact=True).fill("mine")
+            page.get_by_label("Message", exact=True).press("Enter")
+            page.get_by_role("button", name="Edit “mine”").click()
+            page.get_by_label("Edit the message").wait_for()
+
+        await client.do(edit_and_open_a_group)
+        found += await violations(client, "chat: a message edited")
+        await client.do(lambda page: page.get_by_role("button", name="Delete “hello”").click())
+        found += await violations(client, "chat: a deletion confirmed")
+        group = await server.client.post(
+            "/api/v1/conversations",
+            json={"kind": "group", "member_ids": [ada["user"]["id"]], "title": "Band"},
+            headers=bearer(who.token),
+        )
+        assert group.status_code == 201, group.text
+        # Ada was added: the group comes into her list live.
+        await client.do(lambda page: page.locator(".conversations a", has_text="Band").click())
+        await client.do(lambda page: page.get_by_role("button", name="Members").click())
+        await client.do(lambda page: page.get_by_role("button", name="Leave the group").wait_for())
+        await client.do(lambda page: page.get_by_text("New group").click())
+        found += await violations(client, "chat: a group's members, a new group")
         await client.do(lambda page: page.keyboard.press("?"))
         found += await violations(client, "keyboard help")
         assert found == [], "\n".join(map(str, found))

@@ -1,14 +1,15 @@
-"""The admin pages in the web client: a role and a quota changed, a failed job retried, the
-music folders scanned; a person who is no admin sees no admin link."""
+"""The admin pages in the web client: a role and a quota changed, an account created, a failed
+job retried, the music folders scanned; a person who is no admin sees no admin link."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.e2e.browser import client_page
-from tests.support.accounts import fast_settings, make_admin, register
+from tests.support.accounts import PASSWORD, fast_settings, make_admin, register
 from tests.support.library import upload
 from tests.support.server import RunningServer
 from tests.support.tracks import wait_for_track, write_damaged_flac, write_music
@@ -50,6 +51,10 @@ async def test_admin_pages(server: RunningServer, tmp_path: Path) -> None:
             )
         )
         await client.until(f"() => {USER}.querySelector('select').value === 'moderator'")
+        # Saved (the row is drawn again from the answer: a quota typed before would be lost).
+        await client.until(
+            "() => /alice: saved/.test(document.getElementById('toasts').textContent)"
+        )
         await client.do(lambda page: page.locator(f"#user-{alice['user']['id']}-quota").fill("5"))
         await client.do(
             lambda page: page.locator(f"#user-{alice['user']['id']}-quota").press("Enter")
@@ -59,6 +64,29 @@ async def test_admin_pages(server: RunningServer, tmp_path: Path) -> None:
         )
         user = await server.store.accounts.user(alice["user"]["id"])
         assert user is not None and user.role == "moderator"
+
+        # A new account, made here (the way in when registration is closed): it signs in.
+        def create(page: Any, username: str) -> None:
+            form = page.locator("form.new-account")
+            form.get_by_label("Username").fill(username)
+            form.get_by_label("Email address").fill("carl@example.org")
+            form.get_by_label("Password").fill(PASSWORD)
+            form.get_by_label("Role").select_option("artist")
+            form.get_by_role("button", name="Create the account").click()
+
+        await client.do(lambda page: create(page, "carl"))
+        await client.do(lambda page: page.locator('li[data-user="carl"]').wait_for())
+        assert await client.js("() => document.querySelector('#new-username').value") == ""
+        login = await server.client.post(
+            "/api/v1/auth/login", json={"login": "carl", "password": PASSWORD}
+        )
+        assert login.status_code == 200 and login.json()["user"]["role"] == "artist", login.text
+        # The same name again: refused, in words, beside the form.
+        await client.do(lambda page: create(page, "Carl"))
+        await client.until("() => document.querySelector('.new-account .error').textContent")
+        said = await client.js("() => document.querySelector('.new-account .error').textContent")
+        assert said == "The account was not created: username: already taken", said
+        client.expect_error("status of 409")
 
         # The failed transcode, retried: queued again (it fails again: the file is damaged).
         await client.do(lambda page: page.get_by_label("Status").select_option("failed"))

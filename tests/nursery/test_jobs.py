@@ -268,3 +268,26 @@ async def test_cancel_returns_once_the_job_has_stopped_and_its_outcome_is_record
         assert released is not None and released.status == "queued"
         await pool.cancel("subject")  # nothing runs on it any more: returns at once
         nursery.cancel_scope.cancel()
+
+
+async def test_a_kind_with_its_own_worker_never_holds_the_shared_ones(store: Store) -> None:
+    # One shared worker, held by a long job of a kind that has its own worker: a job of
+    # another kind queued behind it still runs (before, the one worker waited for it).
+    long, short = Recorder(), Recorder()
+    long.behaviour = "hang"
+    kinds = [
+        JobKind("scan", long.run, long.failed, own_worker=True),
+        JobKind("test", short.run, short.failed),
+    ]
+    scan = await store.jobs.enqueue("scan", "folders")
+    job = await store.jobs.enqueue("test", "subject")
+    running = Workers(store, kinds, count=1, instance="test", recover_all_running=True, poll_s=0.05)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(running.run)
+        with trio.fail_after(10):
+            await long.hanging.wait()
+        await eventually(lambda: settled(store, job.id))
+        still = await store.jobs.get(scan.id)
+        assert still is not None and still.status == "running"
+        assert (still.worker, short.runs) == ("test/scan", [job.id])
+        nursery.cancel_scope.cancel()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from veza.store import Store
 from veza.store.database import Database
 from veza.store.migrations import migrate
-from veza.store.tracks import NewTrack
+from veza.store.tracks import Measurements, NewTrack
 
 
 def new(track_id: str, owner_id: str | None) -> NewTrack:
@@ -23,3 +23,23 @@ async def test_an_owners_processing_tracks_oldest_first_and_bounded(database: Da
     assert await tracks.processing_of("owner", 10) == ["mine0", "mine2", "mine3"]
     assert await tracks.processing_of("owner", 2) == ["mine0", "mine2"]
     assert await tracks.processing_of("nobody", 10) == []
+
+
+async def test_the_ready_library_is_read_a_page_at_a_time_oldest_first(database: Database) -> None:
+    # A playlist import walks the library in pages: every ready track once, in (created_at, id)
+    # order, across pages whose boundary falls between tracks created at the same instant.
+    await migrate(database)
+    store = Store(database)
+    async with store.transaction() as tx:
+        await tx.tracks.create_many([new(f"batch{n}", "owner") for n in range(5)])
+    await store.tracks.create(new("later", "owner"))
+    await store.tracks.create(new("processing", "owner"))
+    for track_id in [*(f"batch{n}" for n in range(5)), "later"]:
+        await store.tracks.mark_ready(track_id, 1, "aac:128", Measurements(1.0, None, None, 0, []))
+    seen: list[str] = []
+    after: tuple[float, str] | None = None
+    while page := await store.playlists.ready_tracks_page(after, 2):
+        assert len(page) <= 2
+        seen.extend(t.id for t in page)
+        after = (page[-1].created_at, page[-1].id)
+    assert seen == ["batch0", "batch1", "batch2", "batch3", "batch4", "later"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import trio
 
 from tests.support import require_tool
 from tests.support.accounts import administer, bearer, make_admin, register
@@ -73,6 +74,25 @@ async def test_quota_edges_duplicates_and_usage(backend: str, tmp_path: Path) ->
         assert usage["alice"] >= used + size and usage["root"] == 0
         negative = await administer(server, admin, alice_id, quota_bytes=-1)
         assert_error(negative, 422, "validation_failed")
+
+
+@pytest.mark.slow
+async def test_concurrent_uploads_of_one_user_are_admitted_one_at_a_time(tmp_path: Path) -> None:
+    # Four different files at once, room for one: each upload is checked against what the
+    # others added, so exactly one is taken (checked against the store alone, several were).
+    files = [write_music(tmp_path / f"{n}.wav", 1 + n / 1000) for n in range(4)]
+    room = max(f.stat().st_size for f in files) * 3 // 2
+    async with library_server("sqlite", tmp_path, storage_quota_bytes=room) as server:
+        token = (await register(server.client, "alice"))["access_token"]
+        answers: list[int] = []
+
+        async def send(path: Path) -> None:
+            answers.append((await upload(server, token, path)).status_code)
+
+        async with trio.open_nursery() as nursery:
+            for path in files:
+                nursery.start_soon(send, path)
+        assert sorted(answers) == [202, 413, 413, 413]
 
 
 async def test_uploads_are_refused_under_the_free_space_floor(tmp_path: Path) -> None:

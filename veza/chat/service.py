@@ -138,6 +138,11 @@ class Chat:
         self._clock = clock
         self._turns = _Turns()
 
+    @property
+    def edit_window_s(self) -> float:
+        """How long after sending a sender may edit a message (clients show Edit that long)."""
+        return self._limits.edit_window_s
+
     # Conversations
 
     async def create(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
+from contextlib import AbstractAsyncContextManager, nullcontext
 from pathlib import Path
 
 import trio
@@ -95,6 +96,7 @@ def run(settings: Settings, arguments: argparse.Namespace) -> int:
                 tags = Tags(arguments.title or "", arguments.artist, arguments.album)
                 try:
                     digest = await trio.to_thread.run_sync(folders.content_hash, path)
+                    admission: AbstractAsyncContextManager[None] = nullcontext()
                     if owner is not None:
                         existing = await tracks.owned_copy(owner.id, digest)
                         if existing is not None:
@@ -102,13 +104,14 @@ def run(settings: Settings, arguments: argparse.Namespace) -> int:
                             counts["skipped"] += 1
                             continue
                         size = (await trio.Path(path).stat()).st_size
-                        await quotas.check_upload(owner, size)
-                    track = await tracks.import_file(
-                        path,
-                        owner_id=None if owner is None else owner.id,
-                        tags=tags,
-                        content_hash=digest,
-                    )
+                        admission = quotas.admitting(owner, size)
+                    async with admission:
+                        track = await tracks.import_file(
+                            path,
+                            owner_id=None if owner is None else owner.id,
+                            tags=tags,
+                            content_hash=digest,
+                        )
                 except (VezaError, OSError) as error:
                     message = error.message if isinstance(error, VezaError) else error.strerror
                     _line(bar, f"veza: {path}: {message}", err=True)

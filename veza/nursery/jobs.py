@@ -84,13 +84,18 @@ class JobKind:
     transaction that marks the job done, so a crash can never leave one without the other.
     `failed` is likewise called inside the transaction that marks the job failed, with the
     reason for people. Either may register work to follow the commit with `tx.on_commit`
-    (publishing an event). `subject` names what a job works on, for the log."""
+    (publishing an event). `subject` names what a job works on, for the log.
+
+    A kind with `own_worker` runs on a worker of its own beside the `count` shared ones: long
+    work that mostly waits on the disk (a music-folder scan) must not hold the slot a person's
+    upload needs for its transcode."""
 
     name: str
     run: Callable[[Job, JobProgress], Awaitable[Commit]]
     failed: Callable[[Job, str, Transaction], Awaitable[None]]
     progressed: Callable[[Job, float], object] = lambda job, fraction: None
     subject: str = "subject"
+    own_worker: bool = False
 
 
 @dataclass
@@ -194,9 +199,16 @@ class Workers:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         await self._recover(expired_only=not self.recover_all_running)
+        own = tuple(name for name, kind in self.kinds.items() if kind.own_worker)
+        shared = tuple(name for name in self.kinds if name not in own)
         async with trio.open_nursery() as nursery:
             for number in range(self.count):
-                nursery.start_soon(self._work, f"{self.instance}/{number}", name=f"worker{number}")
+                worker = f"{self.instance}/{number}"
+                claimable = shared if self._only_own_kinds else None
+                nursery.start_soon(self._work, worker, claimable, own, name=f"worker{number}")
+            for name in own:
+                worker = f"{self.instance}/{name}"
+                nursery.start_soon(self._work, worker, (name,), (), name=f"{name} worker")
             if not self.recover_all_running:
                 nursery.start_soon(self._recover_expired)
             task_status.started()
@@ -228,12 +240,15 @@ class Workers:
             except DatabaseError as error:
                 log.warning("cannot look for abandoned jobs: %s", error)
 
-    async def _work(self, worker: str) -> None:
+    async def _work(
+        self, worker: str, claimable: tuple[str, ...] | None, excluded: tuple[str, ...]
+    ) -> None:
+        """Claim and run jobs of `claimable` kinds (None: any kind, so that a job of a kind this
+        process does not know is failed rather than left queued), never of `excluded` ones."""
         while True:
             try:
                 async with self.store.transaction() as tx:
-                    claimable = tuple(self.kinds) if self._only_own_kinds else None
-                    job = await tx.jobs.claim(worker, self.lease_s, claimable)
+                    job = await tx.jobs.claim(worker, self.lease_s, claimable, excluded)
             except DatabaseError as error:
                 # The database being unusable for a while must not take the server down;
                 # /status reports it, and the worker tries again.

@@ -37,6 +37,7 @@ from veza.playlists.events import (
     playlist_topic,
     user_topic,
 )
+from veza.playlists.matching import EntryMatcher
 from veza.playlists.permissions import (
     Action,
     Relation,
@@ -64,6 +65,7 @@ NAME_MAX_CHARS = 200
 DESCRIPTION_MAX_CHARS = 2000
 MAX_BATCH = 500  # entries added by one request
 QUEUE_MAX_TRACKS = 1000
+MATCH_PAGE_TRACKS = 500  # library tracks read at a time while an import is matched
 COVER_TRACKS = 4  # a playlist's cover: the covers of its first playable tracks that have one
 _READ_ATTEMPTS = 3
 
@@ -699,21 +701,18 @@ class Playlists:
         """A new playlist from an M3U/M3U8 or XSPF file: each entry matched to a track the
         caller may play, by title and artist (case and accents aside), else by file name."""
         title, entries = await trio.to_thread.run_sync(formats.parse_playlist, data)
-        library = [
-            t for t in await self._store.playlists.tracks_for_matching() if may_play(principal, t)
-        ]
-        by_both: dict[tuple[str, str], Track] = {}
-        by_title: dict[str, Track] = {}
-        by_file: dict[str, Track] = {}
-        for track in library:
-            by_both.setdefault((formats.fold(track.title), formats.fold(track.artist)), track)
-            by_title.setdefault(formats.fold(track.title), track)
-            stem = track.original_name.rpartition(".")[0] or track.original_name
-            by_file.setdefault(formats.fold(stem), track)
+        entries = entries[: self._max_entries]
+        matcher = EntryMatcher(entries)
+        after: tuple[float, str] | None = None
+        while page := await self._store.playlists.ready_tracks_page(after, MATCH_PAGE_TRACKS):
+            for track in page:
+                if may_play(principal, track):
+                    matcher.offer(track)
+            after = (page[-1].created_at, page[-1].id)
         matched: list[str] = []
         unmatched: list[Unmatched] = []
-        for entry in entries[: self._max_entries]:
-            found = self._match(entry, by_both, by_title, by_file)
+        for entry in entries:
+            found = matcher.match(entry)
             if found is None:
                 unmatched.append(Unmatched(entry.index, entry.title, entry.artist, entry.location))
             else:
@@ -736,29 +735,6 @@ class Playlists:
         log.info("imported a playlist: %d matched, %d not", len(matched), len(unmatched))
         view = await self.get(principal, playlist.id)
         return Imported(view, len(matched), unmatched)
-
-    @staticmethod
-    def _match(
-        entry: formats.ImportedEntry,
-        by_both: dict[tuple[str, str], Track],
-        by_title: dict[str, Track],
-        by_file: dict[str, Track],
-    ) -> Track | None:
-        title, artist = formats.fold(entry.title), formats.fold(entry.artist)
-        if title and artist and (title, artist) in by_both:
-            return by_both[title, artist]
-        if title and not artist and title in by_title:
-            return by_title[title]
-        stem = formats.fold(entry.file_stem)
-        if not stem:
-            return None
-        if stem in by_file:
-            return by_file[stem]
-        # "Artist - Title.mp3", the way many players name files.
-        left, sep, right = stem.partition(" - ")
-        if sep and (right, left) in by_both:
-            return by_both[right, left]
-        return by_title.get(stem)
 
     # The play queue
 

@@ -101,16 +101,22 @@ class JobQueue:
         return job
 
     async def claim(
-        self, worker: str, lease_s: float, kinds: tuple[str, ...] | None = None
+        self,
+        worker: str,
+        lease_s: float,
+        kinds: tuple[str, ...] | None = None,
+        excluded: tuple[str, ...] = (),
     ) -> Job | None:
         """Take the most urgent queued job (lowest priority, then oldest) for `worker`, counting
-        the attempt, or None; only one of `kinds` when given. Call it in a transaction: an
-        UPDATE that returns its row needs the writer connection.
+        the attempt, or None; only one of `kinds` when given, never one of `excluded`. Call it
+        in a transaction: an UPDATE that returns its row needs the writer connection.
 
         The status re-check in the outer WHERE makes two racing claimers safe on PostgreSQL too:
         the loser's UPDATE matches nothing and it simply sees no job this round."""
         now = time.time()
         only = f" AND kind IN ({', '.join('?' for _ in kinds)})" if kinds is not None else ""
+        if excluded:
+            only += f" AND kind NOT IN ({', '.join('?' for _ in excluded)})"
         row = await self._db.fetch_one(
             f"""UPDATE jobs SET status = ?, attempts = attempts + 1, worker = ?,
                        lease_until = ?, updated_at = ?, error = NULL
@@ -118,7 +124,7 @@ class JobQueue:
                        SELECT id FROM jobs WHERE status = ?{only}
                    ORDER BY priority, created_at, id LIMIT 1)
                RETURNING *""",
-            (RUNNING, worker, now + lease_s, now, QUEUED, QUEUED, *(kinds or ())),
+            (RUNNING, worker, now + lease_s, now, QUEUED, QUEUED, *(kinds or ()), *excluded),
         )
         return None if row is None else Job.from_row(row)
 

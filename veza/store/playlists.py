@@ -447,11 +447,21 @@ class PlaylistRepository:
 
     # Matching imported entries
 
-    async def tracks_for_matching(self) -> list[Track]:
-        """Every ready track, oldest first (the library an import is matched against)."""
-        rows = await self._db.fetch_all(
-            "SELECT * FROM tracks WHERE status = 'ready' ORDER BY created_at, id"
-        )
+    async def ready_tracks_page(self, after: tuple[float, str] | None, limit: int) -> list[Track]:
+        """Up to `limit` ready tracks after `after` (created_at, id), oldest first: the library an
+        import is matched against, read a page at a time so its size never sits in memory."""
+        if after is None:
+            rows = await self._db.fetch_all(
+                "SELECT * FROM tracks WHERE status = 'ready' ORDER BY created_at, id LIMIT ?",
+                (limit,),
+            )
+        else:
+            rows = await self._db.fetch_all(
+                """SELECT * FROM tracks WHERE status = 'ready'
+                     AND (created_at > ? OR (created_at = ? AND id > ?))
+                   ORDER BY created_at, id LIMIT ?""",
+                (after[0], after[0], after[1], limit),
+            )
         return [Track.from_row(row) for row in rows]
 
 

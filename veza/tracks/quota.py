@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import trio
@@ -21,12 +23,21 @@ class Usage:
     quota_bytes: int | None  # None: no limit
 
 
+@dataclass
+class _Admission:
+    """One user's admission lock and how many callers hold or wait for it."""
+
+    lock: trio.Lock = field(default_factory=trio.Lock)
+    users: int = 0
+
+
 class Quotas:
     def __init__(self, store: Store, data_dir: Path, default_bytes: int, floor_bytes: int) -> None:
         self._store = store
         self._data_dir = data_dir
         self._default = default_bytes
         self._floor = floor_bytes
+        self._admissions: dict[str, _Admission] = {}
 
     def _quota(self, user: UserRow, override: int | None) -> int | None:
         if user.role == Role.ADMIN:
@@ -45,10 +56,25 @@ class Quotas:
         overrides = await self._store.usage.quota_overrides(ids)
         return {u.id: Usage(used[u.id], self._quota(u, overrides.get(u.id))) for u in users}
 
-    async def check_upload(self, user: UserRow, size: int) -> None:
-        """Refuse a file of `size` bytes that would take `user` over their quota. Concurrent
-        uploads are each checked against what is stored, so together they may pass it by one
-        upload's size."""
+    @asynccontextmanager
+    async def admitting(self, user: UserRow, size: int) -> AsyncIterator[None]:
+        """Refuse a file of `size` bytes that would take `user` over their quota; otherwise
+        hold the user's admission until the caller has added the file to the library, so
+        concurrent uploads of one user are each checked against what the others added (one
+        process at a time: with several processes on PostgreSQL, uploads arriving at the same
+        instant on different processes may together pass the quota by one file)."""
+        admission = self._admissions.setdefault(user.id, _Admission())
+        admission.users += 1
+        try:
+            async with admission.lock:
+                await self._check(user, size)
+                yield
+        finally:
+            admission.users -= 1
+            if not admission.users:
+                del self._admissions[user.id]
+
+    async def _check(self, user: UserRow, size: int) -> None:
         usage = await self.usage(user)
         if usage.quota_bytes is not None and usage.used_bytes + size > usage.quota_bytes:
             error = QuotaExceeded(

@@ -101,7 +101,9 @@ class Scans:
         self._clock = clock
 
     def kind(self) -> JobKind:
-        return JobKind(SCAN, self._run, self._failed, self._progressed, subject="scan of")
+        return JobKind(
+            SCAN, self._run, self._failed, self._progressed, subject="scan of", own_worker=True
+        )
 
     # Asking, and telling how it goes
 

@@ -78,6 +78,7 @@ async def test_a_direct_conversation_is_one_per_pair(
     assert first["kind"] == "direct" and first["title"] is None and first["peer_id"] == bob.id
     assert sorted(m["user_id"] for m in first["members"]) == sorted([alice.id, bob.id])
     assert {m["role"] for m in first["members"]} == {"member"}
+    assert first["edit_window_seconds"] == 60  # the setting, for clients to show Edit that long
     again = await open_conversation(server.client, alice, "direct", [bob], status=200)
     assert again["id"] == first["id"]
     # From the other side, naming oneself too: the same pair, the same conversation.

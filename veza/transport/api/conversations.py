@@ -133,11 +133,19 @@ class ConversationOut(BaseModel):
 
 class ConversationDetail(ConversationOut):
     members: list[MemberOut] = Field(description="oldest first")
+    edit_window_seconds: float = Field(
+        description="a sender may edit a message for this long after sending it "
+        "(`chat_edit_window_seconds`)"
+    )
 
     @classmethod
     def with_members(cls, view: ConversationView, members: list[MemberRow]) -> ConversationDetail:
         return cls.model_validate(
-            {**cls.fields_of(view), "members": [MemberOut.of(m) for m in members]}
+            {
+                **cls.fields_of(view),
+                "members": [MemberOut.of(m) for m in members],
+                "edit_window_seconds": services().chat.edit_window_s,
+            }
         )
 
 

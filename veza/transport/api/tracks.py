@@ -352,15 +352,15 @@ async def upload_track() -> tuple[TrackOut, int]:
         if existing is not None:
             return await track_out(existing), 200
     size = (await trio.Path(spooled).stat()).st_size
-    await services().quotas.check_upload(principal.user, size)
-    track = await services().tracks.add_upload(
-        spooled,
-        upload.filename or "upload",
-        owner_id=principal.user.id,
-        tags=tags,
-        visibility=visibility,
-        content_hash=content_hash,
-    )
+    async with services().quotas.admitting(principal.user, size):
+        track = await services().tracks.add_upload(
+            spooled,
+            upload.filename or "upload",
+            owner_id=principal.user.id,
+            tags=tags,
+            visibility=visibility,
+            content_hash=content_hash,
+        )
     return await track_out(track), 202
 
 

@@ -22,7 +22,7 @@ export class ApiError extends Error {
 const state = { access: null, expiresAt: 0, timer: 0, refreshing: null, user: null };
 const listeners = new Set();
 /** Counters the browser tests read. */
-export const stats = { refreshes: 0, failedRefreshes: 0 };
+export const stats = { refreshes: 0, failedRefreshes: 0, retried: 0 }; // retried: after a 401
 
 export const currentUser = () => state.user;
 
@@ -104,6 +104,17 @@ export function refresh() {
   return state.refreshing;
 }
 
+/**
+ * After a 401 answered to a request sent with `sent`: the token to try again with. However many
+ * requests fail together, one refresh serves them all: one in flight is awaited, and a token
+ * already replaced since `sent` is used as it is (its refresh spent the cookie once).
+ */
+function renewed(sent) {
+  if (state.refreshing) return state.refreshing;
+  if (state.access && state.access !== sent) return Promise.resolve(state.access);
+  return refresh();
+}
+
 /** The access token, refreshed first when it is about to expire. */
 export async function token() {
   if (!state.access || Date.now() > state.expiresAt - 2000) await refresh();
@@ -127,7 +138,8 @@ export async function api(method, path, { json, query, signal, auth = true, keep
   for (let attempt = 0; ; attempt += 1) {
     const headers = { ...extra };
     if (json !== undefined) headers["Content-Type"] = "application/json";
-    if (auth) headers.Authorization = `Bearer ${await token()}`;
+    const sent = auth ? await token() : null;
+    if (auth) headers.Authorization = `Bearer ${sent}`;
     const response = await send(target, {
       method,
       headers,
@@ -137,7 +149,8 @@ export async function api(method, path, { json, query, signal, auth = true, keep
       credentials: "same-origin",
     });
     if (response.status === 401 && auth && attempt === 0) {
-      await refresh();
+      stats.retried += 1;
+      await renewed(sent);
       continue;
     }
     if (!response.ok) throw await errorOf(response);
@@ -215,7 +228,8 @@ export function upload(file, onProgress, { signal, fields = {} } = {}) {
       return await once(access);
     } catch (error) {
       if (error.status !== 401) throw error;
-      return once(await refresh());
+      stats.retried += 1;
+      return once(await renewed(access));
     }
   });
 }

@@ -51,7 +51,7 @@ function paged(list, more, path, query, row) {
 function usersCard(section) {
   const list = h("ul", { class: "admin-list users", "aria-label": "Accounts" });
   const more = h("button", { hidden: true }, "More accounts");
-  section.append(h("h2", { id: "users-title" }, "Accounts"), list, more);
+  section.append(h("h2", { id: "users-title" }, "Accounts"), newAccount((user) => list.prepend(row(user))), list, more);
 
   const row = (user) => {
     const li = h("li", { dataset: { user: user.username } });
@@ -98,6 +98,44 @@ function usersCard(section) {
   const { load, stop } = paged(list, more, "api/v1/admin/users", () => ({}), row);
   load(true);
   return stop;
+}
+
+/** The form that creates an account (the way in when registration is closed). */
+function newAccount(created) {
+  const error = h("p", { class: "error", role: "alert" });
+  const field = (name, label, attrs) => h("p", { class: "field" }, h("label", { for: `new-${name}` }, label), h("input", { id: `new-${name}`, name, required: true, autocomplete: "off", ...attrs }));
+  const form = h(
+    "form",
+    {
+      class: "new-account",
+      "aria-labelledby": "new-account-title",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const data = Object.fromEntries(new FormData(form));
+        error.textContent = "";
+        try {
+          const user = await api("POST", "api/v1/admin/users", { json: data });
+          form.reset();
+          created(user);
+          notify(`${user.username}: account created as ${user.role}`);
+        } catch (failure) {
+          error.textContent = `The account was not created: ${failure.message}`;
+        }
+      },
+    },
+    h("h3", { id: "new-account-title" }, "New account"),
+    h(
+      "div",
+      { class: "fields" },
+      field("username", "Username", {}),
+      field("email", "Email address", { type: "email" }),
+      field("password", "Password", { type: "password", autocomplete: "new-password", minlength: "8" }),
+      h("p", { class: "field" }, h("label", { for: "new-role" }, "Role"), h("select", { id: "new-role", name: "role" }, ROLES.map((r) => h("option", { value: r, selected: r === "user" }, r)))),
+    ),
+    error,
+    h("button", { type: "submit", class: "primary" }, "Create the account"),
+  );
+  return form;
 }
 
 function jobsCard(section) {
