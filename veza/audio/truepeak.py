@@ -3,7 +3,10 @@ only where it can exceed the peak already found.
 
 The oversampling is a polyphase FIR of our own: each of the three points between two samples
 is a weighted sum of the `REACH` samples on either side (a Kaiser-windowed sinc; the fourth
-phase is the sample itself, so the true peak is never below the sample peak). Being linear and
+phase is the sample itself, so the true peak is never below the sample peak). Its length and
+window were chosen against FFmpeg's `ebur128=peak=true`: within 0.05 dB on music, noise, an
+inter-sample over and clipped noise, where 8 samples a side read clipped noise 0.4-1 dB low
+(tests/audio/test_loudness_reference.py). Being linear and
 short, it gives an exact bound for every chunk of positions before computing any of it:
 
     y = lin + q * D2(x) + r . x
@@ -16,7 +19,7 @@ values are at most  (1 + |r|_1) max|x| + |q|_1 max|D2(x)|  over the samples it r
 chunk whose bound is not above the running peak cannot raise it and is skipped. That is not an
 approximation: skipping changes nothing in the result (tests/audio/test_truepeak.py checks it
 against computing every chunk), it only saves computing chunks far below the loudest ones
-(on music, about 95-99% of them).
+(on the benchmark's track, 552 of 51,680 chunks are computed).
 
 The chunks that are computed go through small matrix products (a run of `_ROW` positions is
 one row of `_ROW + 2 * REACH - 1` samples times a banded matrix of the three phases' taps),
@@ -37,8 +40,8 @@ F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
 OVERSAMPLING = 4
-REACH = 8  # input samples on each side of an interpolated point
-_KAISER_BETA = 8.0
+REACH = 12  # input samples on each side of an interpolated point
+_KAISER_BETA = 5.0
 CHUNK = 256  # positions per bound (a multiple of _ROW)
 _ROW = 32  # positions per row of the matrix product
 _SPAN = _ROW + 2 * REACH - 1  # samples per row
