@@ -101,6 +101,16 @@ class UnsupportedMediaType(VezaError):
     status, code, message = 415, "unsupported_media_type", "unsupported media type"
 
 
+class UpgradeRequired(VezaError):
+    """A plain HTTP request to a WebSocket endpoint."""
+
+    status, code, message = 426, "upgrade_required", "this is a WebSocket endpoint"
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.headers["Upgrade"] = "websocket"  # RFC 9110: a 426 names the protocol to use
+
+
 class ValidationFailed(VezaError):
     status, code, message = 422, "validation_failed", "the request is not valid"
 

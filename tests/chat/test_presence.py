@@ -3,11 +3,19 @@ Trio's MockClock."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import trio
 from trio.testing import MockClock
 
-from veza.chat.presence import PresenceChanged, PresenceOwner, PresenceState
-from veza.events import EventBus, topic
+from veza.chat.presence import (
+    ANSWER_WITHIN_S,
+    PRESENCE_TOPIC,
+    PresenceChanged,
+    PresenceOwner,
+    PresenceState,
+)
+from veza.events import EventBus, Subscription, topic
 
 
 def test_online_from_the_first_socket_offline_after_the_grace_of_the_last() -> None:
@@ -86,92 +94,126 @@ async def test_the_owner_publishes_changes_to_the_users_conversations(
     assert heard == [("online", "here"), ("offline", "here")]
 
 
-def test_other_processes_count_for_users_known_here() -> None:
+def test_other_processes_word_counts_for_every_user() -> None:
     state = PresenceState(away_after=300, offline_grace=10)
-    assert state.merge("u", "other", "online") is False  # not known here: theirs to tell
+    state.merge("u", "other", "online")  # no socket here: shown all the same
+    assert (state.status("u"), state.shown("u")) == ("offline", "online")
     state.connected("u", now=0)
     state.choose("u", "away", now=0)
-    assert state.merge("u", "other", "online") is True
-    assert state.heard("u") == ["other"]
     assert (state.status("u"), state.shown("u")) == ("away", "online")
-    assert state.merge("u", "other", "offline") is True
-    assert state.heard("u") == []
+    state.merge("u", "other", "offline")
     assert state.shown("u") == "away"
-    state.merge("u", "other", "away")
-    state.disconnected("u", now=1)
-    state.due(11)
-    assert state.status("u") == "offline" and state.shown("u") == "away"
-    state.forget("u")
-    assert state.shown("u") == "offline"
+    state.merge("u", "other", "online")
+    state.merge("v", "other", "online")
+    state.merge("v", "third", "away")
+    assert state.users_of("other") == ["u", "v"] and state.origins() == ["other", "third"]
+    assert state.word() == [("u", "away")]  # what this process tells: its own sockets
+    assert state.drop("other") == ["u", "v"]
+    assert (state.shown("u"), state.shown("v")) == ("away", "away")
+    assert state.origins() == ["third"]
+
+
+def conversation_c(user_id: str) -> Awaitable[list[str]]:
+    async def topics() -> list[str]:
+        return [topic("conversation", "c")]
+
+    return topics()
+
+
+async def told_statuses(subscription: Subscription, user_id: str, until: str) -> list[str]:
+    """What a conversation's sockets hear of a user, up to `until`."""
+    statuses: list[str] = []
+    with trio.fail_after(60):
+        while not statuses or statuses[-1] != until:
+            event = (await subscription.receive()).event
+            if isinstance(event, PresenceChanged) and event.user_id == user_id:
+                statuses.append(event.status)
+    return statuses
 
 
 async def test_two_processes_show_a_user_online_until_both_have_let_go(
     autojump_clock: MockClock,
 ) -> None:
     bus = EventBus()  # one bus, two owners: two processes with a perfect relay
-
-    async def audience(user_id: str) -> list[str]:
-        return [topic("conversation", "c")]
-
-    one = PresenceOwner(bus, audience, origin="one", offline_grace=10)
-    two = PresenceOwner(bus, audience, origin="two", offline_grace=10)
-    told: list[tuple[str, str, str]] = []
+    one = PresenceOwner(bus, conversation_c, origin="one", offline_grace=10)
+    two = PresenceOwner(bus, conversation_c, origin="two", offline_grace=10)
     async with trio.open_nursery() as nursery:
         await nursery.start(one.run)
         await nursery.start(two.run)
-        # The user's own topic, where the owners talk at once (the conversation's gathers).
-        async with bus.subscribe(topic("user", "u")) as heard:
-
-            async def next_told() -> None:
-                event = (await heard.receive()).event
-                assert isinstance(event, PresenceChanged)
-                told.append((event.origin, event.status, event.local))
-
+        async with bus.subscribe(topic("conversation", "c")) as heard:
             await one.connected("u")
-            await next_told()
+            await trio.sleep(1)
+            assert two.status("u") == "online"  # no socket of u on two: one's word
             await two.connected("u")  # a second device, on the other process
-            await next_told()
-            await next_told()  # process one answers so that two counts it
             await two.disconnected("u")
-            await next_told()  # two's sockets are gone; one still shows u online
+            await trio.sleep(20)  # two's grace is over; one still has u
+            assert (one.status("u"), two.status("u")) == ("online", "online")
             await one.disconnected("u")
-            await next_told()
+            # Told once online and once offline: the second device changed nothing shown.
+            assert await told_statuses(heard, "u", "offline") == ["online", "offline"]
+            await trio.sleep(1)
+            assert two.status("u") == "offline"
         nursery.cancel_scope.cancel()
-    assert told == [
-        ("one", "online", "online"),
-        ("two", "online", "online"),
-        ("one", "online", "online"),
-        ("two", "online", "offline"),
-        ("one", "offline", "offline"),
-    ]
 
 
 async def test_two_processes_letting_go_at_once_still_tell_offline(
     autojump_clock: MockClock,
 ) -> None:
     bus = EventBus()
-
-    async def audience(user_id: str) -> list[str]:
-        return [topic("conversation", "c")]
-
-    one = PresenceOwner(bus, audience, origin="one", offline_grace=10)
-    two = PresenceOwner(bus, audience, origin="two", offline_grace=10)
+    one = PresenceOwner(bus, conversation_c, origin="one", offline_grace=10)
+    two = PresenceOwner(bus, conversation_c, origin="two", offline_grace=10)
     async with trio.open_nursery() as nursery:
         await nursery.start(one.run)
         await nursery.start(two.run)
         await one.connected("u")
         await two.connected("u")
-        await trio.sleep(1)  # each has counted the other
+        await trio.sleep(1)  # each has heard the other
         async with bus.subscribe(topic("conversation", "c")) as heard:
-            # Both graces end at the same instant: each lets go on the other's word...
+            # Both graces end at the same instant: each shows u online on the other's word...
             await one.disconnected("u")
             await two.disconnected("u")
-            statuses = []
-            with trio.fail_after(60):
-                while not statuses or statuses[-1] != "offline":
-                    event = (await heard.receive()).event
-                    assert isinstance(event, PresenceChanged)
-                    statuses.append(event.status)
-            # ...and once each has heard the other let go, offline is told.
-            assert statuses[-1] == "offline"
+            # ...until each hears the other let go, and tells its own sockets.
+            assert (await told_statuses(heard, "u", "offline"))[-1] == "offline"
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_process_that_starts_asks_and_one_that_does_not_answer_is_gone(
+    autojump_clock: MockClock,
+) -> None:
+    bus = EventBus()
+    one = PresenceOwner(bus, conversation_c, origin="one")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(one.run)
+        await one.connected("u")
+        # A process that then crashed said that z was online.
+        bus.publish(PRESENCE_TOPIC, PresenceChanged("z", "online", "dead", "online"))
+        await trio.sleep(1)
+        assert one.status("z") == "online"
+        async with bus.subscribe(topic("conversation", "c")) as heard:
+            two = PresenceOwner(bus, conversation_c, origin="two")
+            await nursery.start(two.run)  # starts later: asks the others
+            await trio.sleep(1)
+            assert two.status("u") == "online"  # one's answer
+            assert await told_statuses(heard, "z", "offline") == ["offline"]
+            assert trio.current_time() >= ANSWER_WITHIN_S  # the dead one had its time
+            assert (one.status("z"), two.status("z")) == ("offline", "offline")
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_process_that_leaves_is_no_longer_counted(autojump_clock: MockClock) -> None:
+    bus = EventBus()
+    one = PresenceOwner(bus, conversation_c, origin="one", offline_grace=10)
+    two = PresenceOwner(bus, conversation_c, origin="two", offline_grace=10)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(one.run)
+        await nursery.start(two.run)
+        await one.connected("u")
+        await two.connected("v")
+        await trio.sleep(1)
+        async with bus.subscribe(topic("conversation", "c")) as heard:
+            await one.leave()  # shutting down: its sockets' word goes with it
+            await one.disconnected("u")  # the closing sockets: not told
+            assert await told_statuses(heard, "u", "offline") == ["offline"]
+            assert two.status("u") == "offline" and two.status("v") == "online"
+            assert trio.current_time() < 10  # at once, not after u's grace
         nursery.cancel_scope.cancel()

@@ -84,6 +84,20 @@ async def test_membership_answers_for_the_socket(
     assert await chat.conversation_ids_of(bob.user.id) == []
 
 
+async def test_the_peers_of_a_user_come_from_one_query_each_once(
+    chat_and_users: tuple[Chat, EventBus, list[Principal]],
+) -> None:
+    chat, _, (alice, bob, carol) = chat_and_users
+    group = (await chat.create(alice, "group", [bob.user.id, carol.user.id])).view.conversation.id
+    await chat.create(alice, "direct", [bob.user.id])  # bob twice over: named once
+    assert await chat.peer_ids_of(alice.user.id, 100) == sorted([bob.user.id, carol.user.id])
+    assert await chat.peer_ids_of(alice.user.id, 1) == [min(bob.user.id, carol.user.id)]
+    await chat.remove_member(alice, group, carol.user.id)
+    assert await chat.peer_ids_of(carol.user.id, 100) == []
+    assert await chat.peer_ids_of(alice.user.id, 100) == [bob.user.id]
+    assert await chat.peer_ids_of(UNKNOWN_ID, 100) == []
+
+
 async def test_a_message_is_read_back_or_resolved_from_its_event(
     chat_and_users: tuple[Chat, EventBus, list[Principal]],
 ) -> None:

@@ -89,8 +89,11 @@ async def test_the_main_pages_have_no_serious_accessibility_violation(
         await client.do(lambda page: page.locator(".albums li").first.wait_for())
         found += await violations(client, "albums")
 
+        await client.do(lambda page: page.get_by_role("link", name="Playlists").click())
+        await client.do(lambda page: page.locator("ul.playlists[aria-busy=false]").wait_for())
+        found += await violations(client, "playlists")
+
         def playlist(page) -> None:  # type: ignore[no-untyped-def]
-            page.get_by_role("link", name="Playlists").click()
             page.get_by_label("Name").fill("Evening")
             page.get_by_role("button", name="Create").click()
             page.get_by_label("Search tracks to add").fill("music")
@@ -99,6 +102,12 @@ async def test_the_main_pages_have_no_serious_accessibility_violation(
 
         await client.do(playlist)
         found += await violations(client, "playlist")
+        await client.do(
+            lambda page: page.get_by_role("button", name="Delete this playlist").click()
+        )
+        await client.do(lambda page: page.get_by_role("dialog").wait_for())
+        found += await violations(client, "confirmation")
+        await client.do(lambda page: page.get_by_role("button", name="Cancel").click())
         await client.do(lambda page: page.get_by_role("link", name="Chat").click())
         await client.do(lambda page: page.locator(".conversations a").first.click())
         await client.do(lambda page: page.locator("li.message").first.wait_for())

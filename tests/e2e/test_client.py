@@ -102,6 +102,7 @@ async def test_sign_up_upload_play_seek(server: RunningServer, tmp_path: Path) -
         await client.do(lambda page: page.get_by_role("heading", name="Morning tone").wait_for())
         await client.until("() => window.vezaDebug && window.vezaDebug.player")
         signed_in_bytes = await loaded_bytes(client)
+        print(f"first load: {signed_out_bytes} B signed out, {signed_in_bytes} B signed in")
         assert 0 < signed_out_bytes < FIRST_LOAD_BUDGET
         assert 0 < signed_in_bytes < FIRST_LOAD_BUDGET, signed_in_bytes
         client.assert_clean()

@@ -4,7 +4,6 @@ level across the join (the encoder delay and padding trimmed by the append windo
 
 from __future__ import annotations
 
-import base64
 from functools import partial
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import soundfile as sf
 import trio
 
 from tests.e2e.browser import client_page
+from tests.e2e.recording import RECORD, STOP, samples
 from tests.support.accounts import bearer, register
 from tests.support.server import RunningServer
 from tests.support.tracks import wait_for_track
@@ -29,42 +29,6 @@ SILENCE_LIMIT = round(0.005 * RATE)  # 5 ms
 LEVEL_WINDOW = 2200  # 22 periods, 50 ms: a level, not one period's codec ringing
 PHASE_WINDOW = 400  # 4 periods
 PHASE_LIMIT = 0.3  # radians: 5 samples of the 100-sample period
-
-# Capture what the element plays, sample by sample, from before playback starts. A
-# ScriptProcessorNode, because an AudioWorklet module would have to be a file the client serves
-# (the page's CSP allows scripts from Veza only).
-RECORD = """() => {
-  const audio = document.getElementById('audio');
-  const context = new AudioContext({sampleRate: 44100});
-  const source = context.createMediaElementSource(audio);
-  const tap = context.createScriptProcessor(4096, 2, 2);
-  const chunks = [];
-  tap.onaudioprocess = (event) => {
-    const input = event.inputBuffer.getChannelData(0);
-    chunks.push(new Float32Array(input));
-    event.outputBuffer.getChannelData(0).set(input);
-    event.outputBuffer.getChannelData(1).set(event.inputBuffer.getChannelData(1));
-  };
-  source.connect(tap);
-  tap.connect(context.destination);
-  window.recording = { context, chunks };
-  return context.resume().then(() => context.state);
-}"""
-
-STOP = """() => {
-  const { context, chunks } = window.recording;
-  context.suspend();
-  const all = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) { all.set(chunk, at); at += chunk.length; }
-  // As bytes: a long array of numbers is slow to pass as JSON.
-  let text = '';
-  const bytes = new Uint8Array(all.buffer);
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(text);
-}"""
 
 
 async def write_halves(tmp_path: Path) -> tuple[Path, Path]:
@@ -127,7 +91,7 @@ async def test_two_halves_of_one_tone_join_without_a_gap(
         await client.until(
             "() => window.vezaDebug.player.index === 1 && window.vezaDebug.player.position() > 1.5"
         )
-        recorded = np.frombuffer(base64.b64decode(await client.js(STOP)), dtype=np.float32)
+        recorded = samples(await client.js(STOP))
         client.assert_clean()
 
     # What played: from the first sound to the last (before: nothing yet; after: stopped).

@@ -291,3 +291,38 @@ async def test_a_kind_with_its_own_worker_never_holds_the_shared_ones(store: Sto
         assert still is not None and still.status == "running"
         assert (still.worker, short.runs) == ("test/scan", [job.id])
         nursery.cancel_scope.cancel()
+
+
+async def test_a_job_failing_while_it_is_stopped_goes_back_to_the_queue(store: Store) -> None:
+    # One of the job's tasks fails of its own as the stop arrives (a child's pipe breaking as
+    # it is killed): the nursery raises both, and the error must not escape the worker.
+    started = trio.Event()
+
+    async def run(job: Job, progress: JobProgress) -> Commit:
+        async def breaks_on_the_way_out() -> None:
+            try:
+                await trio.sleep_forever()
+            finally:
+                raise RuntimeError("broken pipe")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(breaks_on_the_way_out)
+            nursery.start_soon(trio.sleep_forever)
+            started.set()
+        raise AssertionError("not reached")
+
+    async def failed(job: Job, reason: str, tx: Transaction) -> None:
+        raise AssertionError("not a failure")
+
+    job = await store.jobs.enqueue("test", "subject")
+    running = Workers(
+        store, [JobKind("test", run, failed)], count=1, instance="test", recover_all_running=True
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(running.run)
+        with trio.fail_after(10):
+            await started.wait()
+        nursery.cancel_scope.cancel()
+    requeued = await store.jobs.get(job.id)
+    assert requeued is not None
+    assert (requeued.status, requeued.attempts) == ("queued", 0)

@@ -52,7 +52,8 @@ async def test_every_operation_has_a_tag_responses_and_errors_in_the_error_shape
         assert set(operation["tags"]) <= declared_tags, label
         assert operation.get("summary"), label
         statuses = operation["responses"]
-        assert any(status.startswith("2") for status in statuses), label
+        # A success: 2xx, or 101 for the WebSocket's handshake.
+        assert any(status.startswith("2") or status == "101" for status in statuses), label
         for status, response in statuses.items():
             if status.startswith("4"):
                 schema = response["content"]["application/json"]["schema"]
@@ -102,6 +103,23 @@ async def test_route_specific_statuses_are_documented(server: RunningServer) -> 
     assert {"200", "422"} <= statuses("PUT /api/v1/me/queue")
     retry_after = found["POST /api/v1/auth/login"]["responses"]["429"]["headers"]
     assert retry_after["Retry-After"]["required"] is True
+
+
+async def test_the_websocket_is_documented_and_a_plain_get_gets_its_426(
+    server: RunningServer,
+) -> None:
+    socket = operations(await spec_of(server))["GET /ws"]
+    assert socket["tags"] == ["websocket"]
+    assert set(socket["responses"]) == {"101", "426"}
+    assert "docs/websocket.md" in socket["description"]
+    upgrade = socket["responses"]["426"]["headers"]["Upgrade"]
+    assert upgrade["schema"]["enum"] == ["websocket"]
+    # What the document says a plain GET gets (schemathesis checks the body's schema too).
+    response = await server.client.get("/ws")
+    assert response.status_code == 426
+    assert response.headers["upgrade"] == "websocket"
+    assert response.json()["error"]["code"] == "upgrade_required"
+    assert response.json()["error"]["request_id"] == response.headers["x-request-id"]
 
 
 @pytest.mark.slow

@@ -1,15 +1,24 @@
-"""Presence: online, away or offline per user, across all their sockets in this process.
+"""Presence: online, away or offline per user, across all their sockets and processes.
 
 `PresenceState` is the pure state machine (time passed in): a user is online from their first
 socket, away when they say so (a `presence` frame) or when their sockets sent nothing for
 `away_after` seconds, online again on activity (unless they chose away), and offline
 `offline_grace` seconds after their last socket closed (a reconnect within the grace is no
-change at all). `PresenceOwner` runs it in one task fed by a bounded memory channel, sleeping
-until the next deadline, and publishes each change as `presence.changed` on the topic of every
-conversation the user is in (`audience`), so the people who share a conversation with them hear
-it, on every process, through the event bus; and on the user's own topic, where the owners of
-the other processes hear it: each counts the others' word for the users it knows and shows the
-liveliest, so a user online through two processes is offline only once both let go.
+change at all). It also keeps what the other processes' sockets say of every user (their
+"word"), and shows the liveliest of all.
+
+`PresenceOwner` runs it in one task fed by a bounded memory channel, sleeping until the next
+deadline. Each change of its own sockets' word goes to the other processes on the one topic
+`presence:all` (`presence.changed`, which every process hears: the relay carries every event to
+every process anyway), and, when what it shows changed, to the topic of every conversation the
+user is in (`audience`), gathered over a short interval. A process that starts, or that may have
+missed events (its subscription lagged, the LISTEN connection came back), asks the others for
+their word (`presence.asked`); each answers with all of it (`presence.told`, in parts), which
+replaces what was known of that process, and a process that does not answer within
+`ANSWER_WITHIN_S` is gone (crashed): its word is dropped. A process shutting down tells that it
+holds nobody. When what a process shows changes on another's word in a way that process did
+not tell (a snapshot, a process gone, two processes letting go of a user at once), it tells
+its own sockets only (the bus's local delivery), so each socket hears each change once.
 """
 
 from __future__ import annotations
@@ -19,31 +28,35 @@ import heapq
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import trio
 
-from veza.events import Event, EventBus, Subscription, SubscriptionLagged, topic
+from veza.events import Event, EventBus, SubscriptionLagged, topic
 
 log = logging.getLogger(__name__)
 
 Status = Literal["online", "away", "offline"]
 DEFAULT_AWAY_AFTER_SECONDS = 300.0
+# Where the owners of all processes talk: every change of a process's word, asks and answers.
+PRESENCE_TOPIC = topic("presence", "all")
+# A process that does not answer an ask (or say anything else) in this time is gone.
+ANSWER_WITHIN_S = 10.0
 
 
 @dataclass(frozen=True)
 class PresenceChanged(Event):
-    """`status` is the user's presence as the process `origin` sees it (its own sockets and
-    what the other processes told it); `local` is what its own sockets alone say, which the
-    other processes count in theirs."""
+    """`status` is the user's presence as the process `origin` shows it (its own sockets and
+    the other processes' word); `local` is what its own sockets alone say (its word); `told`
+    whether `origin` told `status` to the user's conversations with this change."""
 
     type: ClassVar[str] = "presence.changed"
     user_id: str
     status: str
     origin: str
     local: str = "offline"
-    heard: list[str] = field(default_factory=list)  # the other processes `origin` counted
+    told: bool = True
 
 
 @dataclass(frozen=True)
@@ -55,11 +68,37 @@ class PresencesChanged(Event):
     statuses: list[list[str]]
 
 
+@dataclass(frozen=True)
+class PresenceAsked(Event):
+    """Process `origin` (re)starts its view of the others: each answers with `presence.told`."""
+
+    type: ClassVar[str] = "presence.asked"
+    origin: str
+
+
+@dataclass(frozen=True)
+class PresenceTold(Event):
+    """All that the sockets of process `origin` say, in parts (`statuses`: [user_id, status]
+    pairs of the users online or away there, at most `PRESENCES_PER_EVENT` a part); the `first`
+    part replaces whatever was known of that process. An answer to `presence.asked`, or, empty,
+    a process that is shutting down."""
+
+    type: ClassVar[str] = "presence.told"
+    origin: str
+    statuses: list[list[str]]
+    first: bool = True
+
+
 # 100 ids of 32 characters and their statuses fit a NOTIFY.
 PRESENCES_PER_EVENT = 100
 DEFAULT_GATHER_SECONDS = 0.25
 
 _RANK: dict[str, int] = {"offline": 0, "away": 1, "online": 2}
+
+
+def _status(value: object) -> Status:
+    """A status from another process, trusted only if it is one."""
+    return value if value in ("online", "away") else "offline"
 
 
 @dataclass
@@ -80,8 +119,9 @@ class PresenceState:
         self.offline_grace = offline_grace
         self._users: dict[str, _User] = {}
         self._deadlines: list[tuple[float, str]] = []  # a heap; stale entries skipped
-        # What other processes say of users known here: user -> origin -> their local status.
+        # The other processes' word: user -> origin -> status, and origin -> its users.
         self._elsewhere: dict[str, dict[str, Status]] = {}
+        self._origins: dict[str, set[str]] = {}
 
     def status(self, user_id: str) -> Status:
         """The user's presence through this process's sockets alone."""
@@ -90,32 +130,52 @@ class PresenceState:
 
     def shown(self, user_id: str) -> Status:
         """The user's presence across processes, as far as they told: the liveliest."""
-        best = self.status(user_id)
+        return self.shown_with(user_id, self.status(user_id))
+
+    def shown_with(self, user_id: str, local: Status) -> Status:
+        """What would be shown if this process's sockets said `local`."""
+        best = local
         for status in self._elsewhere.get(user_id, {}).values():
             if _RANK[status] > _RANK[best]:
                 best = status
         return best
 
-    def merge(self, user_id: str, origin: str, status: Status) -> bool:
-        """What another process's sockets say of a user known here; True if the user is known
-        here (then that process should count this one's word too)."""
-        if user_id not in self._users:
-            return False  # not ours to show: that process tells its own
-        known = self._elsewhere.setdefault(user_id, {})
+    def merge(self, user_id: str, origin: str, status: Status) -> None:
+        """What the sockets of process `origin` say of a user now."""
         if status == "offline":
-            known.pop(origin, None)
-        else:
-            known[origin] = status
-        return True
+            known = self._elsewhere.get(user_id)
+            if known is not None and known.pop(origin, None) is not None:
+                if not known:
+                    del self._elsewhere[user_id]
+                users = self._origins[origin]
+                users.discard(user_id)
+                if not users:
+                    del self._origins[origin]
+            return
+        self._elsewhere.setdefault(user_id, {})[origin] = status
+        self._origins.setdefault(origin, set()).add(user_id)
 
-    def heard(self, user_id: str) -> list[str]:
-        """The other processes whose word on the user counts here."""
-        return sorted(self._elsewhere.get(user_id, {}))
+    def drop(self, origin: str) -> list[str]:
+        """Forget all of a process's word (it told all of it anew, or it is gone): the users
+        it had named."""
+        users = self.users_of(origin)
+        for user_id in users:
+            self.merge(user_id, origin, "offline")
+        return users
 
-    def forget(self, user_id: str) -> None:
-        """Drop what other processes said of a user no longer known here."""
-        if user_id not in self._users:
-            self._elsewhere.pop(user_id, None)
+    def users_of(self, origin: str) -> list[str]:
+        """The users a process's word names."""
+        return sorted(self._origins.get(origin, ()))
+
+    def origins(self) -> list[str]:
+        """The other processes whose word on someone counts here."""
+        return sorted(self._origins)
+
+    def word(self) -> list[tuple[str, Status]]:
+        """What this process's sockets say: every user online or away here."""
+        return sorted(
+            (u, user.status) for u, user in self._users.items() if user.status != "offline"
+        )
 
     def __len__(self) -> int:
         """Users known (online, away, or within their offline grace)."""
@@ -156,7 +216,11 @@ class PresenceState:
         return self._settle(user_id, user, now)
 
     def due(self, now: float) -> list[tuple[str, Status]]:
-        """The changes whose time has come, in deadline order."""
+        """The changes whose time has come, in deadline order: (user, new status)."""
+        return [(user_id, self.status(user_id)) for user_id, _ in self.due_changes(now)]
+
+    def due_changes(self, now: float) -> list[tuple[str, Status]]:
+        """The changes whose time has come, in deadline order: (user, status before)."""
         changes: list[tuple[str, Status]] = []
         while self._deadlines and self._deadlines[0][0] <= now:
             when, user_id = heapq.heappop(self._deadlines)
@@ -164,9 +228,9 @@ class PresenceState:
             if user is None or user.deadline != when:
                 continue  # superseded
             user.deadline = None
-            status = self._settle(user_id, user, now)
-            if status is not None:
-                changes.append((user_id, status))
+            previous = user.status
+            if self._settle(user_id, user, now) is not None:
+                changes.append((user_id, previous))
         return changes
 
     def next_deadline(self) -> float | None:
@@ -206,16 +270,17 @@ class PresenceState:
 
 @dataclass(frozen=True)
 class _Input:
-    kind: Literal["connected", "disconnected", "active", "online", "away", "elsewhere"]
-    user_id: str
-    origin: str = ""  # for "elsewhere": which process, what its sockets say, whom it heard
-    status: Status = "offline"
-    answer: bool = False  # for "elsewhere": it did not count this process: tell it
+    kind: Literal[
+        "connected", "disconnected", "active", "online", "away", "heard", "asking", "leave"
+    ]
+    user_id: str = ""
+    event: Event | None = None  # for "heard": what another process said
+    done: trio.Event | None = None  # for "leave": set once told
 
 
 class PresenceOwner:
     """The one task that owns this process' presence state; sockets talk to it through
-    `connected`, `disconnected`, `active` and `choose`."""
+    `connected`, `disconnected`, `active` and `choose`, the hub through `leave`."""
 
     def __init__(
         self,
@@ -227,6 +292,7 @@ class PresenceOwner:
         offline_grace: float = 10.0,
         queue_size: int = 1024,
         gather: float = DEFAULT_GATHER_SECONDS,
+        answer_within: float = ANSWER_WITHIN_S,
         clock: Callable[[], float] = trio.current_time,
     ) -> None:
         """`audience(user_id)`: the topics that hear the user's presence (their
@@ -236,15 +302,18 @@ class PresenceOwner:
         self._origin = origin
         self._state = PresenceState(away_after, offline_grace)
         self._clock = clock
+        self._queue_size = queue_size
         self._send, self._receive = trio.open_memory_channel[_Input](queue_size)
-        self._watched: set[str] = set()  # the topics of the users known here
-        # Users gone from here but told online on other processes' word: those processes.
-        self._vouched: dict[str, set[str]] = {}
-        self._subscription: Subscription | None = None
-        # Per audience topic, the latest change of each user since the last flush: N people
-        # joining a group of N cost N frames per interval, not N² (one per join per member).
+        self._left = False  # shutting down: this process's word is no longer told
+        # After an ask: until when the others may answer, and those that said something.
+        self._answer_within = answer_within
+        self._answers_due = math.inf
+        self._heard_from: set[str] = set()
+        # Per (audience topic, here only), the latest change of each user since the last flush:
+        # N people joining a group of N cost N frames per interval, not N² (one per join per
+        # member). "Here only" changes go to this process's sockets alone.
         self._gather = gather
-        self._gathered: dict[str, dict[str, PresenceChanged]] = {}
+        self._gathered: dict[tuple[str, bool], dict[str, PresenceChanged]] = {}
         self._flush_due = trio.Event()
 
     def status(self, user_id: str) -> Status:
@@ -264,6 +333,13 @@ class PresenceOwner:
     async def choose(self, user_id: str, status: Literal["online", "away"]) -> None:
         await self._send.send(_Input(status, user_id))
 
+    async def leave(self) -> None:
+        """The process is shutting down: tell the others it holds nobody (they show its users
+        as their own sockets and the remaining processes say), and tell nothing more."""
+        done = trio.Event()
+        await self._send.send(_Input("leave", done=done))
+        await done.wait()
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             await nursery.start(self._listen)
@@ -274,117 +350,169 @@ class PresenceOwner:
     async def _listen(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """What other processes say of the users known here (on their `user:{id}` topics), to
-        the owner's queue. After a lag (events lost), each is told again by its next change."""
+        """What the other processes say, to the owner's queue. On each (re)subscription, the
+        others are asked for all of their word: events may have been missed."""
         started = False
         while True:
             try:
-                async with self._bus.subscribe(*self._watched) as subscription:
-                    self._subscription = subscription
+                async with self._bus.subscribe(
+                    PRESENCE_TOPIC, size=self._queue_size
+                ) as subscription:
+                    await self._send.send(_Input("asking"))
                     if not started:
                         started = True
                         task_status.started()
                     async for delivery in subscription:
                         event = delivery.event
-                        if isinstance(event, PresenceChanged) and event.origin != self._origin:
-                            local = event.local if event.local in _RANK else "offline"
-                            answer = self._origin not in event.heard
-                            told = _Input("elsewhere", event.user_id, event.origin, local, answer)  # type: ignore[arg-type]
-                            with contextlib.suppress(trio.WouldBlock):
-                                self._send.send_nowait(told)
+                        if getattr(event, "origin", self._origin) != self._origin:
+                            # Waiting here when the owner is behind: the subscription lags,
+                            # and the next one asks again.
+                            await self._send.send(_Input("heard", event=event))
             except SubscriptionLagged:
-                continue
-
-    def _watch(self, user_id: str, watched: bool) -> None:
-        name = topic("user", user_id)
-        if watched:
-            self._watched.add(name)
-            if self._subscription is not None:
-                self._subscription.add(name)
-        else:
-            self._watched.discard(name)
-            if self._subscription is not None:
-                self._subscription.discard(name)
+                log.info("presence: events of other processes missed; asking them again")
 
     async def _decide(self) -> None:
         state = self._state
         while True:
-            deadline = state.next_deadline()
-            wait = math.inf if deadline is None else max(0.0, deadline - self._clock())
+            deadline = min(state.next_deadline() or math.inf, self._answers_due)
+            wait = math.inf if deadline == math.inf else max(0.0, deadline - self._clock())
             with trio.move_on_after(wait):
                 got = await self._receive.receive()
-                now = self._clock()
-                for user_id, _ in state.due(now):
-                    await self._publish(user_id)
-                if got.kind == "elsewhere":
-                    known = state.merge(got.user_id, got.origin, got.status)
-                    if known and got.answer and state.status(got.user_id) != "offline":
-                        await self._publish(got.user_id)  # that process did not count ours
-                    elif not known:
-                        await self._let_go(got)
-                elif self._apply(got, now) is not None:
-                    await self._publish(got.user_id)
+                await self._due(self._clock())
+                await self._take(got)
                 continue
-            for user_id, _ in state.due(self._clock()):
-                await self._publish(user_id)
+            await self._due(self._clock())
 
-    def _apply(self, got: _Input, now: float) -> Status | None:
+    async def _due(self, now: float) -> None:
+        """The deadlines that have come: the state's (away, offline), and the others' answers."""
         state = self._state
-        if got.kind == "connected":
-            self._watch(got.user_id, True)
-            self._vouched.pop(got.user_id, None)  # known here again
-            return state.connected(got.user_id, now)
-        if got.kind == "disconnected":
-            return state.disconnected(got.user_id, now)
-        if got.kind == "active":
-            return state.active(got.user_id, now)
-        if got.kind in ("online", "away"):
-            return state.choose(got.user_id, got.kind, now)
-        return None
+        for user_id, previous in state.due_changes(now):
+            await self._changed_here(user_id, state.shown_with(user_id, previous))
+        if now >= self._answers_due:
+            self._answers_due = math.inf
+            for origin in state.origins():
+                if origin not in self._heard_from:
+                    log.info("presence: process %s did not answer; its word is dropped", origin)
+                    await self._drop(origin)
 
-    async def _publish(self, user_id: str) -> None:
-        """Tell the user's presence: to those who share a conversation with them, and on their
-        own topic, where the other processes' owners hear it."""
+    async def _take(self, got: _Input) -> None:
         state = self._state
-        local = state.status(user_id)
-        shown = state.shown(user_id)
-        event = PresenceChanged(user_id, shown, self._origin, local, state.heard(user_id))
-        if local == "offline":  # no longer known here
-            if shown != "offline":
-                # Told online on the word of other processes, which may let the user go at the
-                # same moment, each on the word of this one: this one tells offline once those
-                # it counted have said so.
-                self._vouched[user_id] = set(state.heard(user_id))
-            else:
-                self._watch(user_id, False)
-            state.forget(user_id)
-        await self._tell(user_id, event)
-
-    async def _let_go(self, got: _Input) -> None:
-        """Another process's word on a user this one told online for others: once none of them
-        has the user any more, offline."""
-        vouched = self._vouched.get(got.user_id)
-        if vouched is None or got.status != "offline":
+        now = self._clock()
+        if got.kind == "heard":
+            await self._heard(got.event)
             return
-        vouched.discard(got.origin)
-        if not vouched:
-            del self._vouched[got.user_id]
-            self._watch(got.user_id, False)
-            await self._tell(
-                got.user_id, PresenceChanged(got.user_id, "offline", self._origin, "offline")
-            )
+        if got.kind == "asking":
+            self._ask()
+            return
+        if got.kind == "leave":
+            self._left = True
+            self._publish_on(PRESENCE_TOPIC, PresenceTold(self._origin, [], first=True))
+            if got.done is not None:
+                got.done.set()
+            return
+        if got.kind == "connected":
+            shown = state.shown(got.user_id)
+            if state.connected(got.user_id, now) is not None:
+                await self._changed_here(got.user_id, shown)
+        elif got.kind == "disconnected":
+            shown = state.shown(got.user_id)
+            if state.disconnected(got.user_id, now) is not None:
+                await self._changed_here(got.user_id, shown)
+        elif got.kind == "active":
+            shown = state.shown(got.user_id)
+            if state.active(got.user_id, now) is not None:
+                await self._changed_here(got.user_id, shown)
+        elif got.kind in ("online", "away"):
+            shown = state.shown(got.user_id)
+            if state.choose(got.user_id, got.kind, now) is not None:
+                await self._changed_here(got.user_id, shown)
 
-    async def _tell(self, user_id: str, event: PresenceChanged) -> None:
-        """At once on the user's own topic (the other processes' owners); gathered for the
-        conversations' topics."""
-        self._publish_on(topic("user", user_id), event)
+    def _ask(self) -> None:
+        """Ask the others for all of their word; those silent for `answer_within` are gone."""
+        self._answers_due = self._clock() + self._answer_within
+        self._heard_from = set()
+        self._publish_on(PRESENCE_TOPIC, PresenceAsked(self._origin))
+
+    async def _heard(self, event: Event | None) -> None:
+        state = self._state
+        origin = str(getattr(event, "origin", ""))
+        self._heard_from.add(origin)
+        if isinstance(event, PresenceAsked):
+            # The others answer it too: who does not, from now on, is gone.
+            self._answers_due = self._clock() + self._answer_within
+            self._heard_from = {origin}
+            if not self._left:
+                self._answer()
+        elif isinstance(event, PresenceTold):
+            pairs = [(str(u), _status(s)) for u, s in event.statuses]
+            named = {u for u, _ in pairs} | set(state.users_of(origin) if event.first else ())
+            before = {u: state.shown(u) for u in named}
+            if event.first:
+                state.drop(origin)
+            for user_id, status in pairs:
+                state.merge(user_id, origin, status)
+            await self._tell_here(before)
+        elif isinstance(event, PresenceChanged):
+            user_id = event.user_id
+            shown = state.shown(user_id)
+            state.merge(user_id, origin, _status(event.local))
+            now = state.shown(user_id)
+            # What this process's sockets heard: `event.status` if that process told it, else
+            # nothing new. When it is not what this process shows, they hear that instead.
+            if now != (_status(event.status) if event.told else shown):
+                await self._tell(user_id, self._event(user_id, told=False), here=True)
+
+    def _answer(self) -> None:
+        word = [[u, s] for u, s in self._state.word()]
+        for start in range(0, max(len(word), 1), PRESENCES_PER_EVENT):
+            part = word[start : start + PRESENCES_PER_EVENT]
+            self._publish_on(PRESENCE_TOPIC, PresenceTold(self._origin, part, first=start == 0))
+
+    async def _drop(self, origin: str) -> None:
+        state = self._state
+        before = {u: state.shown(u) for u in state.users_of(origin)}
+        state.drop(origin)
+        await self._tell_here(before)
+
+    async def _tell_here(self, before: dict[str, Status]) -> None:
+        """To this process's sockets: the users whose shown presence changed from `before` on
+        the word of another process that did not tell it."""
+        for user_id, shown in sorted(before.items()):
+            if self._state.shown(user_id) != shown:
+                await self._tell(user_id, self._event(user_id, told=False), here=True)
+
+    def _event(self, user_id: str, *, told: bool) -> PresenceChanged:
+        state = self._state
+        return PresenceChanged(
+            user_id, state.shown(user_id), self._origin, state.status(user_id), told
+        )
+
+    async def _changed_here(self, user_id: str, shown: Status) -> None:
+        """This process's sockets say something new of the user (`shown`: what this process
+        showed before): the others hear it at once; the user's conversations hear it when what
+        this process shows changed."""
+        if self._left:
+            return
+        state = self._state
+        now = state.shown(user_id)
+        told = now != shown
+        event = self._event(user_id, told=told)
+        self._publish_on(PRESENCE_TOPIC, event)
+        if told:
+            await self._tell(user_id, event, here=False)
+
+    async def _tell(self, user_id: str, event: PresenceChanged, *, here: bool) -> None:
+        """Gathered for the user's conversations' topics: to every process's sockets, or
+        (`here`) to this process's alone."""
         try:
             audience = await self._audience(user_id)
         except Exception:
             log.exception("presence of user %s: cannot list who hears it", user_id)
             return
         for name in audience:
-            self._gathered.setdefault(name, {})[user_id] = event
+            self._gathered.setdefault((name, here), {})[user_id] = event
+            if not here:  # this reaches the sockets here too: an older local word is stale
+                self._gathered.get((name, True), {}).pop(user_id, None)
         self._flush_due.set()
 
     async def _flush(self) -> None:
@@ -397,14 +525,21 @@ class PresenceOwner:
             await trio.sleep(self._gather)
             self._flush_due = trio.Event()
             gathered, self._gathered = self._gathered, {}
-            built: dict[frozenset[int], list[Event]] = {}
-            for name, changes in gathered.items():
-                key = frozenset(id(e) for e in changes.values())
+            built: dict[tuple[frozenset[int], bool], list[Event]] = {}
+            # What every process's sockets hear first, then what this one's alone hear (newer
+            # than what the first may say of the same user: see `_tell`).
+            for (name, here), changes in sorted(gathered.items(), key=lambda item: item[0][1]):
+                if not changes:
+                    continue
+                key = (frozenset(id(e) for e in changes.values()), here)
                 events = built.get(key)
                 if events is None:
                     events = built[key] = _events_of(list(changes.values()))
                 for event in events:
-                    self._publish_on(name, event)
+                    if here:
+                        self._bus.deliver(name, event)
+                    else:
+                        self._publish_on(name, event)
 
     def _publish_on(self, name: str, event: Event) -> None:
         try:

@@ -494,6 +494,10 @@ class Chat:
     async def conversation_ids_of(self, user_id: str) -> list[str]:
         return await self._store.chat.conversation_ids_of(user_id)
 
+    async def peer_ids_of(self, user_id: str, limit: int) -> list[str]:
+        """Who shares a conversation with the user, each once (at most `limit`, by id)."""
+        return await self._store.chat.peer_ids_of(user_id, limit)
+
     async def message(self, conversation_id: str, seq: int) -> MessageRow:
         """A message as stored now (NotFound if there is none)."""
         return await _message(self._store, conversation_id, seq)

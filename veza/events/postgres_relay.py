@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 4096  # outbound messages waiting for NOTIFY, and inbound ones waiting for the bus
 BATCH = 64  # messages per NOTIFY round trip
 NOTIFY_TIMEOUT_S = 10.0
+DRAIN_TIMEOUT_S = 2.0  # at shutdown, for what is still queued
 PING_INTERVAL_S = 10.0  # a quiet LISTEN connection is checked this often...
 PING_TIMEOUT_S = 5.0  # ...and given up when it does not answer in this time
 BACKOFF_MIN_S = 0.05
@@ -124,20 +125,34 @@ class PostgresRelay:
             task_status.started()
 
     async def _send(self) -> None:
-        async for first in self._outbox_out:
-            batch = [first]
-            while len(batch) < BATCH:
-                try:
-                    batch.append(self._outbox_out.receive_nowait())
-                except trio.WouldBlock:
-                    break
+        try:
+            async for first in self._outbox_out:
+                await self._send_batch(first)
+        finally:
+            # Cancelled (the process is stopping): what was published until then still goes,
+            # within DRAIN_TIMEOUT_S (a shutting-down process's last presence word and receipts).
+            with trio.CancelScope(shield=True), trio.move_on_after(DRAIN_TIMEOUT_S):
+                while True:
+                    try:
+                        first = self._outbox_out.receive_nowait()
+                    except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                        break
+                    await self._send_batch(first)
+
+    async def _send_batch(self, first: str) -> None:
+        batch = [first]
+        while len(batch) < BATCH:
             try:
-                with trio.fail_after(NOTIFY_TIMEOUT_S):
-                    await self._notifications.notify(batch)
-            except (DatabaseError, trio.TooSlowError) as error:
-                # Their numbers are spent: the receivers see the hole and resynchronise.
-                self.lost_outbound += len(batch)
-                log.warning("could not send %d events to other processes: %s", len(batch), error)
+                batch.append(self._outbox_out.receive_nowait())
+            except trio.WouldBlock:
+                break
+        try:
+            with trio.fail_after(NOTIFY_TIMEOUT_S):
+                await self._notifications.notify(batch)
+        except (DatabaseError, trio.TooSlowError) as error:
+            # Their numbers are spent: the receivers see the hole and resynchronise.
+            self.lost_outbound += len(batch)
+            log.warning("could not send %d events to other processes: %s", len(batch), error)
 
     async def _listen(self, bus: EventBus, *, task_status: trio.TaskStatus[None]) -> None:
         backoff = BACKOFF_MIN_S

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-TOPIC_KINDS = frozenset({"user", "track", "conversation", "playlist", "room", "library"})
+TOPIC_KINDS = frozenset(
+    {"user", "track", "conversation", "playlist", "room", "library", "presence"}
+)
 MAX_ID_LENGTH = 128
 
 

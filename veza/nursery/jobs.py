@@ -305,6 +305,17 @@ class Workers:
                 attempt.commit = await kind.run(job, progress)
             except Exception as raised:
                 attempt.error = raised
+            except BaseExceptionGroup as group:
+                # Stopped (shutdown, a lost lease, a cancel) while one of the job's tasks failed
+                # of its own: the stop wins and the job goes back to the queue; the error must
+                # not escape the worker and end the server.
+                errors, stop = group.split(Exception)
+                if errors is not None:
+                    log.warning(
+                        "job %s (%s) failed while stopping", job.id, job.kind, exc_info=errors
+                    )
+                assert stop is not None  # else it would be an ExceptionGroup, caught above
+                raise stop from None
             nursery.cancel_scope.cancel()
 
     async def _settle(self, job: Job, worker: str, attempt: _Attempt) -> None:

@@ -317,6 +317,20 @@ class ChatRepository:
         )
         return [row["conversation_id"] for row in rows]
 
+    async def peer_ids_of(self, user_id: str, limit: int) -> list[str]:
+        """The users who share at least one conversation with `user_id` (not the user), each
+        once, in id order; at most `limit`. One statement, whatever the number of
+        conversations: the self-join walks the user's memberships by the (user_id,
+        conversation_id) index, then each conversation's members by the primary key."""
+        rows = await self._db.fetch_all(
+            """SELECT DISTINCT p.user_id FROM conversation_members m
+               JOIN conversation_members p ON p.conversation_id = m.conversation_id
+               WHERE m.user_id = ? AND p.user_id <> ?
+               ORDER BY p.user_id LIMIT ?""",
+            (user_id, user_id, limit),
+        )
+        return [row["user_id"] for row in rows]
+
     # Messages
 
     async def insert_message(self, message: MessageRow) -> None:

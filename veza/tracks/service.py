@@ -37,6 +37,7 @@ from veza.tracks import covers, playback
 from veza.tracks.cache import HlsCache
 from veza.tracks.covers import CoverFile, CoverLayout
 from veza.tracks.events import TrackAdded
+from veza.tracks.loudness import PlaybackLoudness, playback_loudness
 from veza.tracks.media import MediaLayout
 from veza.tracks.playback import ServedFiles, SignablePlaylist
 from veza.tracks.reasons import public_reason
@@ -131,6 +132,12 @@ class Tracks:
         """The ids of the owner's tracks whose transcode is not over, oldest first (what their
         live connections follow)."""
         return await self._store.tracks.processing_of(owner_id, limit)
+
+    def loudness(self, track: Track) -> PlaybackLoudness:
+        """Whether the renditions were normalised and the gain a player adds if not, towards
+        the configured target (one computation for every client)."""
+        options = self._transcode_options
+        return playback_loudness(track, options.target_lufs, options.true_peak_ceiling_dbtp)
 
     async def progress(self, track: Track) -> float:
         """How much of the track's transcode is done, 0 to 1."""

@@ -47,6 +47,10 @@ TAGS = [
     Tag(name="albums", description="Albums and artists, derived from the tracks' tags"),
     Tag(name="chat", description="Conversations, members, messages and read receipts"),
     Tag(name="stats", description="Listens, plays, likes and top lists"),
+    Tag(
+        name="websocket",
+        description="The live socket: chat, typing, receipts, presence and events",
+    ),
     Tag(name="admin", description="The job queue and the scan of the music folders"),
     Tag(name="system", description="Liveness and readiness"),
 ]
@@ -77,6 +81,7 @@ ERROR_MEANINGS: dict[int, str] = {
     415: "unsupported_media_type: the body is not of a type this accepts",
     416: "requested_range_not_satisfiable: the Range is outside the file",
     422: "validation_failed: a field, a query parameter or the cursor breaks a rule",
+    426: "upgrade_required: a WebSocket endpoint asked without the upgrade (see Upgrade)",
     429: "rate_limited: too many attempts; Retry-After says how many seconds to wait",
     503: "unavailable: a dependency is down",
     507: "insufficient_storage: the server is short of disk space (min_free_disk_bytes)",
@@ -87,6 +92,13 @@ _ERROR_HEADERS: dict[int, dict[str, Any]] = {
         "WWW-Authenticate": {
             "description": "Bearer challenge, when the access token is missing or invalid",
             "schema": {"type": "string"},
+        }
+    },
+    426: {
+        "Upgrade": {
+            "description": "the protocol to ask for: websocket",
+            "required": True,
+            "schema": {"type": "string", "enum": ["websocket"]},
         }
     },
     429: {

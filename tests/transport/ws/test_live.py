@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import require_tool
+from tests.support import eventually, require_tool
 from tests.support.accounts import bearer, fast_settings, register
 from tests.support.playlists import account, add, create_playlist, read, ready_track
 from tests.support.server import serving
@@ -16,6 +16,7 @@ from tests.support.tracks import write_music
 from tests.support.ws import Client, connect, group
 from veza.store.tracks import NewTrack
 from veza.tracks.events import TrackProgress, track_topic
+from veza.transport.ws.hub import websocket_hub
 
 
 def typing(conversation_id: str, active: bool) -> dict[str, Any]:
@@ -200,14 +201,31 @@ async def test_ready_names_the_peers_present_now_and_no_stranger(tmp_path: Path)
         alice, bob, carol, dave = [
             await register(server.client, n) for n in ("alice", "bob", "carol", "dave")
         ]
+        erin = await register(server.client, "erin")
         await group(server, alice, bob, carol)  # dave shares nothing with them
+        await group(server, bob, alice)  # alice twice over: named once
+        await group(server, erin, bob)  # erin shares another conversation with bob
         quiet = frozenset({"ping", "presence", "presences"})
         async with (
             connect(server, alice["access_token"], ignore=quiet),
             connect(server, dave["access_token"], ignore=quiet),
+            connect(server, erin["access_token"], ignore=quiet) as e,
         ):
+            await e.send({"type": "presence", "status": "away"})
+            presence = websocket_hub(server.app).presence
+
+            async def erin_away() -> bool:
+                return presence.status(erin["user"]["id"]) == "away"
+
+            await eventually(erin_away)  # the owner took it in
             async with connect(server, bob["access_token"], ignore=quiet) as b:
-                # Alice is online, carol has no socket, dave is a stranger: only alice named.
-                assert b.ready["present"] == [{"user_id": alice["user"]["id"], "status": "online"}]
+                # Alice is online, erin away, carol has no socket, dave is a stranger.
+                assert b.ready["present"] == sorted(
+                    [
+                        {"user_id": alice["user"]["id"], "status": "online"},
+                        {"user_id": erin["user"]["id"], "status": "away"},
+                    ],
+                    key=lambda p: p["user_id"],
+                )
             async with connect(server, dave["access_token"], ignore=quiet) as d:
                 assert d.ready["present"] == []

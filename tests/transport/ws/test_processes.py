@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import eventually
 from tests.support.accounts import bearer, register
 from tests.support.chat import backend_settings
 from tests.support.server import serving
-from tests.support.ws import connect
+from tests.support.ws import Client, connect
+from veza.transport.ws.hub import websocket_hub
 
 
 async def test_two_servers_on_one_postgres_are_one_hub(tmp_path: Path) -> None:
@@ -77,3 +79,50 @@ async def test_presence_crosses_servers(tmp_path: Path) -> None:
                     pass  # her second device, on server two, comes and goes
             while await b.presence_of(alice_id) != "offline":
                 pass  # server two's word, and server one's answer
+
+
+@pytest.mark.slow
+async def test_presence_of_a_user_held_by_the_other_server(tmp_path: Path) -> None:
+    """Alice's socket is on server one, bob's on server two, which starts after her socket
+    opened (it asks server one): bob's ready names her, and her changes reach him; when server
+    one shuts down, bob hears her offline at once (her reconnect would be elsewhere)."""
+    async with (
+        backend_settings(tmp_path, "postgresql", presence_offline_grace_seconds=0.2) as settings,
+        serving(settings) as one,
+    ):
+        alice, bob = await register(one.client, "alice"), await register(one.client, "bob")
+        alice_id = alice["user"]["id"]
+        await one.client.post(
+            "/api/v1/conversations",
+            json={"kind": "direct", "member_ids": [bob["user"]["id"]]},
+            headers=bearer(alice["access_token"]),
+        )
+        only_presence = frozenset({"ping", "event", "typing", "message", "receipt", "ack"})
+        async with connect(one, alice["access_token"]) as a, serving(settings) as two:
+
+            async def answered() -> bool:
+                return websocket_hub(two.app).presence.status(alice_id) == "online"
+
+            # Server two asked server one as it started; a socket opened before the answer came
+            # would hear her in a presence frame just after ready instead.
+            await eventually(answered)
+            async with connect(two, bob["access_token"], ignore=only_presence) as b:
+                assert b.ready["present"] == [{"user_id": alice_id, "status": "online"}]
+                await a.send({"type": "presence", "status": "away"})
+                await becomes(b, alice_id, "away", "online")
+                await a.send({"type": "presence", "status": "online"})
+                await becomes(b, alice_id, "online", "away")
+                await a.socket.aclose()
+                await becomes(b, alice_id, "offline", "online")  # once her grace is over
+                async with connect(one, alice["access_token"]) as again:
+                    await becomes(b, alice_id, "online", "offline")
+                    one.shutdown.set()  # server one stops: its sockets' word goes with it
+                    assert await again.closed() == 1001
+                    await becomes(b, alice_id, "offline", "online")
+
+
+async def becomes(client: Client, user_id: str, status: str, before: str) -> None:
+    """The user's presence, as the client hears it, goes from `before` to `status` (a server
+    may repeat a status unchanged: one that learnt it as the socket opened)."""
+    while (told := await client.presence_of(user_id)) != status:
+        assert told == before, told

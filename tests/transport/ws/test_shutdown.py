@@ -10,6 +10,7 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
+from tests.support.accounts import bearer, register
 from tests.support.process import ServeProcess
 
 FAST_HASHING = {
@@ -57,5 +58,54 @@ async def test_sigterm_closes_every_socket_with_1001(tmp_path: Path) -> None:
         assert codes == [1001] * 4
         exit_code = await trio.to_thread.run_sync(lambda: server.process.wait(10))
         assert exit_code == 0, server.log()
+    finally:
+        server.kill()
+
+
+@pytest.mark.slow
+async def test_delivered_receipts_still_gathering_at_sigterm_are_written(tmp_path: Path) -> None:
+    """A message reaches bob's socket; its delivered receipt would wait a minute to be written,
+    but SIGTERM comes first: the mark is in the store when the server is back."""
+    env = {**FAST_HASHING, "VEZA_WS_DELIVERED_FLUSH_SECONDS": "60"}
+    server = ServeProcess(tmp_path / "data", **env)
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            alice, bob = await register(client, "alice"), await register(client, "bob")
+            response = await client.post(
+                "/api/v1/conversations",
+                json={"kind": "direct", "member_ids": [bob["user"]["id"]]},
+                headers=bearer(alice["access_token"]),
+            )
+            chat = response.json()["id"]
+            url = server.url.replace("http://", "ws://") + "/ws"
+            headers = [(b"authorization", f"Bearer {bob['access_token']}".encode())]
+            with trio.fail_after(15):
+                async with open_websocket_url(url, extra_headers=headers) as socket:
+                    assert '"ready"' in await socket.get_message()
+                    response = await client.post(
+                        f"/api/v1/conversations/{chat}/messages",
+                        json={"body": "hi", "client_id": "c1"},
+                        headers=bearer(alice["access_token"]),
+                    )
+                    assert response.status_code == 201, response.text
+                    while '"message"' not in await socket.get_message():
+                        pass
+                    server.process.send_signal(signal.SIGTERM)
+                    with pytest.raises(ConnectionClosed) as closed:
+                        while True:
+                            await socket.get_message()
+                    assert closed.value.reason.code == 1001
+        exit_code = await trio.to_thread.run_sync(lambda: server.process.wait(10))
+        assert exit_code == 0, server.log()
+    finally:
+        server.kill()
+    server = ServeProcess(tmp_path / "data", **env)
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            response = await client.get(
+                f"/api/v1/conversations/{chat}", headers=bearer(alice["access_token"])
+            )
+        marks = {m["user_id"]: m["delivered_seq"] for m in response.json()["members"]}
+        assert marks[bob["user"]["id"]] == 1
     finally:
         server.kill()

@@ -27,6 +27,7 @@ from veza.accounts import Permission
 from veza.errors import UnsupportedMediaType, ValidationFailed
 from veza.tracks import Tags, Track
 from veza.tracks.covers import CoverFile
+from veza.tracks.loudness import PlaybackLoudness
 from veza.tracks.search import TrackSearch
 from veza.tracks.tags import NUMBER_MAX, TAG_MAX_CHARS, checked_tag, number
 from veza.tracks.visibility import checked_visibility
@@ -74,9 +75,22 @@ Visibility = Literal["private", "unlisted", "public"]
 
 
 class Loudness(BaseModel):
-    integrated_lufs: float | None
-    true_peak_dbtp: float | None
-    gain_db: float | None
+    """What the transcode measured, and what a player does about it (docs/web.md, Playback)."""
+
+    integrated_lufs: float | None = Field(description="of the source (LUFS); null: silent")
+    true_peak_dbtp: float | None = Field(description="of the source (dBTP)")
+    gain_db: float | None = Field(
+        description="the gain the renditions carry (0 when loudness_apply_gain was off); "
+        "null until transcoded"
+    )
+    normalised: bool = Field(
+        description="the renditions carry the track gain: a player adds nothing"
+    )
+    suggested_gain_db: float = Field(
+        description="the gain (dB) a player applies when the renditions were not normalised: "
+        "towards the server's loudness_target_lufs, limited so the true peak stays under "
+        "-1 dBTP; 0 when normalised"
+    )
 
 
 class ReplayGain(BaseModel):
@@ -115,7 +129,7 @@ class TrackOut(BaseModel):
     renditions: list[Rendition]
 
     @classmethod
-    def of(cls, track: Track, progress: float) -> TrackOut:
+    def of(cls, track: Track, progress: float, loudness: PlaybackLoudness) -> TrackOut:
         return cls(
             id=track.id,
             title=track.title,
@@ -145,9 +159,11 @@ class TrackOut(BaseModel):
             original_name=track.original_name,
             original_bytes=track.original_bytes,
             loudness=Loudness(
-                integrated_lufs=track.loudness_lufs,
-                true_peak_dbtp=track.true_peak_dbtp,
-                gain_db=track.gain_db,
+                integrated_lufs=loudness.integrated_lufs,
+                true_peak_dbtp=loudness.true_peak_dbtp,
+                gain_db=loudness.applied_gain_db,
+                normalised=loudness.normalised,
+                suggested_gain_db=loudness.suggested_gain_db,
             ),
             renditions=[Rendition(**r) for r in track.renditions],
         )
@@ -280,7 +296,8 @@ ORIGINAL_TYPES = ("audio/*", "video/*", "application/octet-stream")
 
 
 async def track_out(track: Track) -> TrackOut:
-    return TrackOut.of(track, await services().tracks.progress(track))
+    tracks = services().tracks
+    return TrackOut.of(track, await tracks.progress(track), tracks.loudness(track))
 
 
 def _form_text(form: Any, name: str) -> str:

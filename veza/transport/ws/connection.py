@@ -56,8 +56,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("veza.ws")
 
-# Bounds of the presence told with `ready`: the conversations looked at, the peers named.
-PRESENT_CONVERSATIONS = 200
+# Bounds of the presence told with `ready`: the peers looked at (one store query, by id),
+# the present ones named.
+PRESENT_SCANNED = 10_000
 PRESENT_PEERS = 1000
 
 NORMAL = 1000
@@ -182,14 +183,11 @@ class Connection:
                         await presence.disconnected(self.user_id)
 
     async def _present_peers(self) -> list[protocol.Presence]:
-        """Who shares a conversation with the user and is online or away, as this process
-        knows it (its own sockets, and what other processes said of users known here), so a
-        client shows presence at once rather than at each peer's next change."""
-        peers: set[str] = set()
-        for conversation_id in sorted(self.conversations)[:PRESENT_CONVERSATIONS]:
-            peers.update(await self._services.chat.member_ids(conversation_id))
-        peers.discard(self.user_id)
-        statuses = ((peer, self._hub.presence.status(peer)) for peer in sorted(peers))
+        """Who shares a conversation with the user and is online or away (through the sockets
+        of any process), so a client shows presence at once rather than at each peer's next
+        change."""
+        peers = await self._services.chat.peer_ids_of(self.user_id, PRESENT_SCANNED)
+        statuses = ((peer, self._hub.presence.status(peer)) for peer in peers)
         return [
             protocol.Presence(user_id=peer, status=status)
             for peer, status in statuses

@@ -27,7 +27,7 @@ from veza.errors import VezaError
 from veza.events import Event, topic
 from veza.transport.api.conversations import MessageOut
 from veza.transport.context import Edge
-from veza.transport.ws import protocol
+from veza.transport.ws import protocol, route
 from veza.transport.ws.connection import Connection, authenticate
 from veza.transport.ws.outbound import Delivered
 
@@ -39,6 +39,7 @@ GOING_AWAY = 1001
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 _STATUSES = ("online", "away", "offline")
 _FRAME_CACHE = 1024  # events whose frame is kept, most recent first
+FLUSH_LIMIT_S = 10.0  # one write of the gathered delivered receipts, at most
 
 
 class Origins:
@@ -125,7 +126,13 @@ class DeliveredReceipts:
             await self._waiting.wait()
             await trio.sleep(self._interval)
             self._waiting = trio.Event()
-            pending, self._pending = self._pending, {}
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write the marks gathered so far. Shielded, within `FLUSH_LIMIT_S`: the cancellation
+        that ends the process neither drops the marks taken nor cuts their write short."""
+        pending, self._pending = self._pending, {}
+        with trio.CancelScope(shield=True), trio.move_on_after(FLUSH_LIMIT_S) as limit:
             for conversation_id, (marks, senders) in pending.items():
                 try:
                     await self._mark(conversation_id, marks, senders)
@@ -136,6 +143,8 @@ class DeliveredReceipts:
                     log.exception(
                         "delivered receipts of conversation %s not written", conversation_id
                     )
+        if limit.cancelled_caught:
+            log.warning("delivered receipts not all written within %g s", FLUSH_LIMIT_S)
 
 
 class Hub:
@@ -185,9 +194,20 @@ class Hub:
             task_status.started()
             await shutdown.wait()
             self.closing = True
+            # The other processes stop counting this one's sockets at once (their users are
+            # shown as the rest say); the disconnects that follow are not told.
+            with trio.move_on_after(self.settings.shutdown_grace_seconds):
+                await self.presence.leave()
             for socket in list(self.sockets):
                 socket.close(GOING_AWAY, "the server is shutting down")
             log.info("shutdown: %d WebSocket(s) closed", len(self.sockets))
+            # The delivered receipts still gathering are written before the process goes: once
+            # the sockets have ended (a frame being written as the close came is noted), and
+            # shielded, since Hypercorn ends as soon as they have and everything is cancelled.
+            with trio.CancelScope(shield=True):
+                with trio.move_on_after(self.settings.shutdown_grace_seconds):
+                    await self.wait_idle()
+                await self.delivered.flush()
 
     def encoded(self, event: Event) -> _Frame | None:
         """The frame of an event already built (or being built), without waiting: what every
@@ -315,6 +335,7 @@ def install_websocket(app: QuartTrio, edge: Edge) -> Hub:
     outcome: the client's scheme and host for the same-origin check)."""
     hub = Hub(edge)
     app.asgi_app = WebSocketEndpoint(app.asgi_app, hub)  # type: ignore[method-assign]
+    app.register_blueprint(route.blueprint)  # a plain GET /ws, and the OpenAPI description
     app.extensions[_KEY] = hub
     return hub
 

@@ -124,9 +124,10 @@ export async function token() {
 /**
  * Call the API: `api("GET", "api/v1/tracks", {query: {q}})`. Resolves to the JSON body (null
  * for 204), rejects with an ApiError whose message speaks to people. A 401 refreshes the token
- * and tries once more.
+ * and tries once more. `body` (a Blob, a FormData) is sent as it is, with `type` as its
+ * Content-Type when given (a FormData sets its own).
  */
-export async function api(method, path, { json, query, signal, auth = true, keepalive = false, headers: extra = {} } = {}) {
+export async function api(method, path, { json, body, type, query, signal, auth = true, keepalive = false, headers: extra = {} } = {}) {
   let target = path;
   if (query) {
     const params = new URLSearchParams();
@@ -138,12 +139,13 @@ export async function api(method, path, { json, query, signal, auth = true, keep
   for (let attempt = 0; ; attempt += 1) {
     const headers = { ...extra };
     if (json !== undefined) headers["Content-Type"] = "application/json";
+    else if (type) headers["Content-Type"] = type;
     const sent = auth ? await token() : null;
     if (auth) headers.Authorization = `Bearer ${sent}`;
     const response = await send(target, {
       method,
       headers,
-      body: json === undefined ? undefined : JSON.stringify(json),
+      body: json === undefined ? body : JSON.stringify(json),
       signal,
       keepalive,
       credentials: "same-origin",

@@ -1,8 +1,9 @@
-// The account: change the password, see the open sessions and sign other devices out.
+// The account: change the password, see the open sessions and sign other devices out; this
+// browser's playback setting (loudness levelling).
 import { api } from "../api.js";
 import { fill, h, notify } from "../dom.js";
 
-export function render(main) {
+export function render(main, { player }) {
   const error = h("p", { class: "error", role: "alert" });
   const form = h(
     "form",
@@ -46,6 +47,7 @@ export function render(main) {
   );
   const list = h("ul", { class: "sessions", "aria-label": "Sessions" });
   main.append(h("h1", {}, "Account"), form, h("section", { class: "card" }, h("h2", {}, "Sessions"), list));
+  if (player) main.append(playback(player));
 
   async function sessions() {
     try {
@@ -87,4 +89,21 @@ export function render(main) {
     }
   }
   sessions();
+}
+
+/** Levelling tracks whose renditions the server did not normalise: on unless turned off here. */
+function playback(player) {
+  const box = h("input", {
+    type: "checkbox",
+    id: "levelling",
+    checked: player.levelling,
+    onchange: () => player.setLevelling(box.checked),
+  });
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "playback-title" },
+    h("h2", { id: "playback-title" }, "Playback"),
+    h("p", { class: "check" }, box, h("label", { for: "levelling" }, " Even out the loudness of tracks the server did not level")),
+    h("p", { class: "muted" }, "Saved in this browser. Tracks the server levelled when it transcoded them play as they are."),
+  );
 }

@@ -1,31 +1,33 @@
-// Playlists: mine, shared with me and public ones; one playlist with its entries in order,
-// reordered by dragging or from the keyboard, tracks added from the library, collaborators,
-// and the changes other editors make shown as they happen (`playlist.changed` on the socket).
-// Every edit names the version it is based on (If-Match): one that lost a race is refused with
-// 412, and the playlist is read again.
-import { api, currentUser } from "../api.js";
+// Playlists: mine, shared with me and public ones; a new one, or one imported from an M3U,
+// M3U8 or XSPF file (what matched and what did not said in words). One playlist's page is
+// playlist.js, loaded when one is opened.
+import { api } from "../api.js";
 import { clock, fill, h, notify } from "../dom.js";
-import { live } from "../live.js";
 
-const VISIBILITIES = [
+export const VISIBILITIES = [
   ["private", "Private: you and your collaborators"],
   ["unlisted", "Unlisted: anyone with the link"],
   ["public", "Public: everyone on this server"],
 ];
 
-const navigate = (path) => {
+export const visibilitySelect = (id, value = "private") =>
+  h("select", { id }, VISIBILITIES.map(([v, label]) => h("option", { value: v, selected: v === value }, label)));
+
+export const navigate = (path) => {
   history.pushState(null, "", new URL(path, document.baseURI).pathname);
   dispatchEvent(new PopStateEvent("popstate"));
 };
 
-export function render(main, { params, player }) {
+export async function render(main, { params, player }) {
   const [id] = params;
-  return id ? detail(main, id, player) : overview(main);
+  if (!id) return overview(main);
+  const { detail } = await import("./playlist.js");
+  return detail(main, id, player);
 }
 
 function overview(main) {
   const name = h("input", { id: "playlist-name", required: true, maxlength: 200, autocomplete: "off" });
-  const visibility = h("select", { id: "playlist-visibility" }, VISIBILITIES.map(([value, label]) => h("option", { value }, label)));
+  const visibility = visibilitySelect("playlist-visibility");
   const form = h(
     "form",
     { class: "card new-playlist" },
@@ -35,7 +37,7 @@ function overview(main) {
     h("button", { type: "submit", class: "primary" }, "Create"),
   );
   const list = h("ul", { class: "playlists", "aria-label": "Playlists", "aria-busy": "true" });
-  main.append(h("h1", {}, "Playlists"), list, form);
+  main.append(h("h1", {}, "Playlists"), list, form, importer(() => listPlaylists()));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
@@ -46,7 +48,8 @@ function overview(main) {
     }
   });
   const controller = new AbortController();
-  (async () => {
+  async function listPlaylists() {
+    list.setAttribute("aria-busy", "true");
     try {
       const page = await api("GET", "api/v1/playlists", { query: { limit: 100 }, signal: controller.signal });
       fill(
@@ -62,242 +65,73 @@ function overview(main) {
       );
       if (!page.items.length) list.append(h("li", { class: "muted" }, "No playlist yet: create one below."));
     } catch (error) {
-      if (error.name !== "AbortError") list.append(h("li", { class: "error", role: "alert" }, error.message));
+      if (error.name !== "AbortError") fill(list, h("li", { class: "error", role: "alert" }, error.message));
     }
     list.setAttribute("aria-busy", "false");
-  })();
+  }
+  listPlaylists();
   return () => controller.abort();
 }
 
-async function detail(main, id, player) {
-  let playlist;
-  const heading = h("h1", { id: "playlist-title" });
-  const about = h("p", { class: "muted", id: "playlist-about" });
-  const entries = h("ol", { class: "entries", "aria-labelledby": "playlist-title" });
-  const actions = h("div", { class: "actions" });
-  const adder = h("section", { class: "card", "aria-labelledby": "add-title", hidden: true });
-  const sharing = h("section", { class: "card", "aria-labelledby": "share-title", hidden: true });
-  const status = h("p", { class: "visually-hidden", role: "status" });
-  main.append(h("p", { class: "crumbs" }, h("a", { href: "playlists" }, "Playlists")), heading, about, actions, entries, status, adder, sharing);
-
-  const mayEdit = () => playlist && (playlist.role === "owner" || playlist.role === "editor");
-  const versioned = () => ({ "If-Match": `"v${playlist.version}"` });
-
-  async function load() {
-    try {
-      playlist = await api("GET", `api/v1/playlists/${id}`);
-    } catch (error) {
-      fill(entries, h("li", { class: "error", role: "alert" }, error.message));
-      return false;
-    }
-    show();
-    return true;
-  }
-
-  /** An edit based on the version shown; refused as stale, the playlist is read again. */
-  async function edit(method, path, json) {
-    try {
-      const answer = await api(method, `api/v1/playlists/${id}${path}`, { json, headers: versioned() });
-      await load();
-      return answer;
-    } catch (error) {
-      if (error.status === 412) {
-        notify("Someone changed this playlist meanwhile: here it is as it is now; try again.");
-      } else notify(error.message, "error");
-      await load();
-      return null;
-    }
-  }
-
-  function show() {
-    document.title = `${playlist.name} · Veza`;
-    heading.textContent = playlist.name;
-    entries.dataset.version = String(playlist.version);
-    const count = playlist.entries.length;
-    about.textContent = `${count} track${count === 1 ? "" : "s"} · ${clock(playlist.duration_s)} · ${playlist.visibility}${playlist.role ? ` · you are its ${playlist.role}` : ""}`;
-    fill(
-      actions,
-      h("button", { class: "primary", onclick: () => playAll(0), disabled: !count }, "Play all"),
-      h("a", { class: "button", href: `api/v1/playlists/${id}/export.m3u8`, download: `${playlist.name}.m3u8`, onclick: exportFile }, "Export M3U"),
-      playlist.role === "owner" ? h("button", { class: "danger", onclick: remove }, "Delete") : null,
-    );
-    fill(entries, playlist.entries.map(row));
-    adder.hidden = !mayEdit();
-    sharing.hidden = playlist.role !== "owner";
-    if (playlist.role === "owner") showCollaborators();
-  }
-
-  function row(entry, index) {
-    const t = entry.track;
-    const title = t ? t.title || "Untitled" : "A track you may not play";
-    const editable = mayEdit();
-    const li = h(
-      "li",
-      { class: `entry${entry.available ? "" : " unavailable"}`, dataset: { id: entry.id }, draggable: editable ? "true" : null },
-      h("span", { class: "what" }, entry.available ? h("a", { href: `tracks/${entry.track_id}`, class: "title" }, title) : title, t && t.artist ? h("span", { class: "by" }, ` · ${t.artist}`) : null),
-      h("span", { class: "time" }, t ? clock(t.duration_s) : ""),
-      editable
-        ? h(
-            "span",
-            { class: "controls" },
-            h("button", { class: "icon move", "aria-label": `Move ${title}: arrow keys, or drag`, title: "Drag, or use the arrow keys", onkeydown: (event) => keyMove(event, entry, index) }, "↕"),
-            h("button", { class: "icon", "aria-label": `Remove ${title}`, onclick: () => edit("DELETE", `/entries/${entry.id}`) }, "×"),
-          )
-        : null,
-    );
-    if (entry.available) li.addEventListener("dblclick", () => playAll(index));
-    if (editable) {
-      li.addEventListener("dragstart", (event) => {
-        event.dataTransfer.setData("text/x-veza-entry", entry.id);
-        event.dataTransfer.effectAllowed = "move";
-        li.classList.add("dragging");
-      });
-      li.addEventListener("dragend", () => li.classList.remove("dragging"));
-      li.addEventListener("dragover", (event) => {
-        if (!event.dataTransfer.types.includes("text/x-veza-entry")) return;
-        event.preventDefault();
-        li.classList.add("over");
-      });
-      li.addEventListener("dragleave", () => li.classList.remove("over"));
-      li.addEventListener("drop", (event) => {
-        event.preventDefault();
-        li.classList.remove("over");
-        const moved = event.dataTransfer.getData("text/x-veza-entry");
-        if (moved && moved !== entry.id) move(moved, index);
-      });
-    }
-    return li;
-  }
-
-  async function move(entryId, position) {
-    const title = playlist.entries.find((e) => e.id === entryId)?.track?.title || "The track";
-    if ((await edit("POST", `/entries/${entryId}/move`, { position })) === null) return;
-    status.textContent = `${title} is now number ${position + 1} of ${playlist.entries.length}.`;
-    entries.querySelector(`li[data-id="${entryId}"] .move`)?.focus();
-  }
-
-  function keyMove(event, entry, index) {
-    const last = playlist.entries.length - 1;
-    const to = { ArrowUp: index - 1, ArrowDown: index + 1, Home: 0, End: last }[event.key];
-    if (to === undefined) return;
-    event.preventDefault();
-    event.stopPropagation(); // not the player's shortcuts
-    if (to >= 0 && to <= last && to !== index) move(entry.id, to);
-  }
-
-  async function playAll(from) {
-    const wanted = playlist.entries.filter((e) => e.available);
-    const start = wanted.indexOf(playlist.entries[from]);
-    try {
-      const tracks = await Promise.all(wanted.map((e) => api("GET", `api/v1/tracks/${e.track_id}`)));
-      player.playList(tracks, Math.max(0, start));
-    } catch (error) {
-      notify(error.message, "error");
-    }
-  }
-
-  async function exportFile(event) {
-    // The export needs the bearer token: fetched here and handed over as a file.
-    event.preventDefault();
-    try {
-      const { token } = await import("../api.js");
-      const response = await fetch(event.currentTarget.href, { headers: { Authorization: `Bearer ${await token()}` } });
-      if (!response.ok) throw new Error(`the export failed (${response.status})`);
-      const link = h("a", { href: URL.createObjectURL(await response.blob()), download: `${playlist.name}.m3u8` });
-      link.click();
-      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-    } catch (error) {
-      notify(error.message, "error");
-    }
-  }
-
-  async function remove() {
-    if (!confirm(`Delete the playlist “${playlist.name}”?`)) return;
-    try {
-      await api("DELETE", `api/v1/playlists/${id}`, { headers: versioned() });
-      navigate("playlists");
-    } catch (error) {
-      notify(error.message, "error");
-    }
-  }
-
-  // Adding from the library: search as you type, Add puts the track at the end.
-  const search = h("input", { type: "search", id: "add-search", autocomplete: "off", placeholder: "Title, artist or album" });
-  const found = h("ul", { class: "found", "aria-label": "Tracks found" });
-  fill(adder, h("h2", { id: "add-title" }, "Add from the library"), h("p", { class: "field" }, h("label", { for: "add-search" }, "Search tracks to add"), search), found);
-  let searching = null;
-  let typing = 0;
-  search.addEventListener("input", () => {
-    clearTimeout(typing);
-    typing = setTimeout(async () => {
-      if (searching) searching.abort();
-      searching = new AbortController();
-      try {
-        const page = await api("GET", "api/v1/tracks", { query: { q: search.value.trim(), limit: 10 }, signal: searching.signal });
-        fill(
-          found,
-          page.items.map((t) =>
-            h("li", {}, h("span", { class: "what" }, t.title || t.original_name, h("span", { class: "by" }, ` ${t.artist || ""}`)), h("button", { "aria-label": `Add ${t.title}`, onclick: () => edit("POST", "/entries", { track_id: t.id }) }, "Add")),
-          ),
-        );
-      } catch (error) {
-        if (error.name !== "AbortError") notify(error.message, "error");
-      }
-    }, 250);
-  });
-
-  // Sharing (the owner): collaborators by username, as editors or viewers.
-  const who = h("input", { id: "share-with", autocomplete: "off", required: true });
-  const role = h("select", { id: "share-role" }, h("option", { value: "editor" }, "may edit"), h("option", { value: "viewer" }, "may listen"));
-  const people = h("ul", { class: "collaborators", "aria-label": "Collaborators" });
-  const share = h(
+/** Import a playlist file: the answer says how many entries matched, and which did not. */
+function importer(imported) {
+  const file = h("input", { type: "file", id: "import-file", required: true, accept: ".m3u,.m3u8,.xspf,audio/x-mpegurl,application/vnd.apple.mpegurl,application/xspf+xml" });
+  const name = h("input", { id: "import-name", maxlength: 200, autocomplete: "off" });
+  const visibility = visibilitySelect("import-visibility");
+  const result = h("div", { class: "import-result", role: "status" });
+  const button = h("button", { type: "submit" }, "Import");
+  const form = h(
     "form",
-    { class: "share" },
-    h("label", { for: "share-with" }, "Username"),
-    who,
-    h("label", { for: "share-role", class: "visually-hidden" }, "Role"),
-    role,
-    h("button", { type: "submit" }, "Share"),
+    { class: "card import" },
+    h("h2", {}, "Import a playlist"),
+    h("p", { class: "muted" }, "An M3U, M3U8 or XSPF file: its entries are matched with the tracks you may play, by title and artist or by file name."),
+    h("p", { class: "field" }, h("label", { for: "import-file" }, "Playlist file"), file),
+    h("p", { class: "field" }, h("label", { for: "import-name" }, "Call it (empty: as the file says)"), name),
+    h("p", { class: "field" }, h("label", { for: "import-visibility" }, "Who may see it"), visibility),
+    button,
+    result,
   );
-  fill(sharing, h("h2", { id: "share-title" }, "Shared with"), people, share);
-  share.addEventListener("submit", async (event) => {
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const username = who.value.trim();
-    const answer = await api("GET", "api/v1/users", { query: { username } }).catch((error) => ({ error }));
-    if (answer.error) return notify(answer.error.message, "error");
-    if (!answer.items.length) return notify(`nobody is called ${username}`, "error");
-    if ((await edit("POST", "/collaborators", { user_id: answer.items[0].id, role: role.value })) !== null) who.value = "";
-  });
-  function showCollaborators() {
-    fill(
-      people,
-      playlist.collaborators.length
-        ? playlist.collaborators.map((c) =>
-            h("li", {}, `${c.username} (${c.role === "editor" ? "may edit" : "may listen"}) `, h("button", { class: "link", "aria-label": `Stop sharing with ${c.username}`, onclick: () => edit("DELETE", `/collaborators/${c.user_id}`) }, "remove")),
-          )
-        : h("li", { class: "muted" }, "Nobody yet."),
-    );
-  }
-
-  if (!(await load())) return;
-  // Changes by others: a newer version is read again (events carry ids only).
-  const unsubscribe = live.subscribe(`playlist:${id}`);
-  const offEvent = live.on("event", async ({ name, data }) => {
-    if (name !== "playlist.changed" || data.playlist_id !== id || data.version <= playlist.version) return;
-    if (data.change === "deleted") {
-      notify(`“${playlist.name}” was deleted.`);
-      return navigate("playlists");
+    if (!file.files.length) return;
+    const data = new FormData();
+    data.append("file", file.files[0], file.files[0].name);
+    if (name.value.trim()) data.append("name", name.value.trim());
+    data.append("visibility", visibility.value);
+    button.disabled = true;
+    fill(result, "Importing…");
+    try {
+      const answer = await api("POST", "api/v1/playlists/import", { body: data });
+      fill(result, ...importReport(answer));
+      form.reset();
+      imported();
+    } catch (error) {
+      fill(result, h("p", { class: "error", role: "alert" }, `The import failed: ${error.message}`));
     }
-    await load();
-    if (data.by !== currentUser().id) status.textContent = "The playlist changed.";
+    button.disabled = false;
   });
-  // Back from a disconnection: what was missed is read once.
-  const offReady = live.on("subscribed", ({ topic }) => topic === `playlist:${id}` && load());
-  return () => {
-    unsubscribe();
-    offEvent();
-    offReady();
-    clearTimeout(typing);
-    if (searching) searching.abort();
-  };
+  return form;
+}
+
+function importReport({ playlist, matched, unmatched }) {
+  const total = matched + unmatched.length;
+  const summary = `“${playlist.name}” was made with ${matched} of ${total} entr${total === 1 ? "y" : "ies"}: ${
+    unmatched.length ? `${unmatched.length} matched no track you may play.` : "every one matched a track."
+  }`;
+  return [
+    h("p", {}, summary, " ", h("a", { href: `playlists/${playlist.id}` }, `Open “${playlist.name}”`)),
+    unmatched.length
+      ? h(
+          "ul",
+          { class: "unmatched", "aria-label": "Entries that matched nothing" },
+          unmatched.map((u) => h("li", {}, `Entry ${u.index + 1}: ${describe(u)}`)),
+        )
+      : null,
+  ];
+}
+
+/** An entry of an imported file, as the file gave it. */
+function describe({ title, artist, location }) {
+  if (title) return `“${title}”${artist ? ` by ${artist}` : ""}`;
+  return location || "an entry with no title or location";
 }

@@ -3,6 +3,16 @@
 import { Engine } from "./engine.js";
 
 const VOLUME_KEY = "veza.volume";
+// "off": no ReplayGain-style levelling (docs/web.md, Playback: Loudness).
+const LEVELLING_KEY = "veza.loudness";
+
+/** The linear gain a track asks the player for: its `suggested_gain_db` when the server did
+ * not normalise its renditions, else none. */
+export function trackGain(track) {
+  const loudness = track && track.loudness;
+  if (!loudness || loudness.normalised || !Number.isFinite(loudness.suggested_gain_db)) return 1;
+  return 10 ** (loudness.suggested_gain_db / 20);
+}
 
 export class Player extends EventTarget {
   constructor(audio) {
@@ -12,8 +22,13 @@ export class Player extends EventTarget {
     this.index = -1;
     this.cued = null; // restored, not started yet: where the first play begins
     this.engine = new Engine(audio);
+    // The volume the person chose; the element's own volume is that times the track's gain
+    // (the element cannot go above 1: a positive gain lifts a lowered volume, up to full).
     const saved = Number(localStorage.getItem(VOLUME_KEY));
-    audio.volume = Number.isFinite(saved) && localStorage.getItem(VOLUME_KEY) !== null ? saved : 1;
+    this.volume = Number.isFinite(saved) && localStorage.getItem(VOLUME_KEY) !== null ? Math.min(1, Math.max(0, saved)) : 1;
+    this.levelling = localStorage.getItem(LEVELLING_KEY) !== "off";
+    this.addEventListener("track", () => this.applyVolume());
+    this.applyVolume();
     this.engine.addEventListener("trackchange", () => {
       this.index += 1; // the engine moved on by itself, gaplessly
       this.engine.setNext(this.following());
@@ -28,7 +43,6 @@ export class Player extends EventTarget {
     for (const name of ["play", "pause", "volumechange", "waiting", "playing"]) {
       audio.addEventListener(name, () => this.emit("state"));
     }
-    audio.addEventListener("volumechange", () => localStorage.setItem(VOLUME_KEY, String(audio.volume)));
   }
 
   emit(name, detail) {
@@ -136,7 +150,27 @@ export class Player extends EventTarget {
   }
 
   setVolume(volume) {
-    this.audio.volume = Math.min(1, Math.max(0, volume));
+    this.volume = Math.min(1, Math.max(0, volume));
+    localStorage.setItem(VOLUME_KEY, String(this.volume));
+    this.applyVolume();
+  }
+
+  /** Whether tracks the server did not normalise are levelled here (saved in this browser). */
+  setLevelling(on) {
+    this.levelling = Boolean(on);
+    localStorage.setItem(LEVELLING_KEY, on ? "on" : "off");
+    this.applyVolume();
+  }
+
+  /** The gain applied to the current track now (1: none). */
+  gain() {
+    return this.levelling ? trackGain(this.current()) : 1;
+  }
+
+  applyVolume() {
+    const wanted = Math.min(1, this.volume * this.gain());
+    if (this.audio.volume !== wanted) this.audio.volume = wanted;
+    else this.emit("state"); // the person's volume moved while the element's stayed at 1
   }
 
   stop() {

@@ -30,7 +30,7 @@ export function mount(section) {
   const elapsed = h("span", { class: "time", id: "elapsed" }, "0:00");
   const total = h("span", { class: "time" }, "0:00");
   const seek = h("input", { type: "range", id: "seek", min: 0, max: 0, step: "any", value: 0, "aria-label": "Seek" });
-  const volume = h("input", { type: "range", id: "volume", min: 0, max: 1, step: 0.05, value: audio.volume, "aria-label": "Volume" });
+  const volume = h("input", { type: "range", id: "volume", min: 0, max: 1, step: 0.05, value: player.volume, "aria-label": "Volume" });
   const queueList = h("ol", { class: "queue-list", "aria-label": "Queue" });
   const queuePanel = h("div", { class: "queue", id: "queue", hidden: true }, h("h2", {}, "Queue"), queueList);
   const queueButton = button("Queue", icon("queue"), () => toggleQueue(), { "aria-expanded": "false", "aria-controls": "queue" });
@@ -141,7 +141,7 @@ export function mount(section) {
     play.replaceChildren(icon(playing ? "pause" : "play"));
     play.setAttribute("aria-label", playing ? "Pause" : "Play");
     play.title = playing ? "Pause" : "Play";
-    volume.value = String(audio.volume);
+    volume.value = String(player.volume);
     if ("mediaSession" in navigator) navigator.mediaSession.playbackState = playing ? "playing" : "paused";
   }
 
@@ -200,7 +200,7 @@ export function mount(section) {
       case "ArrowUp":
       case "ArrowDown":
         if (target.type === "range") return;
-        player.setVolume(audio.volume + (event.key === "ArrowUp" ? 0.1 : -0.1));
+        player.setVolume(player.volume + (event.key === "ArrowUp" ? 0.1 : -0.1));
         break;
       case "m":
       case "M":
