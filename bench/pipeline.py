@@ -11,7 +11,8 @@ given) into HLS (MPEG-TS segments), and the pass an FFmpeg user runs for the sam
 figures (`ebur128=peak=true`). Each runs in a child process measured with wait4 (CPU of the whole
 tree: a process's usage includes the children it reaped). Veza's child also reports the CPU
 its event loop's thread spends per scheduler pass (the time every other task of a server
-would wait), the longest pass and the sum.
+would wait), the longest pass and the sum, and what it had spent on start-up and imports when
+the transcode began: its CPU less that is what a running server pays per track.
 """
 
 from __future__ import annotations

@@ -279,8 +279,8 @@ async def _analyse(
 
     # Decoding in one worker thread, measuring in another: both cores busy while the encoders
     # wait for the gain. (The meter once took two threads of its own; since its filter and its
-    # true peak got cheaper, measuring a block costs less than decoding it, and one thread
-    # hop per block fewer saves more than a third thread would give.)
+    # true peak got cheaper, measuring a block costs about what decoding it does, and a third
+    # thread only added a thread hop per block.)
     send, receive = trio.open_memory_channel[Block](2)
     measure_send, measure_receive = trio.open_memory_channel[Block](2)
     async with trio.open_nursery() as nursery:
