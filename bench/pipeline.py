@@ -11,7 +11,8 @@ given) into HLS (MPEG-TS segments), and the pass an FFmpeg user runs for the sam
 figures (`ebur128=peak=true`). Each runs in a child process measured with wait4 (CPU of the whole
 tree: a process's usage includes the children it reaped). Veza's child also reports the CPU
 its event loop's thread spends per scheduler pass (the time every other task of a server
-would wait), the longest pass and the sum.
+would wait), the longest pass and the sum, and what it had spent on start-up and imports when
+the transcode began: its CPU less that is what a running server pays per track.
 """
 
 from __future__ import annotations
@@ -182,6 +183,9 @@ def veza_child(source: str, out_dir: str, ladder: tuple[Rendition, ...]) -> None
             self.longest_s, self.total_s = max(self.longest_s, spent), self.total_s + spent
 
     passes = LoopPasses()
+    # What the process spent on the interpreter's start-up and the imports: a server pays it
+    # once, not per track.
+    started = resource.getrusage(resource.RUSAGE_SELF)
 
     async def main() -> TranscodeResult:
         return await transcode(
@@ -199,6 +203,7 @@ def veza_child(source: str, out_dir: str, ladder: tuple[Rendition, ...]) -> None
             {
                 "python_peak_rss_mib": _status_kib(os.getpid(), "VmHWM") / 1024,
                 "python_cpu_s": own.ru_utime + own.ru_stime,
+                "python_startup_cpu_s": started.ru_utime + started.ru_stime,
                 "loop_longest_pass_ms": passes.longest_s * 1000,
                 "loop_cpu_s": passes.total_s,
                 "integrated_lufs": result.loudness.integrated_lufs,
@@ -311,6 +316,12 @@ def compare(ffmpeg: str, source: Path, work: Path, ladder: tuple[Rendition, ...]
     print(
         f"  veza python process alone: peak RSS {float(ours['python_peak_rss_mib']):.1f} MiB, "
         f"cpu {float(ours['python_cpu_s']):.2f} s (the rest is its FFmpeg encoders)"
+    )
+    startup = float(ours["python_startup_cpu_s"])
+    print(
+        f"  veza per track in a running server (less the start-up and imports, "
+        f"{startup:.2f} s): python {float(ours['python_cpu_s']) - startup:.2f} s, "
+        f"tree {float(ours['cpu_s']) - startup:.2f} s"
     )
     print(
         f"  veza event loop: longest scheduler pass {float(ours['loop_longest_pass_ms']):.1f} ms "

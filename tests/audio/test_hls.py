@@ -52,6 +52,39 @@ def test_master_lists_codecs_and_bandwidths() -> None:
     ]
 
 
+def test_master_is_what_the_m3u8_library_writes() -> None:
+    """The master's text is ours (no import of m3u8 in the transcode), the same bytes as the
+    m3u8 library's rendering of the same playlist, which wrote it before."""
+    variants = [
+        hls.Variant("aac_64", "mp4a.40.2", 70_000, 64_100),
+        hls.Variant("aac_256", "mp4a.40.2", 262_000, 256_100),
+        hls.Variant("mp3_128", "mp4a.40.34", 262_000, 128_100),  # a tie keeps the given order
+    ]
+
+    def uri(name: str) -> str:
+        return f"{name}/index.m3u8?token=a.b-c"
+
+    playlist = m3u8.M3U8()
+    playlist.version = hls.VERSION
+    playlist.is_independent_segments = True
+    for variant in sorted(variants, key=lambda v: -v.peak_bandwidth):
+        stream_info = {
+            "bandwidth": variant.peak_bandwidth,
+            "average_bandwidth": variant.average_bandwidth,
+            "codecs": variant.codecs,
+        }
+        playlist.playlists.append(
+            m3u8.Playlist(uri(variant.name), stream_info=stream_info, media=[], base_uri=None)
+        )
+    playlist.is_variant = True
+    assert hls.master_playlist(variants, variant_uri=uri) == playlist.dumps()
+    assert hls.master_playlist(variants[:1], variant_uri=uri) == (
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+        '#EXT-X-STREAM-INF:BANDWIDTH=70000,AVERAGE-BANDWIDTH=64100,CODECS="mp4a.40.2"\n'
+        "aac_64/index.m3u8?token=a.b-c\n"
+    )
+
+
 @pytest.mark.parametrize(("longest", "target"), [(6.008, 6), (5.99, 6), (6.5, 7), (0.3, 1)])
 def test_target_duration_is_the_rounded_longest_segment(longest: float, target: int) -> None:
     assert hls.target_duration(longest) == target

@@ -108,6 +108,81 @@ async def test_async_iteration_yields_deliveries() -> None:
     assert received == [0, 1, 2, 3, 4]
 
 
+# The direct handler
+
+
+async def test_a_direct_handler_takes_what_arrives_while_its_owner_waits_with_nothing_queued() -> (
+    None
+):
+    bus = EventBus()
+    taken: list[int] = []
+
+    def direct(delivery: Delivery) -> bool:
+        assert isinstance(delivery.event, Tick)
+        taken.append(delivery.event.n)
+        return delivery.event.n != 2  # declines 2: queued, and so is what comes after it
+
+    async with bus.subscribe(A, direct=direct) as subscription:
+        publish_ticks(bus, A, 2)  # the owner is not in `receive` yet: queued
+        assert await receive_ticks(subscription, 2) == [0, 1]
+        assert taken == []
+        received: list[int] = []
+        async with trio.open_nursery() as nursery:
+
+            async def owner() -> None:
+                async for delivery in subscription:
+                    assert isinstance(delivery.event, Tick)
+                    received.append(delivery.event.n)
+
+            nursery.start_soon(owner)
+            await trio.testing.wait_all_tasks_blocked()
+            publish_ticks(bus, A, 5, start=2)  # 2 declined; 3 to 6 queue behind it
+            await trio.testing.wait_all_tasks_blocked()
+            publish_ticks(bus, A, 2, start=7)  # the owner waits again: 7 and 8 taken
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()
+        assert received == [2, 3, 4, 5, 6]
+        assert taken == [2, 7, 8]
+    assert bus.stats().dropped == 0
+
+
+async def test_a_direct_handler_that_raises_has_its_delivery_queued() -> None:
+    bus = EventBus()
+
+    def direct(delivery: Delivery) -> bool:
+        raise RuntimeError("a bug in the handler")
+
+    async with bus.subscribe(A, direct=direct) as subscription, trio.open_nursery() as nursery:
+        received: list[int] = []
+
+        async def owner() -> None:
+            received.extend(await receive_ticks(subscription, 1))
+
+        nursery.start_soon(owner)
+        await trio.testing.wait_all_tasks_blocked()
+        bus.publish(A, Tick(1))  # the publisher is not hurt
+    assert received == [1]
+
+
+async def test_what_a_direct_handler_takes_does_not_count_against_the_queue() -> None:
+    bus = EventBus()
+    taken: list[int] = []
+
+    def direct(delivery: Delivery) -> bool:
+        assert isinstance(delivery.event, Tick)
+        taken.append(delivery.event.n)
+        return True
+
+    async with bus.subscribe(A, size=1, direct=direct) as subscription:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(subscription.receive)
+            await trio.testing.wait_all_tasks_blocked()
+            publish_ticks(bus, A, 100)
+            nursery.cancel_scope.cancel()
+        assert taken == list(range(100))
+        assert bus.stats().dropped == 0
+
+
 # The drop rule
 
 

@@ -13,10 +13,13 @@ is the recursion's to rounding (tests/audio/test_iir.py holds it to scipy's `sos
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 import numpy.typing as npt
 
 F64 = npt.NDArray[np.float64]
+_Float = TypeVar("_Float", np.float32, np.float64)
 
 CHUNK = 64
 # OpenBLAS runs a matrix product in the calling thread when m * n * k is at most this; above it,
@@ -50,7 +53,9 @@ def _state_space(sos: F64) -> tuple[F64, F64, F64, float]:
     return a, b, c, d
 
 
-def _product(rows: F64, matrix: F64, out: F64) -> None:
+def product_in_calling_thread(
+    rows: npt.NDArray[_Float], matrix: npt.NDArray[_Float], out: npt.NDArray[_Float]
+) -> None:
     """out = rows @ matrix for (n, k) rows, in row groups each run in the calling thread."""
     k, n = matrix.shape
     group = max(1, _SINGLE_THREAD_MNK // (k * n))
@@ -122,7 +127,7 @@ class BlockFilter:
             # Each chunk's input carried to the state at its end; then the state before the
             # block carried along, by a scan: ends[k] = M ends[k-1] + own[k].
             ends = self._ends[:count]
-            _product(rows[:, :CHUNK], self._to_state, ends)
+            product_in_calling_thread(rows[:, :CHUNK], self._to_state, ends)
             per_channel = ends.reshape(channels, chunks, size)
             per_channel[:, 0] += self.state @ self._m_powers[0]
             step, level = 1, 0
@@ -136,10 +141,10 @@ class BlockFilter:
             starts[:, 1:] = per_channel[:, :-1]
             self.state = per_channel[:, -1].copy()
             if rest:  # the chunks' rows are not contiguous in y: through a buffer of their own
-                _product(rows, self._output, self._chunks_out[:count])
+                product_in_calling_thread(rows, self._output, self._chunks_out[:count])
                 y[:, : chunks * CHUNK] = self._chunks_out[:count].reshape(channels, -1)
             else:
-                _product(rows, self._output, y.reshape(count, CHUNK))
+                product_in_calling_thread(rows, self._output, y.reshape(count, CHUNK))
         if rest:
             tail = samples[:, chunks * CHUNK :]
             y[:, chunks * CHUNK :] = (

@@ -504,9 +504,15 @@ class Chat:
 
     async def resolve(self, event: MessageEvent) -> MessageRow:
         """The message an event is about: from the event when it carries it, else the store."""
-        if event.message is not None:
-            return MessageRow.from_dict(event.message)
+        message = self.carried(event)
+        if message is not None:
+            return message
         return await self.message(event.conversation_id, event.seq)
+
+    @staticmethod
+    def carried(event: MessageEvent) -> MessageRow | None:
+        """The message an event carries, without waiting; None when it must be read."""
+        return None if event.message is None else MessageRow.from_dict(event.message)
 
     def _announce(self, tx: Transaction, *events: tuple[str, Event]) -> None:
         for topic, event in events:

@@ -11,11 +11,20 @@ A subscription is an async context manager owned by the subscriber's task: it is
 entry and unregistered on exit, whatever ends the block. The bus starts no task of its own.
 Events reach a subscription in publish order. Must be used from the Trio thread (a worker
 thread publishes through `trio.from_thread.run_sync(bus.publish, ...)`).
+
+A subscription may have a `direct` handler: while its owner waits in `receive` with nothing
+queued, a delivery is first offered to the handler, synchronously in the publisher's call. If
+the handler takes it (returns True), nothing is queued and no task wakes: one scheduler trip
+less per subscriber and event, for a subscriber whose work per event is usually a few
+statements that never wait (a WebSocket putting a built frame on its outbound queue). A delivery
+the handler declines, or that arrives while the owner is busy or events are queued, is queued
+as usual, so events still reach the subscription in publish order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
@@ -27,6 +36,8 @@ from veza.events.relay import Relay, encode_message
 from veza.events.topics import check_topic
 
 DEFAULT_QUEUE_SIZE = 256
+
+log = logging.getLogger("veza.events")
 
 
 class SubscriptionLagged(Exception):
@@ -59,10 +70,20 @@ class EventBus:
         self._published = 0
         self._dropped = 0
 
-    def subscribe(self, *topics: str, size: int = DEFAULT_QUEUE_SIZE) -> Subscription:
+    def subscribe(
+        self,
+        *topics: str,
+        size: int = DEFAULT_QUEUE_SIZE,
+        direct: Callable[[Delivery], bool] | None = None,
+    ) -> Subscription:
         """A subscription to `topics`, holding at most `size` undelivered events; use it as
-        `async with bus.subscribe(...) as subscription: async for delivery in subscription`."""
-        return Subscription(self, topics, size)
+        `async with bus.subscribe(...) as subscription: async for delivery in subscription`.
+
+        `direct(delivery)`, when given, is offered each delivery that arrives while the owner
+        waits in `receive` with nothing queued; True means it handled it (nothing is queued),
+        False queues it. It runs in the publisher's call: it must not block, and should not
+        raise (an exception is logged and the delivery queued)."""
+        return Subscription(self, topics, size, direct)
 
     def publish(self, topic: str, event: Event) -> None:
         """Deliver `event` to this process' subscribers of `topic` and hand it to the relay.
@@ -129,7 +150,13 @@ class Subscription:
     delay that.
     """
 
-    def __init__(self, bus: EventBus, topics: Iterable[str], size: int) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        topics: Iterable[str],
+        size: int,
+        direct: Callable[[Delivery], bool] | None = None,
+    ) -> None:
         if size < 1:
             raise ValueError(f"a subscription queue holds at least one event, not {size}")
         self._bus = bus
@@ -138,6 +165,10 @@ class Subscription:
         self._send, self._receive = trio.open_memory_channel[Delivery](size)
         self._state: Literal["new", "open", "lagged", "closed"] = "new"
         self._lag_reason = ""
+        self._direct = direct
+        # True while the owner waits in `receive` on an empty queue and nothing was handed to
+        # it since: only then may `direct` take a delivery without overtaking a queued one.
+        self._idle = False
 
     @property
     def topics(self) -> frozenset[str]:
@@ -163,6 +194,8 @@ class Subscription:
             raise RuntimeError("enter the subscription (async with) before receiving")
         if self._state == "lagged":
             raise self._lagged()
+        # Idle only when the queue is empty: a queued delivery comes before any direct one.
+        self._idle = self._direct is not None and not self._receive.statistics().current_buffer_used
         try:
             return await self._receive.receive()
         except (trio.EndOfChannel, trio.ClosedResourceError):
@@ -170,6 +203,8 @@ class Subscription:
             if self._lag_reason:
                 raise self._lagged() from None
             raise
+        finally:
+            self._idle = False
 
     def __aiter__(self) -> Subscription:
         return self
@@ -197,12 +232,22 @@ class Subscription:
         self._receive.close()
 
     def _offer(self, delivery: Delivery) -> bool:
-        """Queue `delivery`; False if the queue was full and the subscription is now dropped."""
+        """Hand `delivery` to the direct handler or queue it; False if the queue was full and
+        the subscription is now dropped."""
+        if self._idle and self._direct is not None:
+            try:
+                if self._direct(delivery):
+                    return True
+            except Exception:
+                log.exception("direct delivery on %s failed: queued instead", delivery.topic)
         try:
             self._send.send_nowait(delivery)
         except trio.WouldBlock:
             self._drop(f"more than {self._size} events were waiting")
             return False
+        # The owner has this one to handle before anything later: no direct delivery until it
+        # waits again.
+        self._idle = False
         return True
 
     def _drop(self, reason: str) -> None:

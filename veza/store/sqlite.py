@@ -74,6 +74,13 @@ def _execute(connection: sqlite3.Connection, sql: str, params: Params) -> int:
     return _run(connection, sql, params).rowcount
 
 
+def _begin_then(
+    connection: sqlite3.Connection, function: Callable[..., T], sql: str, params: Params
+) -> T:
+    _run(connection, "BEGIN IMMEDIATE", ())
+    return function(connection, sql, params)
+
+
 class _Connection(Executor):
     """One connection whose calls go to a worker thread behind a limiter."""
 
@@ -97,6 +104,33 @@ class _Connection(Executor):
         return await self.call(_fetch_one, sql, params)
 
 
+class _Transaction(Executor):
+    """The writer inside `transaction()`. BEGIN IMMEDIATE goes to the thread with the first
+    statement: each statement is a trip to the writer's thread (a send in the chat is four
+    statements and a COMMIT), and the BEGIN alone was one more."""
+
+    def __init__(self, writer: _Connection) -> None:
+        self._writer = writer
+        self.begun = False
+
+    async def _call(self, function: Callable[..., T], sql: str, params: Params) -> T:
+        if self.begun:
+            return await self._writer.call(function, sql, params)
+        # Set first: should the trip be cancelled once BEGIN ran, the rollback still follows
+        # (it looks at the connection itself, so a BEGIN that failed needs nothing).
+        self.begun = True
+        return await self._writer.call(_begin_then, function, sql, params)
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        return await self._call(_execute, sql, params)
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        return await self._call(_fetch_all, sql, params)
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        return await self._call(_fetch_one, sql, params)
+
+
 class SQLiteDatabase:
     """Writes are serialised through one connection; reads go to a pool of read-only ones."""
 
@@ -116,11 +150,12 @@ class SQLiteDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Executor]:
         async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            transaction = _Transaction(self._writer)
             try:
-                yield self._writer
-                with trio.CancelScope(shield=True):
-                    await self._writer.execute("COMMIT")
+                yield transaction
+                if transaction.begun:  # no statement, nothing begun: nothing to commit
+                    with trio.CancelScope(shield=True):
+                        await self._writer.execute("COMMIT")
             except BaseException:
                 # Shielded: a cancelled task must still leave the connection out of the
                 # transaction, or the next writer would inherit it.

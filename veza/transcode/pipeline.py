@@ -268,30 +268,28 @@ async def _analyse(
         SAMPLE_RATE, expected_frames=expected_frames(info), points=options.waveform_points
     )
 
-    def peaks(block: Block) -> None:
-        meter.feed_peak(block)
+    def measure_block(block: Block) -> None:
+        meter.feed(block)  # gated loudness and true peak
         waveform.feed(block)
 
-    async def measure(
-        receive: trio.MemoryReceiveChannel[Block], work: Callable[[Block], None]
-    ) -> None:
+    async def measure(receive: trio.MemoryReceiveChannel[Block]) -> None:
         async with receive:
             async for block in receive:
-                await trio.to_thread.run_sync(work, block, limiter=limiter)
+                await trio.to_thread.run_sync(measure_block, block, limiter=limiter)
 
-    # Loudness and peaks in two threads: both cores busy while the encoders wait for the gain.
+    # Decoding in one worker thread, measuring in another: both cores busy while the encoders
+    # wait for the gain. (The meter once took two threads of its own; since its filter and its
+    # true peak got cheaper, measuring a block costs about what decoding it does, and a third
+    # thread only added a thread hop per block.)
     send, receive = trio.open_memory_channel[Block](2)
-    peaks_send, peaks_receive = trio.open_memory_channel[Block](2)
-    loudness_send, loudness_receive = trio.open_memory_channel[Block](2)
+    measure_send, measure_receive = trio.open_memory_channel[Block](2)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(reader.run, send)
-        nursery.start_soon(measure, peaks_receive, peaks)
-        nursery.start_soon(measure, loudness_receive, meter.feed_loudness)
+        nursery.start_soon(measure, measure_receive)
         frames = 0
-        async with receive, peaks_send, loudness_send:
+        async with receive, measure_send:
             async for block in receive:
-                await peaks_send.send(block)
-                await loudness_send.send(block)
+                await measure_send.send(block)
                 frames += len(block)
                 await progress.report(0.0, ANALYSIS_SHARE, frames)
 

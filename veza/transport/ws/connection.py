@@ -7,9 +7,13 @@
 - the heartbeat queues a `ping` every `ws_ping_interval_seconds` and closes the socket once
   nothing arrived for `ws_idle_timeout_seconds`;
 - the forwarder holds the socket's subscription to the event bus (the user's topic, their
-  conversations', the tracks and playlists subscribed to) and turns events into frames. When
-  the bus drops it for lagging (or the relay lost its LISTEN connection), it subscribes again
-  and resynchronises each conversation from the store, from the last seq this socket sent.
+  conversations', the tracks and playlists subscribed to) and turns events into frames. Most
+  events never wake it: while it waits, the bus hands each one to the subscription's direct
+  handler, which puts the frame on the outbound queue in the publisher's call; the forwarder
+  takes what would have to wait (a message read from the store, one behind a resume) and
+  what comes after it. When the bus drops it for lagging (or the relay lost its LISTEN
+  connection), it subscribes again and resynchronises each conversation from the store, from
+  the last seq this socket sent.
 
 The socket lives as long as its session: a `session.revoked` for it closes it with 1008.
 """
@@ -52,7 +56,7 @@ from veza.transport.ws.outbound import Close, Delivered, Outbound
 from veza.transport.ws.protocol import FrameError
 
 if TYPE_CHECKING:
-    from veza.transport.ws.hub import Hub
+    from veza.transport.ws.hub import Encoded, Hub
 
 log = logging.getLogger("veza.ws")
 
@@ -138,6 +142,7 @@ class Connection:
         self._last_seq: dict[str, int] = {}  # per conversation, the last seq sent here
         self._chat_lock = trio.Lock()  # a resume and live messages: in order, never mixed
         self._last_event: Event | None = None
+        self._posting = False  # the reader is in a `send`: its message waits for the ack
 
     def close(self, code: int, reason: str) -> None:
         self.outbound.close(code, reason)
@@ -271,9 +276,13 @@ class Connection:
             raise Forbidden("already authenticated")
         elif isinstance(frame, protocol.Send):
             limits.send(self.user_id)
-            posted = await chat.post(
-                self.principal, frame.conversation_id, frame.body, frame.client_id
-            )
+            self._posting = True
+            try:
+                posted = await chat.post(
+                    self.principal, frame.conversation_id, frame.body, frame.client_id
+                )
+            finally:
+                self._posting = False
             message = MessageOut.of(posted.message).model_dump(mode="json")
             self._put(protocol.Ack(client_id=frame.client_id, message=message).encode())
         elif isinstance(frame, protocol.Edit):
@@ -315,9 +324,7 @@ class Connection:
             self._join(conversation_id)
             for message in missed:
                 self._put_message(
-                    conversation_id,
-                    message.seq,
-                    message.sender_id,
+                    Delivered(conversation_id, message.seq, message.sender_id),
                     message_text(message),
                     replay=True,
                 )
@@ -382,7 +389,9 @@ class Connection:
         while True:
             try:
                 async with services.events.subscribe(
-                    *self._topics(), size=self._settings.ws_subscription_queue_size
+                    *self._topics(),
+                    size=self._settings.ws_subscription_queue_size,
+                    direct=self._take,
                 ) as subscription:
                     self._subscription = subscription
                     # A revocation published before the subscription existed was missed: ask.
@@ -427,42 +436,70 @@ class Connection:
                     continue
                 for message in missed:
                     self._put_message(
-                        conversation_id,
-                        message.seq,
-                        message.sender_id,
+                        Delivered(conversation_id, message.seq, message.sender_id),
                         message_text(message),
                         replay=True,
                     )
 
-    def _put_message(
-        self, conversation_id: str, seq: int, sender_id: str, text: str, *, replay: bool = False
-    ) -> None:
+    def _put_message(self, message: Delivered, text: str, *, replay: bool = False) -> None:
         """A message frame, unless a live one this socket already sent (in a replay: a resume
         or a resync); a replay sends what it was asked for (the client keeps the first copy of
-        each seq)."""
+        each seq). Once written, it counts as delivered unless the user sent it."""
+        conversation_id, seq = message.conversation_id, message.seq
         last = self._last_seq.get(conversation_id, 0)
         if seq <= last and not replay:
             return
         self._last_seq[conversation_id] = max(seq, last)
-        delivered = (
-            None if sender_id == self.user_id else Delivered(conversation_id, seq, sender_id)
-        )
-        self._put(text, delivered)
+        self._put(text, None if message.sender_id == self.user_id else message)
+
+    def _take(self, delivery: Delivery) -> bool:
+        """The bus' direct path (veza/events/bus.py): while the forwarder waits with nothing
+        queued, the publisher's call handles the delivery here, with no task woken but the
+        writer's, as long as that needs no wait: the frame is built or can be built from the
+        event, and no resume or resync is replaying messages. False leaves it to the forwarder,
+        which then handles it, and whatever comes after it, in order."""
+        event = delivery.event
+        if isinstance(event, MessagePosted) and (self._posting or self._chat_lock.locked()):
+            # Behind a replay; or this socket's own send, whose `ack` the reader puts when
+            # `post` returns, before the forwarder runs: the ack comes first.
+            return False
+        built = self._hub.built(event)
+        if built is None:
+            return False
+        if self._admit(delivery) and built.encoded is not None:
+            self._emit(event, built.encoded)
+        return True
 
     async def _on(self, delivery: Delivery) -> None:
+        """The forwarder's path: what the direct one declined."""
+        if not self._admit(delivery):
+            return
+        event = delivery.event
+        encoded = await self._hub.encode(event)
+        if encoded is None:
+            return
+        if isinstance(event, MessagePosted) and self._chat_lock.locked():
+            async with self._chat_lock:  # a resume or resync is replaying: after it
+                self._emit(event, encoded)
+        else:  # nothing between the check and the put can let a replay in
+            self._emit(event, encoded)
+
+    def _admit(self, delivery: Delivery) -> bool:
+        """What an event changes for this socket (its topics, its conversations, the end of
+        its session), and whether its frame is sent here."""
         event = delivery.event
         if event is self._last_event:
-            return  # the same event on several of our topics (presence, member changes)
+            return False  # the same event on several of our topics (presence, member changes)
         self._last_event = event
         kind, _, ident = delivery.topic.partition(":")
         if kind == "conversation" and ident not in self.conversations:
-            return  # left it: what was still queued stays here
+            return False  # left it: what was still queued stays here
         if isinstance(event, PresenceChanged) and event.user_id == self.user_id:
-            return  # people see their own presence in their client
+            return False  # people see their own presence in their client
         if isinstance(event, SessionRevoked):
             if event.ends(self.principal.session_id):
                 self.close(POLICY_VIOLATION, "the session has ended")
-            return
+            return False
         if isinstance(event, MemberRemoved) and event.user_id == self.user_id:
             self._leave(event.conversation_id)
         elif isinstance(event, MemberAdded) and event.user_id == self.user_id:
@@ -478,25 +515,11 @@ class Connection:
                 self._own_tracks.discard(name)
                 if self._subscription is not None and name not in self._subscribed:
                     self._subscription.discard(name)
-        # Every socket after the first finds the frame built: no wait, no checkpoint. (Each
-        # checkpoint per socket and message is a trip through Trio's scheduler.)
-        built = self._hub.encoded(event)
-        if built is not None and built.done.is_set():
-            encoded = built.encoded
-        else:
-            encoded = await self._hub.encode(event)
-        if encoded is None:
-            return
-        if isinstance(event, MessagePosted):
-            if self._chat_lock.locked():  # a resume or resync is replaying: after it
-                async with self._chat_lock:
-                    self._put_message(
-                        event.conversation_id, event.seq, encoded.sender_id or "", encoded.text
-                    )
-            else:  # nothing between the check and the put can let a replay in
-                self._put_message(
-                    event.conversation_id, event.seq, encoded.sender_id or "", encoded.text
-                )
+        return True
+
+    def _emit(self, event: Event, encoded: Encoded) -> None:
+        if isinstance(event, MessagePosted) and encoded.message is not None:
+            self._put_message(encoded.message, encoded.text)
         else:
             self._put(encoded.text)
 

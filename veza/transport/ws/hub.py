@@ -20,7 +20,7 @@ import trio
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from quart_trio import QuartTrio
 
-from veza.chat import MessageEvent, ReceiptMoved, ReceiptsMoved
+from veza.chat import MessageEvent, MessageRow, ReceiptMoved, ReceiptsMoved
 from veza.chat.presence import PresenceChanged, PresenceOwner, PresencesChanged
 from veza.chat.typing import TypingChanged, TypingOwners
 from veza.errors import VezaError
@@ -81,10 +81,11 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 @dataclass(frozen=True)
 class Encoded:
-    """The frame of one event as every socket sends it; `sender_id` for a message."""
+    """The frame of one event as every socket sends it; for a message, which one (shared by
+    every socket's delivered note)."""
 
     text: str
-    sender_id: str | None = None
+    message: Delivered | None = None
 
 
 @dataclass
@@ -114,7 +115,10 @@ class DeliveredReceipts:
         self._waiting = trio.Event()
 
     def note(self, user_id: str, delivered: Delivered) -> None:
-        marks, senders = self._pending.setdefault(delivered.conversation_id, ({}, set()))
+        pending = self._pending.get(delivered.conversation_id)  # once per frame: no allocation
+        if pending is None:
+            pending = self._pending[delivered.conversation_id] = ({}, set())
+        marks, senders = pending
         if marks.get(user_id, -1) < delivered.seq:
             marks[user_id] = delivered.seq
         senders.add(delivered.sender_id)
@@ -209,38 +213,60 @@ class Hub:
                     await self.wait_idle()
                 await self.delivered.flush()
 
-    def encoded(self, event: Event) -> _Frame | None:
-        """The frame of an event already built (or being built), without waiting: what every
-        socket after the first finds, with no checkpoint of its own."""
+    def built(self, event: Event) -> _Frame | None:
+        """The frame of an event, built now if that needs no wait (anything but a message the
+        event does not carry); None while it is being read from the store, or must be. What
+        a socket's direct path takes (veza/events/bus.py), with no checkpoint of its own."""
         entry = self._frames.get(id(event))
-        return entry if entry is not None and entry.event is event else None
+        if entry is not None and entry.event is event:  # the entry holds it: id not reused
+            return entry if entry.done.is_set() else None
+        message = None
+        if isinstance(event, MessageEvent):
+            message = self.services.chat.carried(event)
+            if message is None:
+                return None
+        entry = self._remember(event)
+        try:
+            entry.encoded = self._build(event, message)
+        finally:
+            entry.done.set()
+        return entry
 
     async def encode(self, event: Event) -> Encoded | None:
         """The frame a socket sends for a bus event (None: nothing to send), built once for
-        every socket it goes to: the first asks, the others wait for its answer."""
-        key = id(event)
-        entry = self._frames.get(key)
-        if entry is not None and entry.event is event:  # the entry holds it: id not reused
+        every socket it goes to: the first asks, the others wait for its answer (or find it
+        built, without a checkpoint)."""
+        entry = self.built(event)
+        if entry is not None:
+            return entry.encoded
+        entry = self._frames.get(id(event))
+        if entry is not None and entry.event is event:
             await entry.done.wait()
             return entry.encoded
-        entry = self._frames[key] = _Frame(event)
-        while len(self._frames) > _FRAME_CACHE:
-            self._frames.popitem(last=False)
+        assert isinstance(event, MessageEvent)  # only a message not carried is read
+        entry = self._remember(event)
         try:
-            entry.encoded = await self._build(event)
+            message = await self.services.chat.resolve(event)
+            entry.encoded = self._build(event, message)
+        except VezaError:
+            pass  # gone meanwhile: nothing to send
         finally:
             entry.done.set()
         return entry.encoded
 
-    async def _build(self, event: Event) -> Encoded | None:
+    def _remember(self, event: Event) -> _Frame:
+        entry = self._frames[id(event)] = _Frame(event)
+        while len(self._frames) > _FRAME_CACHE:
+            self._frames.popitem(last=False)
+        return entry
+
+    def _build(self, event: Event, message: MessageRow | None) -> Encoded | None:
         frame: protocol.ServerFrame
-        if isinstance(event, MessageEvent):
-            try:
-                message = await self.services.chat.resolve(event)
-            except VezaError:
-                return None  # gone meanwhile
+        if message is not None:
             frame = protocol.MessageFrame(message=MessageOut.of(message).model_dump(mode="json"))
-            return Encoded(frame.encode(), message.sender_id)
+            return Encoded(
+                frame.encode(), Delivered(message.conversation_id, message.seq, message.sender_id)
+            )
         elif isinstance(event, ReceiptMoved):
             kind: Literal["delivered", "read"] = "read" if event.kind == "read" else "delivered"
             frame = protocol.Receipt(
