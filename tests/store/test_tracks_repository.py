@@ -1,4 +1,5 @@
-"""The tracks repository on every backend: an owner's tracks still processing."""
+"""The tracks repository on every backend: an owner's tracks still processing, the ready library
+read a page at a time; and claiming jobs by kind."""
 
 from __future__ import annotations
 
@@ -43,3 +44,15 @@ async def test_the_ready_library_is_read_a_page_at_a_time_oldest_first(database:
         seen.extend(t.id for t in page)
         after = (page[-1].created_at, page[-1].id)
     assert seen == ["batch0", "batch1", "batch2", "batch3", "batch4", "later"]
+
+
+async def test_claiming_among_no_kinds_claims_nothing(database: Database) -> None:
+    # A command whose kinds all have workers of their own asks its shared workers for none.
+    await migrate(database)
+    store = Store(database)
+    await store.jobs.enqueue("scan", "folders")
+    async with store.transaction() as tx:
+        assert await tx.jobs.claim("w", 60, ()) is None
+        assert await tx.jobs.claim("w", 60, ("transcode",), ("scan",)) is None
+        claimed = await tx.jobs.claim("w", 60, None, ("transcode",))
+    assert claimed is not None and claimed.kind == "scan"

@@ -201,8 +201,10 @@ class Workers:
         await self._recover(expired_only=not self.recover_all_running)
         own = tuple(name for name, kind in self.kinds.items() if kind.own_worker)
         shared = tuple(name for name in self.kinds if name not in own)
+        # A command claiming only its own kinds, all with workers of their own, needs no other.
+        shared_workers = 0 if self._only_own_kinds and not shared else self.count
         async with trio.open_nursery() as nursery:
-            for number in range(self.count):
+            for number in range(shared_workers):
                 worker = f"{self.instance}/{number}"
                 claimable = shared if self._only_own_kinds else None
                 nursery.start_soon(self._work, worker, claimable, own, name=f"worker{number}")

@@ -113,6 +113,8 @@ class JobQueue:
 
         The status re-check in the outer WHERE makes two racing claimers safe on PostgreSQL too:
         the loser's UPDATE matches nothing and it simply sees no job this round."""
+        if kinds is not None and not kinds:
+            return None  # none of no kinds (and `IN ()` is no SQL PostgreSQL takes)
         now = time.time()
         only = f" AND kind IN ({', '.join('?' for _ in kinds)})" if kinds is not None else ""
         if excluded:
