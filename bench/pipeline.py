@@ -1,7 +1,7 @@
 """Pipeline benchmark: Veza's transcode of a music-like FLAC against FFmpeg doing the same work.
 
-    python bench/pipeline.py              # 5-minute track, Veza vs the FFmpeg peers, same run
-    python bench/pipeline.py --repeat 2   # each side twice, alternating
+    python bench/pipeline.py              # 5-minute track, Veza vs the FFmpeg peers, 3 runs each
+    python bench/pipeline.py --repeat 1   # each side once
     python bench/pipeline.py --long       # also Veza's peak memory on a 60-minute track
 
 Veza: one decode, for the analysis (loudness, true peak, waveform), kept in a temporary file
@@ -17,6 +17,10 @@ the transcode began: its CPU less that is what a running server pays per track.
 
 from __future__ import annotations
 
+# First, as in every Veza process: importing veza sets how numpy's BLAS threads run.
+import veza  # noqa: F401
+
+# isort: split
 import argparse
 import json
 import os
@@ -298,9 +302,11 @@ def _figure(value: float | str | None, unit: str) -> str:
     return "silent" if value is None else f"{float(value):.2f} {unit}"
 
 
-def compare(ffmpeg: str, source: Path, work: Path, ladder: tuple[Rendition, ...], run: int) -> None:
+def compare(
+    ffmpeg: str, source: Path, work: Path, ladder: tuple[Rendition, ...], run: int
+) -> tuple[float, float, float]:
     """One run of each side, back to back: Veza, FFmpeg's ladder, FFmpeg's ebur128 pass, all
-    on `source` and, for the first two, the same ladder."""
+    on `source` and, for the first two, the same ladder. Returns the three CPU times."""
     duration = float(sf.info(str(source)).duration)
     load = os.getloadavg()[0]
     ours = measured(veza_argv(source, work / "veza", ladder))
@@ -344,12 +350,28 @@ def compare(ffmpeg: str, source: Path, work: Path, ladder: tuple[Rendition, ...]
         f"  ratio veza/ffmpeg CPU:  {cpu / ladder_cpu:.2f} against the ladder alone "
         f"(goal <= 1.0), {cpu / both_cpu:.2f} against ladder + ebur128 (bar <= 1.0)"
     )
+    return cpu, ladder_cpu, float(loudness["cpu_s"])
+
+
+def summary(runs: list[tuple[float, float, float]]) -> str:
+    """The CPU ratios over every run: of the summed CPU times, and the range of single runs.
+
+    One run's ratio moves by several percent: the same encoder's CPU time varies that much
+    from one run to the next on these machines, and each side runs it three times."""
+    ours, ladder, loudness = (sum(column) for column in zip(*runs, strict=True))
+    singles = sorted(cpu / (lad + loud) for cpu, lad, loud in runs)
+    return (
+        f"over {len(runs)} runs: CPU {ours:.2f} s against the ladder's {ladder:.2f} s and "
+        f"ebur128's {loudness:.2f} s: ratio {ours / ladder:.2f} against the ladder alone, "
+        f"{ours / (ladder + loudness):.2f} against ladder + ebur128 (single runs "
+        f"{singles[0]:.2f}-{singles[-1]:.2f})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=5.0)
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each side, alternating")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each side, alternating")
     parser.add_argument("--long", action="store_true", help="also a 60-minute memory run")
     parser.add_argument(
         "--ladder",
@@ -360,7 +382,8 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("SOURCE", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        veza_child(*args.child, args.ladder)
+        source_name, out_name = args.child
+        veza_child(source_name, out_name, args.ladder)
         return
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
@@ -373,8 +396,11 @@ def main() -> None:
             f"track: {args.minutes:g} min, 44.1 kHz stereo FLAC; ladder {_describe(args.ladder)}; "
             f"{os.cpu_count()} cores"
         )
-        for run in range(1, args.repeat + 1):
-            compare(ffmpeg, source, work, args.ladder, run)
+        runs = [
+            compare(ffmpeg, source, work, args.ladder, run) for run in range(1, args.repeat + 1)
+        ]
+        if len(runs) > 1:
+            print(summary(runs))
         if args.long:
             long_source = work / "long.flac"
             make_track(long_source, 60.0)
