@@ -104,7 +104,7 @@ async def test_the_main_pages_have_no_serious_accessibility_violation(
         found += await violations(client, "playlists")
 
         def playlist(page) -> None:  # type: ignore[no-untyped-def]
-            page.get_by_label("Name").fill("Evening")
+            page.get_by_label("Name", exact=True).fill("Evening")
             page.get_by_role("button", name="Create").click()
             page.get_by_label("Search tracks to add").fill("music")
             page.locator(".found button").first.click()

@@ -184,7 +184,7 @@ async def test_phone_width_and_a_short_lived_access_token(tmp_path: Path) -> Non
         # A playlist: the owner's settings, the confirmation dialog.
         def playlist(page: Any) -> None:
             page.get_by_role("link", name="Playlists").first.click()
-            page.get_by_label("Name").fill("Evening")
+            page.get_by_label("Name", exact=True).fill("Evening")
             page.get_by_role("button", name="Create").click()
             page.get_by_role("button", name="Delete this playlist").wait_for()
 

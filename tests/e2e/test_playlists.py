@@ -41,7 +41,7 @@ async def test_a_playlist_reordered_in_one_browser_changes_in_the_other(
 
         def make(page) -> str:  # type: ignore[no-untyped-def]
             page.get_by_role("link", name="Playlists").click()
-            page.get_by_label("Name").fill("Road trip")
+            page.get_by_label("Name", exact=True).fill("Road trip")
             page.get_by_role("button", name="Create").click()
             page.get_by_role("heading", name="Road trip").wait_for()
             page.get_by_label("Search tracks to add").fill("music")
