@@ -10,10 +10,15 @@ from trio.testing import MockClock
 
 from veza.chat.presence import (
     ANSWER_WITHIN_S,
+    DEFAULT_GATHER_SECONDS,
     PRESENCE_TOPIC,
+    SILENT_AFTER_S,
+    PresenceAlive,
+    PresenceAsked,
     PresenceChanged,
     PresenceOwner,
     PresenceState,
+    PresenceTold,
 )
 from veza.events import EventBus, Subscription, topic
 
@@ -216,4 +221,57 @@ async def test_a_process_that_leaves_is_no_longer_counted(autojump_clock: MockCl
             assert await told_statuses(heard, "u", "offline") == ["offline"]
             assert two.status("u") == "offline" and two.status("v") == "online"
             assert trio.current_time() < 10  # at once, not after u's grace
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_process_that_crashes_is_dropped_once_silent_and_the_running_are_kept(
+    autojump_clock: MockClock,
+) -> None:
+    bus = EventBus()
+    one = PresenceOwner(bus, conversation_c, origin="one")
+    two = PresenceOwner(bus, conversation_c, origin="two")
+    three = PresenceOwner(bus, conversation_c, origin="three")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(one.run)
+        await nursery.start(three.run)
+        async with trio.open_nursery() as crashing:
+            await crashing.start(two.run)
+            await two.connected("u")
+            await three.connected("v")
+            await trio.sleep(5 * SILENT_AFTER_S)  # long quiet: the beats keep everyone counted
+            assert (one.status("u"), one.status("v")) == ("online", "online")
+            crashing.cancel_scope.cancel()  # two dies without a word: no leave
+        crashed_at = trio.current_time()
+        async with bus.subscribe(topic("conversation", "c")) as heard:
+            await trio.sleep(SILENT_AFTER_S - 12)  # its last beat was at most 10 s before
+            assert one.status("u") == "online"
+            assert await told_statuses(heard, "u", "offline") == ["offline"]
+            # Dropped when its last beat was SILENT_AFTER_S old, told after the gathering.
+            told_at = trio.current_time() - DEFAULT_GATHER_SECONDS
+            assert crashed_at + SILENT_AFTER_S - 12 < told_at <= crashed_at + SILENT_AFTER_S
+            assert (one.status("u"), three.status("u")) == ("offline", "offline")
+            assert one.status("v") == "online"  # three is alive
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_process_heard_again_after_being_dropped_is_asked_for_its_word(
+    autojump_clock: MockClock,
+) -> None:
+    bus = EventBus()
+    one = PresenceOwner(bus, conversation_c, origin="one")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(one.run)
+        bus.publish(PRESENCE_TOPIC, PresenceChanged("z", "online", "far", "online"))
+        await trio.sleep(1)
+        assert one.status("z") == "online"
+        await trio.sleep(SILENT_AFTER_S)  # "far" stalled: no beat
+        assert one.status("z") == "offline"
+        async with bus.subscribe(PRESENCE_TOPIC) as said:
+            bus.publish(PRESENCE_TOPIC, PresenceAlive("far"))
+            with trio.fail_after(5):
+                while not isinstance((await said.receive()).event, PresenceAsked):
+                    pass
+        bus.publish(PRESENCE_TOPIC, PresenceTold("far", [["z", "online"]]))
+        await trio.sleep(1)
+        assert one.status("z") == "online"
         nursery.cancel_scope.cancel()

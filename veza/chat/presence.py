@@ -15,10 +15,13 @@ user is in (`audience`), gathered over a short interval. A process that starts, 
 missed events (its subscription lagged, the LISTEN connection came back), asks the others for
 their word (`presence.asked`); each answers with all of it (`presence.told`, in parts), which
 replaces what was known of that process, and a process that does not answer within
-`ANSWER_WITHIN_S` is gone (crashed): its word is dropped. A process shutting down tells that it
-holds nobody. When what a process shows changes on another's word in a way that process did
-not tell (a snapshot, a process gone, two processes letting go of a user at once), it tells
-its own sockets only (the bus's local delivery), so each socket hears each change once.
+`ANSWER_WITHIN_S` is gone (crashed): its word is dropped. Every process also says it is alive
+(`presence.alive`) every `BEAT_EVERY_S`, so one that crashed while the others ran is dropped
+once silent for `SILENT_AFTER_S` (and asked again if it is heard after all). A process shutting
+down tells that it holds nobody. When what a process shows changes on another's word in a way
+that process did not tell (a snapshot, a process gone, two processes letting go of a user at
+once), it tells its own sockets only (the bus's local delivery), so each socket hears each
+change once.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ DEFAULT_AWAY_AFTER_SECONDS = 300.0
 PRESENCE_TOPIC = topic("presence", "all")
 # A process that does not answer an ask (or say anything else) in this time is gone.
 ANSWER_WITHIN_S = 10.0
+# Every process says it is alive this often; one silent for SILENT_AFTER_S is gone (three beats
+# missed: a relay slower than that for a while costs a re-ask, nothing more).
+BEAT_EVERY_S = 10.0
+SILENT_AFTER_S = 3 * BEAT_EVERY_S
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,14 @@ class PresenceTold(Event):
     origin: str
     statuses: list[list[str]]
     first: bool = True
+
+
+@dataclass(frozen=True)
+class PresenceAlive(Event):
+    """Process `origin` is running (every `BEAT_EVERY_S`): who goes silent has crashed."""
+
+    type: ClassVar[str] = "presence.alive"
+    origin: str
 
 
 # 100 ids of 32 characters and their statuses fit a NOTIFY.
@@ -293,6 +308,8 @@ class PresenceOwner:
         queue_size: int = 1024,
         gather: float = DEFAULT_GATHER_SECONDS,
         answer_within: float = ANSWER_WITHIN_S,
+        beat_every: float = BEAT_EVERY_S,
+        silent_after: float = SILENT_AFTER_S,
         clock: Callable[[], float] = trio.current_time,
     ) -> None:
         """`audience(user_id)`: the topics that hear the user's presence (their
@@ -309,6 +326,11 @@ class PresenceOwner:
         self._answer_within = answer_within
         self._answers_due = math.inf
         self._heard_from: set[str] = set()
+        # When each other process was last heard, and those dropped for their silence.
+        self._beat_every = beat_every
+        self._silent_after = silent_after
+        self._last_heard: dict[str, float] = {}
+        self._silenced: set[str] = set()
         # Per (audience topic, here only), the latest change of each user since the last flush:
         # N people joining a group of N cost N frames per interval, not N² (one per join per
         # member). "Here only" changes go to this process's sockets alone.
@@ -344,6 +366,7 @@ class PresenceOwner:
         async with trio.open_nursery() as nursery:
             await nursery.start(self._listen)
             nursery.start_soon(self._flush)
+            nursery.start_soon(self._beat)
             task_status.started()
             await self._decide()
 
@@ -371,10 +394,24 @@ class PresenceOwner:
             except SubscriptionLagged:
                 log.info("presence: events of other processes missed; asking them again")
 
+    async def _beat(self) -> None:
+        while True:
+            await trio.sleep(self._beat_every)
+            if not self._left:
+                self._publish_on(PRESENCE_TOPIC, PresenceAlive(self._origin))
+
+    def _silence_due(self) -> float:
+        """When the first of the processes whose word counts here will have been silent too
+        long (the others do not matter)."""
+        heard = [self._last_heard.get(origin, -math.inf) for origin in self._state.origins()]
+        return min(heard, default=math.inf) + self._silent_after
+
     async def _decide(self) -> None:
         state = self._state
         while True:
-            deadline = min(state.next_deadline() or math.inf, self._answers_due)
+            deadline = min(
+                state.next_deadline() or math.inf, self._answers_due, self._silence_due()
+            )
             wait = math.inf if deadline == math.inf else max(0.0, deadline - self._clock())
             with trio.move_on_after(wait):
                 got = await self._receive.receive()
@@ -394,6 +431,11 @@ class PresenceOwner:
                 if origin not in self._heard_from:
                     log.info("presence: process %s did not answer; its word is dropped", origin)
                     await self._drop(origin)
+        for origin in state.origins():
+            if now >= self._last_heard.get(origin, -math.inf) + self._silent_after:
+                log.info("presence: process %s went silent; its word is dropped", origin)
+                self._silenced.add(origin)
+                await self._drop(origin)
 
     async def _take(self, got: _Input) -> None:
         state = self._state
@@ -437,6 +479,11 @@ class PresenceOwner:
         state = self._state
         origin = str(getattr(event, "origin", ""))
         self._heard_from.add(origin)
+        self._last_heard[origin] = self._clock()
+        if origin in self._silenced:  # dropped as gone, yet running: its word is wanted again
+            self._silenced.discard(origin)
+            log.info("presence: process %s is heard again; asking for everyone's word", origin)
+            self._ask()
         if isinstance(event, PresenceAsked):
             # The others answer it too: who does not, from now on, is gone.
             self._answers_due = self._clock() + self._answer_within
