@@ -338,6 +338,9 @@ class Settings:
     presence_gather_seconds: float = _setting(
         0.25, _number_in(0.001, 10), "a number from 0.001 to 10 (seconds)"
     )
+    presence_beat_seconds: float = _setting(
+        10.0, _number_in(0.1, 600), "a number from 0.1 to 600 (seconds)"
+    )
     # The library: music folders scanned in place, storage, integrity (veza/tracks/scan.py,
     # veza/tracks/quota.py, veza/tracks/integrity.py).
     music_folders: tuple[Path, ...] = _setting(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import trio
@@ -15,6 +15,13 @@ from tests.support.accounts import bearer
 from tests.support.server import RunningServer
 
 WAIT_S = 10  # no frame expected takes this long; a test that waits longer has failed
+
+
+class Reachable(Protocol):
+    """A server at a URL: one in this process (RunningServer) or a `veza serve` child."""
+
+    @property
+    def url(self) -> str: ...
 
 
 async def group(server: RunningServer, owner: dict[str, Any], *members: dict[str, Any]) -> str:
@@ -29,7 +36,7 @@ async def group(server: RunningServer, owner: dict[str, Any], *members: dict[str
     return conversation_id
 
 
-def ws_url(server: RunningServer) -> str:
+def ws_url(server: Reachable) -> str:
     return server.url.replace("http://", "ws://") + "/ws"
 
 
@@ -85,7 +92,7 @@ class Client:
 
 @asynccontextmanager
 async def connect(
-    server: RunningServer,
+    server: Reachable,
     token: str | None = None,
     *,
     headers: list[tuple[bytes, bytes]] | None = None,

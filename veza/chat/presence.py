@@ -49,7 +49,8 @@ ANSWER_WITHIN_S = 10.0
 # Every process says it is alive this often; one silent for SILENT_AFTER_S is gone (three beats
 # missed: a relay slower than that for a while costs a re-ask, nothing more).
 BEAT_EVERY_S = 10.0
-SILENT_AFTER_S = 3 * BEAT_EVERY_S
+SILENT_AFTER_BEATS = 3
+SILENT_AFTER_S = SILENT_AFTER_BEATS * BEAT_EVERY_S
 
 
 @dataclass(frozen=True)

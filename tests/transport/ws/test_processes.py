@@ -3,13 +3,16 @@ ends reach sockets held by the other server, through the event bus's LISTEN/NOTI
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
+import trio
 
 from tests.support import eventually
 from tests.support.accounts import bearer, register
 from tests.support.chat import backend_settings
+from tests.support.process import ServeProcess
 from tests.support.server import serving
 from tests.support.ws import Client, connect
 from veza.transport.ws.hub import websocket_hub
@@ -119,6 +122,44 @@ async def test_presence_of_a_user_held_by_the_other_server(tmp_path: Path) -> No
                     one.shutdown.set()  # server one stops: its sockets' word goes with it
                     assert await again.closed() == 1001
                     await becomes(b, alice_id, "offline", "online")
+
+
+@pytest.mark.slow
+async def test_a_crashed_servers_users_go_offline_on_the_other(tmp_path: Path) -> None:
+    """A `veza serve` killed outright tells nobody: the other server drops what it said of its
+    users once it has missed three of its beats (here 0.5 s each, 10 s by default)."""
+    beat = {"presence_beat_seconds": 0.5, "presence_offline_grace_seconds": 0.2}
+    async with (
+        backend_settings(tmp_path, "postgresql", **beat) as settings,
+        serving(settings) as one,
+    ):
+        start = partial(
+            ServeProcess,
+            settings.data_dir,  # shared, and with it the key tokens are signed with
+            VEZA_DATABASE_URL=settings.database_url,
+            VEZA_PRESENCE_BEAT_SECONDS="0.5",
+        )
+        two = await trio.to_thread.run_sync(start)
+        try:
+            alice, bob = await register(one.client, "alice"), await register(one.client, "bob")
+            alice_id = alice["user"]["id"]
+            await one.client.post(
+                "/api/v1/conversations",
+                json={"kind": "direct", "member_ids": [bob["user"]["id"]]},
+                headers=bearer(alice["access_token"]),
+            )
+            only_presence = frozenset({"ping", "event", "typing", "message", "receipt", "ack"})
+            async with (
+                connect(one, bob["access_token"], ignore=only_presence) as b,
+                connect(two, alice["access_token"], ignore=only_presence),
+            ):
+                await becomes(b, alice_id, "online", "offline")  # two's word
+                two.kill()  # SIGKILL: no shutdown, no word
+                killed = trio.current_time()
+                await becomes(b, alice_id, "offline", "online")
+                assert trio.current_time() - killed < 5  # 1.5 s silent, not forever
+        finally:
+            two.kill()
 
 
 async def becomes(client: Client, user_id: str, status: str, before: str) -> None:
