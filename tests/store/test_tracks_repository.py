@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from veza.store import Store
 from veza.store.database import Database
-from veza.store.migrations import migrate
+from veza.store.migrations import MIGRATIONS, migrate
 from veza.store.tracks import Measurements, NewTrack
+from veza.tracks.loudness import playback_loudness
 
 
 def new(track_id: str, owner_id: str | None) -> NewTrack:
@@ -56,3 +57,28 @@ async def test_claiming_among_no_kinds_claims_nothing(database: Database) -> Non
         assert await tx.jobs.claim("w", 60, ("transcode",), ("scan",)) is None
         claimed = await tx.jobs.claim("w", 60, None, ("transcode",))
     assert claimed is not None and claimed.kind == "scan"
+
+
+async def test_whether_renditions_are_normalised_is_stored_and_read_from_older_rows(
+    database: Database,
+) -> None:
+    # Before migration 11 only the gain was stored: non-zero meant the renditions carry it.
+    await migrate(database, MIGRATIONS[:10])
+    store = Store(database)
+    for track_id, gain in (("raised", 4.5), ("level", 0.0), ("fresh", None)):
+        await store.tracks.create(new(track_id, "owner"))
+        await database.execute("UPDATE tracks SET gain_db = ? WHERE id = ?", (gain, track_id))
+    await migrate(database)
+    read = {t.id: t.normalised for t in await store.tracks.get_many(["raised", "level", "fresh"])}
+    assert read == {"raised": 1, "level": 0, "fresh": None}
+    # Now the transcode says it: a track normalised by exactly 0 dB (silence, or one already at
+    # the target) is normalised, and a player adds nothing to it.
+    for track_id, normalised in (("level", True), ("raised", False)):
+        measured = Measurements(1.0, -20.0, -9.0, 0.0, [], normalised=normalised)
+        await store.tracks.mark_ready(track_id, 1, "aac:128", measured)
+    level, raised = await store.tracks.get("level"), await store.tracks.get("raised")
+    assert level is not None and raised is not None
+    assert playback_loudness(level, -14.0, -1.0).normalised is True
+    assert playback_loudness(level, -14.0, -1.0).suggested_gain_db == 0.0
+    assert playback_loudness(raised, -14.0, -1.0).normalised is False
+    assert playback_loudness(raised, -14.0, -1.0).suggested_gain_db == 6.0

@@ -49,6 +49,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         (*tracks.LIBRARY, *folders.SCHEMA, *usage.SCHEMA, *stats.SCHEMA),
     ),
     Migration(10, "playlists, collaborators and play queues", playlists.SCHEMA),
+    Migration(11, "whether renditions are normalised", tracks.NORMALISED),
 )
 
 

@@ -114,6 +114,15 @@ LIBRARY = (
     "CREATE UNIQUE INDEX tracks_source_path ON tracks (source_path)",
 )
 
+# Whether the renditions carry the track gain (migration 11): 1 when the transcode applied it
+# (`loudness_apply_gain` on, even when that gain was 0 dB), 0 when it did not, NULL before any
+# transcode. Older rows are read from the gain they stored (non-zero: applied).
+NORMALISED = (
+    "ALTER TABLE tracks ADD COLUMN normalised INTEGER",
+    """UPDATE tracks SET normalised = CASE WHEN gain_db <> 0 THEN 1 ELSE 0 END
+       WHERE gain_db IS NOT NULL""",
+)
+
 PROCESSING, READY, FAILED = "processing", "ready", "failed"
 PRIVATE, UNLISTED, PUBLIC = "private", "unlisted", "public"
 VISIBILITIES = (PRIVATE, UNLISTED, PUBLIC)
@@ -166,6 +175,7 @@ class Track(NewTrack):
     source_size: int | None = field(default=None, kw_only=True)
     source_mtime: float | None = field(default=None, kw_only=True)
     stored_bytes: int = field(default=0, kw_only=True)
+    normalised: int | None = field(default=None, kw_only=True)
 
     @classmethod
     def from_row(cls, row: Row) -> Track:
@@ -180,6 +190,7 @@ class Measurements:
     true_peak_dbtp: float | None
     gain_db: float
     renditions: list[dict[str, Any]]
+    normalised: bool = field(default=False, kw_only=True)  # the renditions carry `gain_db`
 
 
 class TrackRepository:
@@ -222,8 +233,9 @@ class TrackRepository:
         """`generation` plays from now on."""
         await self._db.execute(
             """UPDATE tracks SET status = ?, error = NULL, duration_s = ?, loudness_lufs = ?,
-                   true_peak_dbtp = ?, gain_db = ?, renditions = ?, generation = ?, ladder = ?,
-                   building_generation = NULL, building_ladder = NULL, updated_at = ?
+                   true_peak_dbtp = ?, gain_db = ?, normalised = ?, renditions = ?,
+                   generation = ?, ladder = ?, building_generation = NULL,
+                   building_ladder = NULL, updated_at = ?
                WHERE id = ?""",
             (
                 READY,
@@ -231,6 +243,7 @@ class TrackRepository:
                 measured.loudness_lufs,
                 measured.true_peak_dbtp,
                 measured.gain_db,
+                int(measured.normalised),
                 json.dumps(measured.renditions),
                 generation,
                 ladder,

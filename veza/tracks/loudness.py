@@ -19,13 +19,12 @@ class PlaybackLoudness:
 
 
 def playback_loudness(track: Track, target_lufs: float, ceiling_dbtp: float) -> PlaybackLoudness:
-    """The transcode stores the gain it applied: the track gain (`loudness_apply_gain` on) or
-    exactly 0.0 (off). A non-zero gain therefore means normalised renditions, which need nothing
-    more. A zero gain is read as not normalised, and the client is told the same track gain the
-    transcode would have applied (target from the settings, limited so the true peak stays under
-    the ceiling): for a track that needed no gain either way that is about 0 dB."""
+    """The transcode stores the gain it applied and whether it applied one
+    (`loudness_apply_gain`): normalised renditions need nothing more; for the others the client
+    is told the track gain the transcode would have applied (target from the settings, limited
+    so the true peak stays under the ceiling)."""
     applied = track.gain_db
-    normalised = applied is not None and applied != 0.0
+    normalised = applied is not None and bool(track.normalised)
     suggested = 0.0
     if applied is not None and not normalised:
         suggested = track_gain(

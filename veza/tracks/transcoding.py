@@ -143,4 +143,5 @@ def _measurements(result: TranscodeResult) -> Measurements:
         true_peak_dbtp=result.loudness.true_peak_dbtp,
         gain_db=result.loudness.gain_db,
         renditions=renditions,
+        normalised=result.loudness.applied,
     )

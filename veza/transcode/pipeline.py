@@ -309,7 +309,7 @@ async def _analyse(
         return _Analysis(
             meter.frames,
             reader.source_frames,
-            Loudness(integrated, peak, gain_db, suggested),
+            Loudness(integrated, peak, gain_db, suggested, applied=options.apply_gain),
             waveform.to_json(10.0 ** (gain_db / 20.0)),
         )
 
