@@ -180,6 +180,21 @@ async def test_phone_width_and_a_short_lived_access_token(tmp_path: Path) -> Non
         await client.do(edit)
         await fits(client, "message edit form")
         await client.do(lambda page: page.get_by_label("Edit the message").press("Escape"))
+        # A notice (one of the client's own toasts, as `notify` builds it) leaves the composer
+        # free: on a phone they show at the top.
+        overlap = await client.js(
+            """() => {
+                const toast = document.createElement('div');
+                toast.className = 'toast error';
+                toast.textContent = 'A notice long enough to take two lines on a phone';
+                document.getElementById('toasts').append(toast);
+                const a = toast.getBoundingClientRect();
+                const b = document.querySelector('.composer').getBoundingClientRect();
+                toast.remove();
+                return a.bottom > b.top && b.bottom > a.top;
+            }"""
+        )
+        assert overlap is False
 
         # A playlist: the owner's settings, the confirmation dialog.
         def playlist(page: Any) -> None:

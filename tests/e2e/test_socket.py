@@ -1,10 +1,11 @@
 """The client's live connection: an upload's transcode followed through the socket's events
-(the track is read over REST only at the start and the end), and a socket closed under it
-reconnects and authenticates again."""
+(the track is read over REST only at the start and the end), a socket closed under it
+reconnects and authenticates again, and a connection down for a while is told in the header."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -39,4 +40,40 @@ async def test_an_upload_is_followed_on_the_socket(server: RunningServer, tmp_pa
         # The socket closes under the client: it connects and authenticates again.
         await client.js("() => window.vezaLive.socket.close()")
         await client.until("() => window.vezaLive.stats.readies === 2 && window.vezaLive.up")
+        client.assert_clean()
+
+
+CONNECTION = "document.querySelector('.top .connection')"
+
+
+async def test_a_connection_down_for_a_while_is_told_and_its_return_too(
+    server: RunningServer,
+) -> None:
+    # The socket's network is cut by routing every new socket of the page to a "server" that
+    # closes it at once (Playwright's WebSocket routing), then given back (the real server).
+    outage = {"on": False}
+
+    def route(ws: Any) -> None:
+        if outage["on"]:
+            ws.close(code=1011, reason="down")
+        else:
+            ws.connect_to_server()
+
+    async with client_page(server.url + "/") as client:
+        await client.do(lambda page: page.route_web_socket("**/ws", route))
+        await client.sign_up("ada")
+        await client.until("() => window.vezaLive.up")
+        # A close followed by a quick reconnect says nothing.
+        await client.js("() => window.vezaLive.socket.close()")
+        await client.until("() => window.vezaLive.stats.readies === 2")
+        assert await client.js(f"() => {CONNECTION}.hidden") is True
+
+        outage["on"] = True
+        await client.js("() => window.vezaLive.socket.close()")
+        shown = await client.until(f"() => !{CONNECTION}.hidden && {CONNECTION}.textContent")
+        assert "reconnecting" in shown
+        assert await client.js("() => window.vezaLive.up") is False
+
+        outage["on"] = False
+        await client.until(f"() => window.vezaLive.up && {CONNECTION}.hidden", limit_s=45)
         client.assert_clean()

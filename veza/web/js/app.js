@@ -1,7 +1,7 @@
 // The client's shell: the header, the router (pages load on demand), the player once signed in.
 import { api, currentUser, onAuthChange, resume, signOut } from "./api.js";
 import { fill, h, notify } from "./dom.js";
-import "./live.js"; // the live connection follows sign-in and sign-out
+import { live } from "./live.js"; // the live connection follows sign-in and sign-out
 
 /**
  * Client-side routes, relative to the page's base. A page module exports
@@ -66,6 +66,24 @@ async function show() {
   if (document.activeElement === document.body) main.focus({ preventScroll: true });
 }
 
+// The live connection, in words, once it has been down for a moment (a reconnect within that
+// time is not worth a word): chat, receipts and live progress wait for it.
+const DOWN_FOR_MS = 3000;
+const connection = h(
+  "p",
+  { class: "connection", role: "status", hidden: true },
+  "Connection lost: reconnecting… Messages and live updates will follow.",
+);
+let downTimer = 0;
+live.addEventListener("down", () => {
+  clearTimeout(downTimer);
+  downTimer = setTimeout(() => (connection.hidden = live.up || !live.wanted), DOWN_FOR_MS);
+});
+live.addEventListener("up", () => {
+  clearTimeout(downTimer);
+  connection.hidden = true;
+});
+
 function header(user) {
   const nav = user
     ? [
@@ -83,7 +101,9 @@ function header(user) {
     document.getElementById("top"),
     h("a", { class: "brand", href: "", "aria-label": "Veza, the library" }, "Veza"),
     h("nav", { "aria-label": "Main" }, nav),
+    user && connection,
   );
+  if (!user) connection.hidden = true;
 }
 
 // Same-origin links are client routes: no page load.
