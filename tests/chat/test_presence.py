@@ -10,15 +10,16 @@ from trio.testing import MockClock
 
 from veza.chat.presence import (
     ANSWER_WITHIN_S,
+    BEAT_EVERY_S,
     DEFAULT_GATHER_SECONDS,
     PRESENCE_TOPIC,
-    SILENT_AFTER_S,
     PresenceAlive,
     PresenceAsked,
     PresenceChanged,
     PresenceOwner,
     PresenceState,
     PresenceTold,
+    silence_limit,
 )
 from veza.events import EventBus, Subscription, topic
 
@@ -231,6 +232,7 @@ async def test_a_process_that_crashes_is_dropped_once_silent_and_the_running_are
     one = PresenceOwner(bus, conversation_c, origin="one")
     two = PresenceOwner(bus, conversation_c, origin="two")
     three = PresenceOwner(bus, conversation_c, origin="three")
+    limit = silence_limit(BEAT_EVERY_S)  # three beats missed, and half a beat
     async with trio.open_nursery() as nursery:
         await nursery.start(one.run)
         await nursery.start(three.run)
@@ -238,20 +240,28 @@ async def test_a_process_that_crashes_is_dropped_once_silent_and_the_running_are
             await crashing.start(two.run)
             await two.connected("u")
             await three.connected("v")
-            await trio.sleep(5 * SILENT_AFTER_S)  # long quiet: the beats keep everyone counted
+            await trio.sleep(5 * limit + 3)  # long quiet: the beats keep everyone counted
             assert (one.status("u"), one.status("v")) == ("online", "online")
             crashing.cancel_scope.cancel()  # two dies without a word: no leave
         crashed_at = trio.current_time()
         async with bus.subscribe(topic("conversation", "c")) as heard:
-            await trio.sleep(SILENT_AFTER_S - 12)  # its last beat was at most 10 s before
+            await trio.sleep(limit - BEAT_EVERY_S - 1)  # its last beat was under a beat before
             assert one.status("u") == "online"
             assert await told_statuses(heard, "u", "offline") == ["offline"]
-            # Dropped when its last beat was SILENT_AFTER_S old, told after the gathering.
+            # Dropped when its last beat was `limit` old, told after the gathering.
             told_at = trio.current_time() - DEFAULT_GATHER_SECONDS
-            assert crashed_at + SILENT_AFTER_S - 12 < told_at <= crashed_at + SILENT_AFTER_S
+            assert crashed_at + limit - BEAT_EVERY_S < told_at <= crashed_at + limit
             assert (one.status("u"), three.status("u")) == ("offline", "offline")
             assert one.status("v") == "online"  # three is alive
         nursery.cancel_scope.cancel()
+
+
+async def asked_by(said: Subscription, origin: str) -> None:
+    with trio.fail_after(5):
+        while True:
+            event = (await said.receive()).event
+            if isinstance(event, PresenceAsked) and event.origin == origin:
+                return
 
 
 async def test_a_process_heard_again_after_being_dropped_is_asked_for_its_word(
@@ -261,17 +271,38 @@ async def test_a_process_heard_again_after_being_dropped_is_asked_for_its_word(
     one = PresenceOwner(bus, conversation_c, origin="one")
     async with trio.open_nursery() as nursery:
         await nursery.start(one.run)
+        # "far" names z, then stalls: dropped once silent.
         bus.publish(PRESENCE_TOPIC, PresenceChanged("z", "online", "far", "online"))
         await trio.sleep(1)
         assert one.status("z") == "online"
-        await trio.sleep(SILENT_AFTER_S)  # "far" stalled: no beat
+        await trio.sleep(silence_limit(BEAT_EVERY_S))
         assert one.status("z") == "offline"
         async with bus.subscribe(PRESENCE_TOPIC) as said:
             bus.publish(PRESENCE_TOPIC, PresenceAlive("far"))
-            with trio.fail_after(5):
-                while not isinstance((await said.receive()).event, PresenceAsked):
-                    pass
+            await asked_by(said, "one")
         bus.publish(PRESENCE_TOPIC, PresenceTold("far", [["z", "online"]]))
         await trio.sleep(1)
         assert one.status("z") == "online"
+        # "far" names z again, then misses an ask (another process started): dropped at once,
+        # not after its silence; heard again, asked again.
+        async with bus.subscribe(PRESENCE_TOPIC) as said:
+            bus.publish(PRESENCE_TOPIC, PresenceAsked("new"))
+            await trio.sleep(ANSWER_WITHIN_S + 1)
+            assert one.status("z") == "offline"
+            bus.publish(PRESENCE_TOPIC, PresenceAlive("far"))
+            await asked_by(said, "one")
+        nursery.cancel_scope.cancel()
+
+
+async def test_processes_wait_for_each_others_beats(autojump_clock: MockClock) -> None:
+    # A process beating every 40 s (configured so) is not dropped by one beating every 10 s.
+    bus = EventBus()
+    one = PresenceOwner(bus, conversation_c, origin="one", beat_every=10)
+    slow = PresenceOwner(bus, conversation_c, origin="slow", beat_every=40)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(one.run)
+        await nursery.start(slow.run)
+        await slow.connected("u")
+        await trio.sleep(200)  # 3.5 of one's own beats would have been 35 s
+        assert one.status("u") == "online"
         nursery.cancel_scope.cancel()

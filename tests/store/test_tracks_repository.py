@@ -37,7 +37,9 @@ async def test_the_ready_library_is_read_a_page_at_a_time_oldest_first(database:
     await store.tracks.create(new("later", "owner"))
     await store.tracks.create(new("processing", "owner"))
     for track_id in [*(f"batch{n}" for n in range(5)), "later"]:
-        await store.tracks.mark_ready(track_id, 1, "aac:128", Measurements(1.0, None, None, 0, []))
+        await store.tracks.mark_ready(
+            track_id, 1, "aac:128", Measurements(1.0, None, None, 0, [], normalised=True)
+        )
     seen: list[str] = []
     after: tuple[float, str] | None = None
     while page := await store.playlists.ready_tracks_page(after, 2):

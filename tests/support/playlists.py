@@ -59,7 +59,7 @@ async def ready_track(
         )
     )
     await server.store.tracks.mark_ready(
-        track_id, 1, "aac:128", Measurements(duration_s, -14.0, -1.0, 0.0, [])
+        track_id, 1, "aac:128", Measurements(duration_s, -14.0, -1.0, 0.0, [], normalised=True)
     )
     return track_id
 

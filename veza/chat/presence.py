@@ -16,8 +16,9 @@ missed events (its subscription lagged, the LISTEN connection came back), asks t
 their word (`presence.asked`); each answers with all of it (`presence.told`, in parts), which
 replaces what was known of that process, and a process that does not answer within
 `ANSWER_WITHIN_S` is gone (crashed): its word is dropped. Every process also says it is alive
-(`presence.alive`) every `BEAT_EVERY_S`, so one that crashed while the others ran is dropped
-once silent for `SILENT_AFTER_S` (and asked again if it is heard after all). A process shutting
+(`presence.alive`, every `BEAT_EVERY_S` by default), so one that crashed while the others ran is
+dropped once it has missed `MISSED_BEATS` beats; a process dropped either way and heard after
+all (its relay stalled) makes the one that dropped it ask everyone again. A process shutting
 down tells that it holds nobody. When what a process shows changes on another's word in a way
 that process did not tell (a snapshot, a process gone, two processes letting go of a user at
 once), it tells its own sockets only (the bus's local delivery), so each socket hears each
@@ -46,11 +47,19 @@ DEFAULT_AWAY_AFTER_SECONDS = 300.0
 PRESENCE_TOPIC = topic("presence", "all")
 # A process that does not answer an ask (or say anything else) in this time is gone.
 ANSWER_WITHIN_S = 10.0
-# Every process says it is alive this often; one silent for SILENT_AFTER_S is gone (three beats
-# missed: a relay slower than that for a while costs a re-ask, nothing more).
+# Every process says it is alive this often, on a fixed schedule; one that missed MISSED_BEATS
+# beats in a row (silent for 3.5 beats: half a beat of slack for the relay) is gone. A relay
+# slower than that for a while costs a re-ask, nothing more.
 BEAT_EVERY_S = 10.0
-SILENT_AFTER_BEATS = 3
-SILENT_AFTER_S = SILENT_AFTER_BEATS * BEAT_EVERY_S
+MISSED_BEATS = 3
+# Those dropped are remembered this long (seconds) in case they are heard again.
+_DROPPED_KEPT_S = 3600.0
+
+
+def silence_limit(beat_every: float) -> float:
+    """How long a process that beats every `beat_every` seconds may be silent before it is
+    gone."""
+    return (MISSED_BEATS + 0.5) * beat_every
 
 
 @dataclass(frozen=True)
@@ -99,10 +108,13 @@ class PresenceTold(Event):
 
 @dataclass(frozen=True)
 class PresenceAlive(Event):
-    """Process `origin` is running (every `BEAT_EVERY_S`): who goes silent has crashed."""
+    """Process `origin` is running, and says so every `every` seconds: who goes silent has
+    crashed. (The interval is carried so that processes configured differently wait for each
+    other's beats, not their own.)"""
 
     type: ClassVar[str] = "presence.alive"
     origin: str
+    every: float = BEAT_EVERY_S
 
 
 # 100 ids of 32 characters and their statuses fit a NOTIFY.
@@ -110,6 +122,13 @@ PRESENCES_PER_EVENT = 100
 DEFAULT_GATHER_SECONDS = 0.25
 
 _RANK: dict[str, int] = {"offline": 0, "away": 1, "online": 2}
+
+
+def _interval(value: object) -> float:
+    """A beat interval from another process, trusted only within the setting's range."""
+    if isinstance(value, int | float) and 0 < value <= 600:
+        return float(value)
+    return BEAT_EVERY_S
 
 
 def _status(value: object) -> Status:
@@ -310,7 +329,6 @@ class PresenceOwner:
         gather: float = DEFAULT_GATHER_SECONDS,
         answer_within: float = ANSWER_WITHIN_S,
         beat_every: float = BEAT_EVERY_S,
-        silent_after: float = SILENT_AFTER_S,
         clock: Callable[[], float] = trio.current_time,
     ) -> None:
         """`audience(user_id)`: the topics that hear the user's presence (their
@@ -327,11 +345,12 @@ class PresenceOwner:
         self._answer_within = answer_within
         self._answers_due = math.inf
         self._heard_from: set[str] = set()
-        # When each other process was last heard, and those dropped for their silence.
+        # When each other process was last heard and how often it beats; those dropped as gone
+        # (silent, or no answer to an ask), with when.
         self._beat_every = beat_every
-        self._silent_after = silent_after
         self._last_heard: dict[str, float] = {}
-        self._silenced: set[str] = set()
+        self._beats: dict[str, float] = {}
+        self._dropped: dict[str, float] = {}
         # Per (audience topic, here only), the latest change of each user since the last flush:
         # N people joining a group of N cost N frames per interval, not N² (one per join per
         # member). "Here only" changes go to this process's sockets alone.
@@ -396,16 +415,35 @@ class PresenceOwner:
                 log.info("presence: events of other processes missed; asking them again")
 
     async def _beat(self) -> None:
+        """Say this process is alive on a fixed schedule (no drift: a beat a sleep late would
+        eat into the others' slack), and forget long-gone processes."""
+        due = trio.current_time()
         while True:
-            await trio.sleep(self._beat_every)
+            due += self._beat_every
+            await trio.sleep_until(due)
             if not self._left:
-                self._publish_on(PRESENCE_TOPIC, PresenceAlive(self._origin))
+                self._publish_on(PRESENCE_TOPIC, PresenceAlive(self._origin, self._beat_every))
+            self._forget(self._clock())
+
+    def _forget(self, now: float) -> None:
+        """What is kept of processes that named nobody for long, or were dropped long ago."""
+        for origin, heard in list(self._last_heard.items()):
+            if now - heard > _DROPPED_KEPT_S and not self._state.users_of(origin):
+                del self._last_heard[origin]
+                self._beats.pop(origin, None)
+        for origin, dropped in list(self._dropped.items()):
+            if now - dropped > _DROPPED_KEPT_S:
+                del self._dropped[origin]
+
+    def _gone_at(self, origin: str) -> float:
+        """When a process whose word counts here will have been silent too long."""
+        every = max(self._beat_every, self._beats.get(origin, 0.0))
+        return self._last_heard.get(origin, -math.inf) + silence_limit(every)
 
     def _silence_due(self) -> float:
-        """When the first of the processes whose word counts here will have been silent too
-        long (the others do not matter)."""
-        heard = [self._last_heard.get(origin, -math.inf) for origin in self._state.origins()]
-        return min(heard, default=math.inf) + self._silent_after
+        """The first `_gone_at` of the processes whose word counts here (the others do not
+        matter)."""
+        return min((self._gone_at(origin) for origin in self._state.origins()), default=math.inf)
 
     async def _decide(self) -> None:
         state = self._state
@@ -431,12 +469,15 @@ class PresenceOwner:
             for origin in state.origins():
                 if origin not in self._heard_from:
                     log.info("presence: process %s did not answer; its word is dropped", origin)
-                    await self._drop(origin)
+                    await self._drop_gone(origin, now)
         for origin in state.origins():
-            if now >= self._last_heard.get(origin, -math.inf) + self._silent_after:
+            if now >= self._gone_at(origin):
                 log.info("presence: process %s went silent; its word is dropped", origin)
-                self._silenced.add(origin)
-                await self._drop(origin)
+                await self._drop_gone(origin, now)
+
+    async def _drop_gone(self, origin: str, now: float) -> None:
+        self._dropped[origin] = now
+        await self._drop(origin)
 
     async def _take(self, got: _Input) -> None:
         state = self._state
@@ -481,8 +522,10 @@ class PresenceOwner:
         origin = str(getattr(event, "origin", ""))
         self._heard_from.add(origin)
         self._last_heard[origin] = self._clock()
-        if origin in self._silenced:  # dropped as gone, yet running: its word is wanted again
-            self._silenced.discard(origin)
+        if isinstance(event, PresenceAlive):
+            self._beats[origin] = _interval(event.every)
+        if self._dropped.pop(origin, None) is not None and not self._left:
+            # Dropped as gone, yet running (its relay stalled): its word is wanted again.
             log.info("presence: process %s is heard again; asking for everyone's word", origin)
             self._ask()
         if isinstance(event, PresenceAsked):

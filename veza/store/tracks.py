@@ -190,7 +190,7 @@ class Measurements:
     true_peak_dbtp: float | None
     gain_db: float
     renditions: list[dict[str, Any]]
-    normalised: bool = field(default=False, kw_only=True)  # the renditions carry `gain_db`
+    normalised: bool = field(kw_only=True)  # the renditions carry `gain_db`
 
 
 class TrackRepository:

@@ -61,7 +61,7 @@ class Loudness:
     true_peak_dbtp: float | None  # None: digital silence
     gain_db: float  # applied to the renditions (0.0 when gain is off)
     suggested_gain_db: float  # what the target and the ceiling ask for
-    applied: bool = True  # the renditions carry `gain_db` (False: gain off)
+    applied: bool  # the renditions carry `gain_db` (False: gain off)
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,8 @@ async def test_presence_of_a_user_held_by_the_other_server(tmp_path: Path) -> No
 @pytest.mark.slow
 async def test_a_crashed_servers_users_go_offline_on_the_other(tmp_path: Path) -> None:
     """A `veza serve` killed outright tells nobody: the other server drops what it said of its
-    users once it has missed three of its beats (here 0.5 s each, 10 s by default)."""
+    users once it has missed three of its beats (here 0.5 s each, 10 s by default): silent for
+    1.75 s."""
     beat = {"presence_beat_seconds": 0.5, "presence_offline_grace_seconds": 0.2}
     async with (
         backend_settings(tmp_path, "postgresql", **beat) as settings,
@@ -157,7 +158,7 @@ async def test_a_crashed_servers_users_go_offline_on_the_other(tmp_path: Path) -
                 two.kill()  # SIGKILL: no shutdown, no word
                 killed = trio.current_time()
                 await becomes(b, alice_id, "offline", "online")
-                assert trio.current_time() - killed < 5  # 1.5 s silent, not forever
+                assert trio.current_time() - killed < 5  # 1.75 s silent at most, not forever
         finally:
             two.kill()
 

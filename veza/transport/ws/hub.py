@@ -21,12 +21,7 @@ from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from quart_trio import QuartTrio
 
 from veza.chat import MessageEvent, MessageRow, ReceiptMoved, ReceiptsMoved
-from veza.chat.presence import (
-    SILENT_AFTER_BEATS,
-    PresenceChanged,
-    PresenceOwner,
-    PresencesChanged,
-)
+from veza.chat.presence import PresenceChanged, PresenceOwner, PresencesChanged
 from veza.chat.typing import TypingChanged, TypingOwners
 from veza.errors import VezaError
 from veza.events import Event, topic
@@ -179,7 +174,6 @@ class Hub:
             offline_grace=settings.presence_offline_grace_seconds,
             gather=settings.presence_gather_seconds,
             beat_every=settings.presence_beat_seconds,
-            silent_after=SILENT_AFTER_BEATS * settings.presence_beat_seconds,
         )
         self.delivered = DeliveredReceipts(
             services.chat.mark_delivered_many, settings.ws_delivered_flush_seconds

@@ -67,22 +67,28 @@ async function show() {
 }
 
 // The live connection, in words, once it has been down for a moment (a reconnect within that
-// time is not worth a word): chat, receipts and live progress wait for it.
+// time is not worth a word): chat, receipts and live progress wait for it. The status region
+// stays in the page, empty, and is filled when shown, so that screen readers announce it.
 const DOWN_FOR_MS = 3000;
-const connection = h(
-  "p",
-  { class: "connection", role: "status", hidden: true },
-  "Connection lost: reconnecting… Messages and live updates will follow.",
-);
+const DOWN_TEXT = "Connection lost: reconnecting… Messages and live updates will follow.";
+const connection = h("p", { class: "connection", role: "status" });
 let downTimer = 0;
-live.addEventListener("down", () => {
+
+function watchConnection() {
   clearTimeout(downTimer);
-  downTimer = setTimeout(() => (connection.hidden = live.up || !live.wanted), DOWN_FOR_MS);
-});
-live.addEventListener("up", () => {
-  clearTimeout(downTimer);
-  connection.hidden = true;
-});
+  connection.textContent = "";
+  if (!live.wanted || live.up) return;
+  downTimer = setTimeout(() => {
+    if (live.wanted && !live.up) connection.textContent = DOWN_TEXT;
+  }, DOWN_FOR_MS);
+}
+live.addEventListener("down", watchConnection);
+live.addEventListener("up", watchConnection);
+
+// On a phone notices sit just under the header (app.css): its height, kept current.
+new ResizeObserver(([entry]) => {
+  document.documentElement.style.setProperty("--top-height", `${entry.target.offsetHeight}px`);
+}).observe(document.getElementById("top"));
 
 function header(user) {
   const nav = user
@@ -103,7 +109,6 @@ function header(user) {
     h("nav", { "aria-label": "Main" }, nav),
     user && connection,
   );
-  if (!user) connection.hidden = true;
 }
 
 // Same-origin links are client routes: no page load.
@@ -120,6 +125,7 @@ window.addEventListener("popstate", show);
 
 onAuthChange(async (user) => {
   header(user);
+  watchConnection(); // after live.js's own handler: signed in, the socket is not up yet
   if (user && !player) {
     const ui = await import("./player/ui.js");
     player = ui.mount(document.getElementById("player"));
