@@ -144,3 +144,29 @@ async def test_a_lagging_socket_resynchronises_its_conversations_from_the_store(
             assert (resent["message"]["seq"], resent["message"]["body"]) == (2, "missed")
             await server.services.chat.post(sender, chat, "live", "c3")
             assert (await b.expect("message"))["message"]["seq"] == 3
+
+
+async def test_ready_is_the_first_frame_whatever_the_bus_carries_meanwhile(
+    tmp_path: Path,
+) -> None:
+    # A socket subscribes before it reads who is online for `ready` (so no change is missed):
+    # events that come in between wait for `ready`, then follow it.
+    async with serving(fast_settings(tmp_path)) as server:
+        ada = await register(server.client, "ada")
+        user_topic = topic("user", ada["user"]["id"])
+
+        async def pulse() -> None:
+            n = 0
+            while True:
+                server.services.events.publish(user_topic, Padding(n, ""))
+                n += 1
+                await trio.sleep(0.0005)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pulse)
+            for _ in range(20):
+                # `connect` fails unless the first frame (pings aside) is `ready`.
+                async with connect(server, ada["access_token"]) as client:
+                    assert client.ready["user_id"] == ada["user"]["id"]
+                    assert (await client.next())["type"] == "event"  # and then the events
+            nursery.cancel_scope.cancel()

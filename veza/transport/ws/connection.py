@@ -52,7 +52,7 @@ from veza.events import (
 from veza.tracks.events import TrackAdded, TrackFailed, TrackReady
 from veza.transport.api.conversations import MessageOut
 from veza.transport.ws import protocol
-from veza.transport.ws.outbound import Close, Delivered, Outbound
+from veza.transport.ws.outbound import TRY_AGAIN_LATER, Close, Delivered, Outbound
 from veza.transport.ws.protocol import FrameError
 
 if TYPE_CHECKING:
@@ -143,11 +143,22 @@ class Connection:
         self._chat_lock = trio.Lock()  # a resume and live messages: in order, never mixed
         self._last_event: Event | None = None
         self._posting = False  # the reader is in a `send`: its message waits for the ack
+        # Frames of events that came between the subscription and `ready` (its peers are read
+        # after subscribing, so that no change is missed): sent right after it, so that
+        # `ready` is always the first frame. None once `ready` went out.
+        self._held: list[tuple[str, Delivered | None]] | None = []
 
     def close(self, code: int, reason: str) -> None:
         self.outbound.close(code, reason)
 
     def _put(self, text: str, delivered: Delivered | None = None) -> None:
+        if self._held is not None:
+            if len(self._held) < self._settings.ws_outbound_queue_size:
+                self._held.append((text, delivered))
+            else:  # as many as the outbound queue holds: the same bound, the same close
+                self._held = None
+                self.outbound.close(TRY_AGAIN_LATER, "too slow: the client did not keep up")
+            return
         was_open = self.outbound.closing is None
         if not self.outbound.put(text, delivered) and was_open:
             log.info("socket of user %s closed: it did not keep up", self.user_id)
@@ -171,15 +182,17 @@ class Connection:
                     return  # the session ended meanwhile: the writer sends the close
                 await presence.connected(self.user_id)
                 try:
-                    self._put(
-                        protocol.Ready(
-                            user_id=self.user_id,
-                            session_id=self.principal.session_id,
-                            ping_interval_s=self._settings.ws_ping_interval_seconds,
-                            idle_timeout_s=self._settings.ws_idle_timeout_seconds,
-                            present=await self._present_peers(),
-                        ).encode()
-                    )
+                    ready = protocol.Ready(
+                        user_id=self.user_id,
+                        session_id=self.principal.session_id,
+                        ping_interval_s=self._settings.ws_ping_interval_seconds,
+                        idle_timeout_s=self._settings.ws_idle_timeout_seconds,
+                        present=await self._present_peers(),
+                    ).encode()
+                    held, self._held = self._held or [], None
+                    self._put(ready)
+                    for text, note in held:
+                        self._put(text, note)
                     nursery.start_soon(self._read)
                     nursery.start_soon(self._heartbeat)
                     await trio.sleep_forever()
