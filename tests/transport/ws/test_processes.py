@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import trio
 
@@ -67,15 +69,9 @@ async def test_presence_crosses_servers(tmp_path: Path) -> None:
         serving(settings) as one,
         serving(settings) as two,
     ):
-        alice, bob = await register(one.client, "alice"), await register(two.client, "bob")
-        await one.client.post(
-            "/api/v1/conversations",
-            json={"kind": "direct", "member_ids": [bob["user"]["id"]]},
-            headers=bearer(alice["access_token"]),
-        )
+        alice, bob = await direct_pair(one.client, two.client)
         alice_id = alice["user"]["id"]
-        only_presence = frozenset({"ping", "event", "typing", "message", "receipt", "ack"})
-        async with connect(two, bob["access_token"], ignore=only_presence) as b:
+        async with connect(two, bob["access_token"], ignore=ONLY_PRESENCE) as b:
             async with connect(one, alice["access_token"]):
                 assert await b.presence_of(alice_id) == "online"
                 async with connect(two, alice["access_token"]):
@@ -93,14 +89,8 @@ async def test_presence_of_a_user_held_by_the_other_server(tmp_path: Path) -> No
         backend_settings(tmp_path, "postgresql", presence_offline_grace_seconds=0.2) as settings,
         serving(settings) as one,
     ):
-        alice, bob = await register(one.client, "alice"), await register(one.client, "bob")
+        alice, bob = await direct_pair(one.client, one.client)
         alice_id = alice["user"]["id"]
-        await one.client.post(
-            "/api/v1/conversations",
-            json={"kind": "direct", "member_ids": [bob["user"]["id"]]},
-            headers=bearer(alice["access_token"]),
-        )
-        only_presence = frozenset({"ping", "event", "typing", "message", "receipt", "ack"})
         async with connect(one, alice["access_token"]) as a, serving(settings) as two:
 
             async def answered() -> bool:
@@ -109,7 +99,7 @@ async def test_presence_of_a_user_held_by_the_other_server(tmp_path: Path) -> No
             # Server two asked server one as it started; a socket opened before the answer came
             # would hear her in a presence frame just after ready instead.
             await eventually(answered)
-            async with connect(two, bob["access_token"], ignore=only_presence) as b:
+            async with connect(two, bob["access_token"], ignore=ONLY_PRESENCE) as b:
                 assert b.ready["present"] == [{"user_id": alice_id, "status": "online"}]
                 await a.send({"type": "presence", "status": "away"})
                 await becomes(b, alice_id, "away", "online")
@@ -142,17 +132,11 @@ async def test_a_crashed_servers_users_go_offline_on_the_other(tmp_path: Path) -
         )
         two = await trio.to_thread.run_sync(start)
         try:
-            alice, bob = await register(one.client, "alice"), await register(one.client, "bob")
+            alice, bob = await direct_pair(one.client, one.client)
             alice_id = alice["user"]["id"]
-            await one.client.post(
-                "/api/v1/conversations",
-                json={"kind": "direct", "member_ids": [bob["user"]["id"]]},
-                headers=bearer(alice["access_token"]),
-            )
-            only_presence = frozenset({"ping", "event", "typing", "message", "receipt", "ack"})
             async with (
-                connect(one, bob["access_token"], ignore=only_presence) as b,
-                connect(two, alice["access_token"], ignore=only_presence),
+                connect(one, bob["access_token"], ignore=ONLY_PRESENCE) as b,
+                connect(two, alice["access_token"], ignore=ONLY_PRESENCE),
             ):
                 await becomes(b, alice_id, "online", "offline")  # two's word
                 two.kill()  # SIGKILL: no shutdown, no word
@@ -161,6 +145,24 @@ async def test_a_crashed_servers_users_go_offline_on_the_other(tmp_path: Path) -
                 assert trio.current_time() - killed < 5  # 1.75 s silent at most, not forever
         finally:
             two.kill()
+
+
+# What the presence tests' clients skip: everything but presence frames and ready.
+ONLY_PRESENCE = frozenset({"ping", "event", "typing", "message", "receipt", "ack"})
+
+
+async def direct_pair(
+    alice_at: httpx.AsyncClient, bob_at: httpx.AsyncClient
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Alice and bob, registered through these servers' clients, in a direct conversation."""
+    alice, bob = await register(alice_at, "alice"), await register(bob_at, "bob")
+    response = await alice_at.post(
+        "/api/v1/conversations",
+        json={"kind": "direct", "member_ids": [bob["user"]["id"]]},
+        headers=bearer(alice["access_token"]),
+    )
+    assert response.status_code == 201, response.text
+    return alice, bob
 
 
 async def becomes(client: Client, user_id: str, status: str, before: str) -> None:
