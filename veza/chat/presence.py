@@ -306,7 +306,7 @@ class PresenceState:
 @dataclass(frozen=True)
 class _Input:
     kind: Literal[
-        "connected", "disconnected", "active", "online", "away", "heard", "asking", "leave"
+        "connected", "disconnected", "active", "online", "away", "heard", "asking", "leave", "beat"
     ]
     user_id: str = ""
     event: Event | None = None  # for "heard": what another process said
@@ -415,15 +415,14 @@ class PresenceOwner:
                 log.info("presence: events of other processes missed; asking them again")
 
     async def _beat(self) -> None:
-        """Say this process is alive on a fixed schedule (no drift: a beat a sleep late would
-        eat into the others' slack), and forget long-gone processes."""
+        """A beat to the owner's queue on a fixed schedule (no drift: a beat a sleep late would
+        eat into the others' slack); the owner says it is alive and forgets long-gone
+        processes (`_take`), so the state stays with its one task."""
         due = trio.current_time()
         while True:
             due += self._beat_every
             await trio.sleep_until(due)
-            if not self._left:
-                self._publish_on(PRESENCE_TOPIC, PresenceAlive(self._origin, self._beat_every))
-            self._forget(self._clock())
+            await self._send.send(_Input("beat"))
 
     def _forget(self, now: float) -> None:
         """What is kept of processes that named nobody for long, or were dropped long ago."""
@@ -487,6 +486,11 @@ class PresenceOwner:
             return
         if got.kind == "asking":
             self._ask()
+            return
+        if got.kind == "beat":
+            if not self._left:
+                self._publish_on(PRESENCE_TOPIC, PresenceAlive(self._origin, self._beat_every))
+            self._forget(now)
             return
         if got.kind == "leave":
             self._left = True
