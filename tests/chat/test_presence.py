@@ -3,7 +3,8 @@ Trio's MockClock."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 
 import trio
 from trio.testing import MockClock
@@ -85,8 +86,7 @@ async def test_the_owner_publishes_changes_to_the_users_conversations(
 
     owner = PresenceOwner(bus, audience, origin="here", away_after=300, offline_grace=10)
     heard: list[tuple[str, str]] = []
-    async with trio.open_nursery() as nursery:
-        await nursery.start(owner.run)
+    async with running(owner):
         async with bus.subscribe(topic("conversation", "c2")) as subscription:
             await owner.connected("u")
             await owner.disconnected("u")
@@ -96,7 +96,6 @@ async def test_the_owner_publishes_changes_to_the_users_conversations(
                 if delivery.event.status == "offline":
                     break
         assert trio.current_time() >= 10  # the grace, on Trio's clock
-        nursery.cancel_scope.cancel()
     assert heard == [("online", "here"), ("offline", "here")]
 
 
@@ -117,6 +116,16 @@ def test_other_processes_word_counts_for_every_user() -> None:
     assert state.drop("other") == ["u", "v"]
     assert (state.shown("u"), state.shown("v")) == ("away", "away")
     assert state.origins() == ["third"]
+
+
+@asynccontextmanager
+async def running(*owners: PresenceOwner) -> AsyncIterator[trio.Nursery]:
+    """The owners' tasks, each started (subscribed) in turn, cancelled after the block."""
+    async with trio.open_nursery() as nursery:
+        for owner in owners:
+            await nursery.start(owner.run)
+        yield nursery
+        nursery.cancel_scope.cancel()
 
 
 def conversation_c(user_id: str) -> Awaitable[list[str]]:
@@ -143,23 +152,19 @@ async def test_two_processes_show_a_user_online_until_both_have_let_go(
     bus = EventBus()  # one bus, two owners: two processes with a perfect relay
     one = PresenceOwner(bus, conversation_c, origin="one", offline_grace=10)
     two = PresenceOwner(bus, conversation_c, origin="two", offline_grace=10)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(one.run)
-        await nursery.start(two.run)
-        async with bus.subscribe(topic("conversation", "c")) as heard:
-            await one.connected("u")
-            await trio.sleep(1)
-            assert two.status("u") == "online"  # no socket of u on two: one's word
-            await two.connected("u")  # a second device, on the other process
-            await two.disconnected("u")
-            await trio.sleep(20)  # two's grace is over; one still has u
-            assert (one.status("u"), two.status("u")) == ("online", "online")
-            await one.disconnected("u")
-            # Told once online and once offline: the second device changed nothing shown.
-            assert await told_statuses(heard, "u", "offline") == ["online", "offline"]
-            await trio.sleep(1)
-            assert two.status("u") == "offline"
-        nursery.cancel_scope.cancel()
+    async with running(one, two), bus.subscribe(topic("conversation", "c")) as heard:
+        await one.connected("u")
+        await trio.sleep(1)
+        assert two.status("u") == "online"  # no socket of u on two: one's word
+        await two.connected("u")  # a second device, on the other process
+        await two.disconnected("u")
+        await trio.sleep(20)  # two's grace is over; one still has u
+        assert (one.status("u"), two.status("u")) == ("online", "online")
+        await one.disconnected("u")
+        # Told once online and once offline: the second device changed nothing shown.
+        assert await told_statuses(heard, "u", "offline") == ["online", "offline"]
+        await trio.sleep(1)
+        assert two.status("u") == "offline"
 
 
 async def test_two_processes_letting_go_at_once_still_tell_offline(
@@ -168,9 +173,7 @@ async def test_two_processes_letting_go_at_once_still_tell_offline(
     bus = EventBus()
     one = PresenceOwner(bus, conversation_c, origin="one", offline_grace=10)
     two = PresenceOwner(bus, conversation_c, origin="two", offline_grace=10)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(one.run)
-        await nursery.start(two.run)
+    async with running(one, two):
         await one.connected("u")
         await two.connected("u")
         await trio.sleep(1)  # each has heard the other
@@ -180,7 +183,6 @@ async def test_two_processes_letting_go_at_once_still_tell_offline(
             await two.disconnected("u")
             # ...until each hears the other let go, and tells its own sockets.
             assert (await told_statuses(heard, "u", "offline"))[-1] == "offline"
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_process_that_starts_asks_and_one_that_does_not_answer_is_gone(
@@ -188,8 +190,7 @@ async def test_a_process_that_starts_asks_and_one_that_does_not_answer_is_gone(
 ) -> None:
     bus = EventBus()
     one = PresenceOwner(bus, conversation_c, origin="one")
-    async with trio.open_nursery() as nursery:
-        await nursery.start(one.run)
+    async with running(one) as nursery:
         await one.connected("u")
         # A process that then crashed said that z was online.
         bus.publish(PRESENCE_TOPIC, PresenceChanged("z", "online", "dead", "online"))
@@ -203,16 +204,13 @@ async def test_a_process_that_starts_asks_and_one_that_does_not_answer_is_gone(
             assert await told_statuses(heard, "z", "offline") == ["offline"]
             assert trio.current_time() >= ANSWER_WITHIN_S  # the dead one had its time
             assert (one.status("z"), two.status("z")) == ("offline", "offline")
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_process_that_leaves_is_no_longer_counted(autojump_clock: MockClock) -> None:
     bus = EventBus()
     one = PresenceOwner(bus, conversation_c, origin="one", offline_grace=10)
     two = PresenceOwner(bus, conversation_c, origin="two", offline_grace=10)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(one.run)
-        await nursery.start(two.run)
+    async with running(one, two):
         await one.connected("u")
         await two.connected("v")
         await trio.sleep(1)
@@ -222,7 +220,6 @@ async def test_a_process_that_leaves_is_no_longer_counted(autojump_clock: MockCl
             assert await told_statuses(heard, "u", "offline") == ["offline"]
             assert two.status("u") == "offline" and two.status("v") == "online"
             assert trio.current_time() < 10  # at once, not after u's grace
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_process_that_crashes_is_dropped_once_silent_and_the_running_are_kept(
@@ -233,9 +230,7 @@ async def test_a_process_that_crashes_is_dropped_once_silent_and_the_running_are
     two = PresenceOwner(bus, conversation_c, origin="two")
     three = PresenceOwner(bus, conversation_c, origin="three")
     limit = silence_limit(BEAT_EVERY_S)  # three beats missed, and half a beat
-    async with trio.open_nursery() as nursery:
-        await nursery.start(one.run)
-        await nursery.start(three.run)
+    async with running(one, three):
         async with trio.open_nursery() as crashing:
             await crashing.start(two.run)
             await two.connected("u")
@@ -253,7 +248,6 @@ async def test_a_process_that_crashes_is_dropped_once_silent_and_the_running_are
             assert crashed_at + limit - BEAT_EVERY_S < told_at <= crashed_at + limit
             assert (one.status("u"), three.status("u")) == ("offline", "offline")
             assert one.status("v") == "online"  # three is alive
-        nursery.cancel_scope.cancel()
 
 
 async def asked_by(said: Subscription, origin: str) -> None:
@@ -269,8 +263,7 @@ async def test_a_process_heard_again_after_being_dropped_is_asked_for_its_word(
 ) -> None:
     bus = EventBus()
     one = PresenceOwner(bus, conversation_c, origin="one")
-    async with trio.open_nursery() as nursery:
-        await nursery.start(one.run)
+    async with running(one):
         # "far" names z, then stalls: dropped once silent.
         bus.publish(PRESENCE_TOPIC, PresenceChanged("z", "online", "far", "online"))
         await trio.sleep(1)
@@ -291,7 +284,6 @@ async def test_a_process_heard_again_after_being_dropped_is_asked_for_its_word(
             assert one.status("z") == "offline"
             bus.publish(PRESENCE_TOPIC, PresenceAlive("far"))
             await asked_by(said, "one")
-        nursery.cancel_scope.cancel()
 
 
 async def test_processes_wait_for_each_others_beats(autojump_clock: MockClock) -> None:
@@ -299,10 +291,7 @@ async def test_processes_wait_for_each_others_beats(autojump_clock: MockClock) -
     bus = EventBus()
     one = PresenceOwner(bus, conversation_c, origin="one", beat_every=10)
     slow = PresenceOwner(bus, conversation_c, origin="slow", beat_every=40)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(one.run)
-        await nursery.start(slow.run)
+    async with running(one, slow):
         await slow.connected("u")
         await trio.sleep(200)  # 3.5 of one's own beats would have been 35 s
         assert one.status("u") == "online"
-        nursery.cancel_scope.cancel()

@@ -3,16 +3,15 @@ visibility chosen at upload and changed on the track page."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from tests.e2e.browser import client_page
 from tests.players.tracks import listener
-from tests.support.accounts import bearer
+from tests.support.accounts import put_cover
 from tests.support.server import RunningServer
+from tests.support.tagged import png
 from tests.support.tracks import wait_for_track, write_music
 from veza.tracks import Tags
 
@@ -30,14 +29,7 @@ async def test_albums_artists_covers_and_visibility(server: RunningServer, tmp_p
     )
     assert (await wait_for_track(server, track.id)).status == "ready"
     album_id = track.album_id
-    image = io.BytesIO()
-    Image.new("RGB", (300, 300), "teal").save(image, "PNG")
-    put = await server.client.put(
-        f"/api/v1/albums/{album_id}/cover",
-        content=image.getvalue(),
-        headers={**bearer(ada.token), "Content-Type": "image/png"},
-    )
-    assert put.status_code in (200, 204), put.text
+    await put_cover(server.client, f"/api/v1/albums/{album_id}/cover", ada.token, png(300, 300))
 
     async with client_page(f"{server.url}/signin") as client:
         await client.sign_in("ada")

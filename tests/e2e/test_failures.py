@@ -5,17 +5,16 @@ fetched (a labelled placeholder, no broken image). The browser's network fails t
 
 from __future__ import annotations
 
-import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from tests.e2e.browser import Client, client_page
 from tests.players.tracks import listener
-from tests.support.accounts import bearer
+from tests.support.accounts import bearer, put_cover
 from tests.support.server import RunningServer
+from tests.support.tagged import png
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("chromium")]
 
@@ -139,14 +138,7 @@ async def test_a_cover_that_cannot_be_fetched_gives_way_to_a_labelled_placeholde
         "/api/v1/playlists", json={"name": "Mix"}, headers=bearer(ada.token)
     )
     playlist_id = made.json()["id"]
-    image = io.BytesIO()
-    Image.new("RGB", (64, 64), "teal").save(image, "PNG")
-    put = await server.client.put(
-        f"/api/v1/playlists/{playlist_id}/cover",
-        content=image.getvalue(),
-        headers={**bearer(ada.token), "Content-Type": "image/png"},
-    )
-    assert put.status_code in (200, 204), put.text
+    await put_cover(server.client, f"/api/v1/playlists/{playlist_id}/cover", ada.token, png())
 
     async with client_page(f"{server.url}/signin") as client:
         await client.sign_in("ada")

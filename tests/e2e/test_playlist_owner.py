@@ -6,30 +6,21 @@ browser. And an M3U imported, with what matched and what did not said in words."
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from tests.e2e.browser import client_page
 from tests.players.tracks import import_music, listener
 from tests.support.accounts import bearer
 from tests.support.server import RunningServer
+from tests.support.tagged import png
 from tests.support.tracks import wait_for_track
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("chromium")]
 
 ABOUT = "#playlist-about"
-
-
-def png(path: Path) -> Path:
-    image = Image.new("RGB", (300, 300), (200, 40, 90))
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    path.write_bytes(buffer.getvalue())
-    return path
 
 
 async def test_the_owner_changes_everything_and_the_collaborator_sees_it_live(
@@ -48,7 +39,8 @@ async def test_the_owner_changes_everything_and_the_collaborator_sees_it_live(
     )
     assert shared.status_code == 201, shared.text
     address = f"{server.url}/playlists/{playlist_id}"
-    cover = png(tmp_path / "cover.png")
+    cover = tmp_path / "cover.png"
+    cover.write_bytes(png(300, 300, (200, 40, 90)))
     not_an_image = tmp_path / "notes.png"
     not_an_image.write_text("these are words, not pixels")
 

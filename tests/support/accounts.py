@@ -32,6 +32,14 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def put_cover(client: httpx.AsyncClient, path: str, token: str, image: bytes) -> None:
+    """PUT a PNG as the cover at `path` (a playlist's, an album's), as its owner."""
+    response = await client.put(
+        path, content=image, headers={**bearer(token), "Content-Type": "image/png"}
+    )
+    assert response.status_code in (200, 204), response.text
+
+
 async def register(
     client: httpx.AsyncClient, username: str, password: str = PASSWORD, email: str | None = None
 ) -> dict[str, Any]:

@@ -50,6 +50,12 @@ def jpeg(width: int = 600, height: int = 400, color: tuple[int, int, int] = (200
     return out.getvalue()
 
 
+def png(width: int = 64, height: int = 64, color: tuple[int, int, int] = (0, 128, 128)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, "PNG")
+    return out.getvalue()
+
+
 def png_bomb(width: int = 60_000, height: int = 60_000) -> bytes:
     """A small PNG whose header claims width x height pixels: a decompression bomb (its data
     is a few bytes of zlib that would inflate to gigabytes)."""
